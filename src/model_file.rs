@@ -1,0 +1,73 @@
+//! A GGUF file on disk: memory-mapped once, its header parsed, errors naming the file.
+
+use std::path::{Path, PathBuf};
+
+use crate::gguf::{Gguf, GgufError, TensorInfo};
+
+/// Why a model file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    #[error("cannot open model file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("model file {path} is not a usable GGUF: {source}")]
+    Gguf {
+        path: PathBuf,
+        #[source]
+        source: GgufError,
+    },
+}
+
+/// A memory-mapped GGUF file with its parsed header.
+pub struct ModelFile {
+    path: PathBuf,
+    map: memmap2::Mmap,
+    /// The parsed header: metadata and tensor directory.
+    pub gguf: Gguf,
+}
+
+impl ModelFile {
+    /// Maps and parses the GGUF file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelFileError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| ModelFileError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::File::open(&path).map_err(io)?;
+        // SAFETY: the map is read-only; opensoc never writes model files in place (fetch and
+        // export write a temporary file and rename it), so the bytes do not change under us.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let gguf = Gguf::parse(&map).map_err(|source| ModelFileError::Gguf {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self { path, map, gguf })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// The raw bytes of one tensor (bounds were checked when the header was parsed).
+    pub fn tensor_bytes(&self, t: &TensorInfo) -> &[u8] {
+        self.gguf.tensor_data(&self.map, t)
+    }
+
+    /// Wraps a header error so that it names this file.
+    pub fn error(&self, source: GgufError) -> ModelFileError {
+        ModelFileError::Gguf {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
