@@ -2,6 +2,9 @@
 
 pub mod fetch;
 pub mod gguf;
+pub mod llama;
 pub mod model_file;
 pub mod model_info;
+pub mod qmatmul;
+pub mod quant;
 pub mod tokenizer;

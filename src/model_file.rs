@@ -1,6 +1,7 @@
 //! A GGUF file on disk: memory-mapped once, its header parsed, errors naming the file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::gguf::{Gguf, GgufError, TensorInfo};
 
@@ -24,7 +25,7 @@ pub enum ModelFileError {
 /// A memory-mapped GGUF file with its parsed header.
 pub struct ModelFile {
     path: PathBuf,
-    map: memmap2::Mmap,
+    map: Arc<memmap2::Mmap>,
     /// The parsed header: metadata and tensor directory.
     pub gguf: Gguf,
 }
@@ -45,12 +46,21 @@ impl ModelFile {
             path: path.clone(),
             source,
         })?;
-        Ok(Self { path, map, gguf })
+        Ok(Self {
+            path,
+            map: Arc::new(map),
+            gguf,
+        })
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The mapping itself, for weights that borrow from it for the model's lifetime.
+    pub fn shared_map(&self) -> Arc<memmap2::Mmap> {
+        self.map.clone()
     }
 
     /// The whole file's bytes.

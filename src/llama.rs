@@ -1,0 +1,519 @@
+//! The Llama forward pass (SmolLM2, TinyLlama and other Llama-architecture GGUF files).
+//!
+//! Read top to bottom: configuration from the GGUF metadata, weights as quantized matrices
+//! straight from the mapped file, then `forward`: embedding lookup, and per block RMSNorm →
+//! attention (grouped-query, RoPE, KV cache) → residual → RMSNorm → SwiGLU MLP → residual;
+//! a final RMSNorm and the output head.
+//!
+//! Numerics follow llama.cpp's CPU path where it rounds (keys, values, queries and attention
+//! probabilities pass through f16; activations are quantized to 8 bits inside the quantized
+//! products), so greedy outputs agree with llama.cpp on the same file.
+
+use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
+
+use crate::gguf::{GgmlType, Gguf, GgufError};
+use crate::model_file::{ModelFile, ModelFileError};
+use crate::qmatmul::{row_bytes, QMatrix};
+use crate::quant;
+
+/// Why a model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    File(#[from] ModelFileError),
+    #[error("model file {path}: {problem}")]
+    Invalid { path: String, problem: String },
+    #[error("model computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("the sequence of {len} tokens exceeds the context of {max} tokens")]
+    ContextOverflow { len: usize, max: usize },
+    #[error("token id {id} is outside the vocabulary of {vocab}")]
+    BadToken { id: u32, vocab: usize },
+}
+
+/// Hyper-parameters read from the GGUF metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaConfig {
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Hidden size.
+    pub n_embd: usize,
+    /// Query heads.
+    pub n_head: usize,
+    /// Key/value heads (fewer than `n_head` under grouped-query attention).
+    pub n_head_kv: usize,
+    /// MLP inner size.
+    pub n_ff: usize,
+    /// Vocabulary size.
+    pub vocab: usize,
+    /// Training context length.
+    pub ctx_len: usize,
+    /// RoPE base frequency.
+    pub rope_base: f32,
+    /// RMSNorm epsilon.
+    pub rms_eps: f32,
+}
+
+impl LlamaConfig {
+    /// Reads the `llama.*` keys of a GGUF header.
+    pub fn from_gguf(g: &Gguf) -> Result<Self, GgufError> {
+        let arch = g.architecture()?;
+        if arch != "llama" {
+            return Err(GgufError::Metadata {
+                key: "general.architecture".into(),
+                problem: format!("architecture {arch:?} is not supported (only \"llama\")"),
+            });
+        }
+        let u = |k: &str| g.get_u64(&format!("llama.{k}")).map(|v| v as usize);
+        let n_embd = u("embedding_length")?;
+        let n_head = u("attention.head_count")?;
+        let vocab = match u("vocab_size") {
+            Ok(v) => v,
+            Err(_) => g.get_strings("tokenizer.ggml.tokens")?.len(),
+        };
+        let cfg = Self {
+            n_layer: u("block_count")?,
+            n_embd,
+            n_head,
+            n_head_kv: u("attention.head_count_kv").unwrap_or(n_head),
+            n_ff: u("feed_forward_length")?,
+            vocab,
+            ctx_len: u("context_length")?,
+            rope_base: g.get_f64("llama.rope.freq_base").unwrap_or(10_000.0) as f32,
+            rms_eps: g
+                .get_f64("llama.attention.layer_norm_rms_epsilon")
+                .unwrap_or(1e-5) as f32,
+        };
+        let bad = |problem: String| GgufError::Metadata {
+            key: "llama.*".into(),
+            problem,
+        };
+        if cfg.n_head == 0 || cfg.n_head_kv == 0 || cfg.n_embd % cfg.n_head != 0 {
+            return Err(bad(format!(
+                "{} heads do not divide the hidden size {}",
+                cfg.n_head, cfg.n_embd
+            )));
+        }
+        if cfg.n_head % cfg.n_head_kv != 0 {
+            return Err(bad(format!(
+                "{} query heads are not a multiple of {} key/value heads",
+                cfg.n_head, cfg.n_head_kv
+            )));
+        }
+        if cfg.head_dim() % 2 != 0 || cfg.n_layer == 0 || cfg.n_layer > 1024 || cfg.ctx_len == 0 {
+            return Err(bad(format!("implausible configuration {cfg:?}")));
+        }
+        Ok(cfg)
+    }
+
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.n_embd / self.n_head
+    }
+}
+
+/// A linear layer `y = x · Wᵀ` over a quantized weight matrix.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    w: QMatrix,
+}
+
+impl Linear {
+    /// Wraps a weight matrix.
+    pub fn new(w: QMatrix) -> Self {
+        Self { w }
+    }
+
+    /// The weight matrix.
+    pub fn weight(&self) -> &QMatrix {
+        &self.w
+    }
+
+    /// Applies the layer to `x` of shape `[.., k]`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.apply_op1_no_bwd(self)
+    }
+}
+
+impl candle_core::CustomOp1 for Linear {
+    fn name(&self) -> &'static str {
+        "quantized-linear"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = s.as_slice::<f32>()?;
+        let x = match l.contiguous_offsets() {
+            Some((a, b)) => &x[a..b],
+            None => candle_core::bail!("quantized-linear needs a contiguous input"),
+        };
+        let dims = l.dims();
+        let k = *dims.last().unwrap_or(&0);
+        if k != self.w.k() {
+            candle_core::bail!("quantized-linear: input width {k}, weight expects {}", self.w.k());
+        }
+        let m = x.len() / k;
+        let y = self.w.matmul(x, m);
+        let mut out = dims.to_vec();
+        *out.last_mut().expect("checked non-empty above") = self.w.n();
+        Ok((CpuStorage::F32(y), Shape::from(out)))
+    }
+}
+
+struct Block {
+    attn_norm: Tensor,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    ffn_norm: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+/// Keys and values of every block for the positions seen so far.
+pub struct KvCache {
+    k: Vec<Option<Tensor>>,
+    v: Vec<Option<Tensor>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for a model with `n_layer` blocks.
+    pub fn new(n_layer: usize) -> Self {
+        Self {
+            k: vec![None; n_layer],
+            v: vec![None; n_layer],
+            len: 0,
+        }
+    }
+
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been processed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Drops everything after the first `len` positions (to reuse a shared prompt prefix).
+    pub fn truncate(&mut self, len: usize) -> candle_core::Result<()> {
+        if len >= self.len {
+            return Ok(());
+        }
+        for t in self.k.iter_mut().chain(self.v.iter_mut()) {
+            if let Some(x) = t.take() {
+                *t = if len == 0 {
+                    None
+                } else {
+                    Some(x.narrow(1, 0, len)?.contiguous()?)
+                };
+            }
+        }
+        self.len = len;
+        Ok(())
+    }
+}
+
+impl Clone for KvCache {
+    fn clone(&self) -> Self {
+        Self {
+            k: self.k.clone(),
+            v: self.v.clone(),
+            len: self.len,
+        }
+    }
+}
+
+/// A Llama-architecture model ready to run on the CPU.
+pub struct Llama {
+    cfg: LlamaConfig,
+    embed: QMatrix,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    output: Linear,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+/// Rounds through f16 and back, as llama.cpp does where it stores or converts to f16.
+fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
+}
+
+impl Llama {
+    /// Loads the model in `file`; weights stay in the mapped file.
+    pub fn load(file: &ModelFile) -> Result<Self, ModelError> {
+        let g = &file.gguf;
+        let cfg = LlamaConfig::from_gguf(g).map_err(|e| file.error(e))?;
+        let device = Device::Cpu;
+        let path = file.path().display().to_string();
+        let invalid = |problem: String| ModelError::Invalid {
+            path: path.clone(),
+            problem,
+        };
+        let map = file.shared_map();
+        let matrix = |name: &str, n: usize, k: usize| -> Result<QMatrix, ModelError> {
+            let t = g
+                .tensor(name)
+                .ok_or_else(|| invalid(format!("tensor {name} is missing")))?;
+            let vector_ok = n == 1 && t.dims == [k as u64];
+            if t.dims != [k as u64, n as u64] && !vector_ok {
+                return Err(invalid(format!(
+                    "tensor {name} has shape {:?}, expected [{k}, {n}]",
+                    t.dims
+                )));
+            }
+            if !quant::is_supported(t.ty) {
+                return Err(invalid(format!(
+                    "tensor {name} has type {}, which opensoc does not support \
+                     (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K)",
+                    t.ty
+                )));
+            }
+            debug_assert_eq!(t.size as usize, n * row_bytes(t.ty, k));
+            let start = (g.data_offset + t.offset) as usize;
+            Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start))
+        };
+        let vector = |name: &str, n: usize| -> Result<Tensor, ModelError> {
+            let m = matrix(name, 1, n)?;
+            Ok(Tensor::from_vec(m.dequantize(), n, &device)?)
+        };
+
+        let (d, hd) = (cfg.n_embd, cfg.head_dim());
+        let kv = cfg.n_head_kv * hd;
+        let embed = matrix("token_embd.weight", cfg.vocab, d)?;
+        let mut blocks = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let p = |s: &str| format!("blk.{i}.{s}.weight");
+            blocks.push(Block {
+                attn_norm: vector(&p("attn_norm"), d)?,
+                wq: Linear::new(matrix(&p("attn_q"), d, d)?),
+                wk: Linear::new(matrix(&p("attn_k"), kv, d)?),
+                wv: Linear::new(matrix(&p("attn_v"), kv, d)?),
+                wo: Linear::new(matrix(&p("attn_output"), d, d)?),
+                ffn_norm: vector(&p("ffn_norm"), d)?,
+                gate: Linear::new(matrix(&p("ffn_gate"), cfg.n_ff, d)?),
+                up: Linear::new(matrix(&p("ffn_up"), cfg.n_ff, d)?),
+                down: Linear::new(matrix(&p("ffn_down"), d, cfg.n_ff)?),
+            });
+        }
+        let norm = vector("output_norm.weight", d)?;
+        // Models with tied embeddings (SmolLM2) have no output.weight: the head is the table.
+        let output = match g.tensor("output.weight") {
+            Some(_) => Linear::new(matrix("output.weight", cfg.vocab, d)?),
+            None => Linear::new(embed.clone()),
+        };
+        if embed.ty() == GgmlType::F32 && cfg.vocab * d > 1 << 31 {
+            return Err(invalid("embedding table too large".into()));
+        }
+        let (cos, sin) = rope_tables(&cfg, &device)?;
+        Ok(Self {
+            cfg,
+            embed,
+            blocks,
+            norm,
+            output,
+            cos,
+            sin,
+            device,
+        })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    /// A fresh KV cache for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.cfg.n_layer)
+    }
+
+    /// The output head (tied to the embedding table in SmolLM2).
+    pub fn output(&self) -> &Linear {
+        &self.output
+    }
+
+    /// Embedding rows for `tokens`, shape `[tokens.len(), n_embd]`.
+    fn embed(&self, tokens: &[u32]) -> Result<Tensor, ModelError> {
+        let d = self.cfg.n_embd;
+        let mut x = vec![0f32; tokens.len() * d];
+        for (row, &t) in x.chunks_exact_mut(d).zip(tokens) {
+            if t as usize >= self.cfg.vocab {
+                return Err(ModelError::BadToken {
+                    id: t,
+                    vocab: self.cfg.vocab,
+                });
+            }
+            self.embed.dequantize_row(t as usize, row);
+        }
+        Ok(Tensor::from_vec(x, (tokens.len(), d), &self.device)?)
+    }
+
+    /// Runs `tokens` after what `cache` holds; returns the logits of the last position.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
+        let h = self.hidden(tokens, cache)?;
+        let last = h.narrow(0, tokens.len() - 1, 1)?;
+        Ok(self.output.forward(&last)?.flatten_all()?.to_vec1()?)
+    }
+
+    /// Runs `tokens` after what `cache` holds; returns the final hidden states
+    /// `[tokens.len(), n_embd]` after the output norm (the head's input).
+    pub fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor, ModelError> {
+        let (t, pos) = (tokens.len(), cache.len);
+        if t == 0 || pos + t > self.cfg.ctx_len {
+            return Err(ModelError::ContextOverflow {
+                len: pos + t,
+                max: self.cfg.ctx_len,
+            });
+        }
+        let mut x = self.embed(tokens)?;
+        let cos = self.cos.narrow(0, pos, t)?;
+        let sin = self.sin.narrow(0, pos, t)?;
+        let mask = causal_mask(t, pos, &self.device)?;
+        for (i, b) in self.blocks.iter().enumerate() {
+            let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, self.cfg.rms_eps)?;
+            let a = self.attention(b, i, &h, &cos, &sin, mask.as_ref(), cache)?;
+            x = (x + b.wo.forward(&a)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, self.cfg.rms_eps)?;
+            let g = candle_nn::ops::silu(&b.gate.forward(&h)?)?;
+            let m = (g * b.up.forward(&h)?)?;
+            x = (x + b.down.forward(&m)?)?;
+        }
+        cache.len += t;
+        Ok(candle_nn::ops::rms_norm(&x, &self.norm, self.cfg.rms_eps)?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        b: &Block,
+        layer: usize,
+        h: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        cache: &mut KvCache,
+    ) -> candle_core::Result<Tensor> {
+        let (t, hd) = (h.dim(0)?, self.cfg.head_dim());
+        let (nh, nkv) = (self.cfg.n_head, self.cfg.n_head_kv);
+        // [t, heads*hd] → [1, heads, t, hd], rotated by position.
+        let heads = |x: Tensor, n: usize| -> candle_core::Result<Tensor> {
+            let x = x.reshape((1, t, n, hd))?.transpose(1, 2)?.contiguous()?;
+            candle_nn::rotary_emb::rope_i(&x, cos, sin)
+        };
+        let q = round_f16(&heads(b.wq.forward(h)?, nh)?)?;
+        let k = round_f16(&heads(b.wk.forward(h)?, nkv)?)?.squeeze(0)?;
+        let v = round_f16(&b.wv.forward(h)?)?
+            .reshape((t, nkv, hd))?
+            .transpose(0, 1)?
+            .contiguous()?;
+        let (k, v) = match (&cache.k[layer], &cache.v[layer]) {
+            (Some(pk), Some(pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
+            _ => (k, v),
+        };
+        cache.k[layer] = Some(k.clone());
+        cache.v[layer] = Some(v.clone());
+        let total = k.dim(1)?;
+
+        // Grouped-query attention without copying keys: the query heads that share a key/value
+        // head are stacked along the row axis, [nkv, group * t, hd].
+        let group = nh / nkv;
+        let q = q.reshape((nkv, group * t, hd))?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        let scores = match mask {
+            Some(m) => scores
+                .reshape((nkv, group, t, total))?
+                .broadcast_add(m)?
+                .reshape((nkv, group * t, total))?,
+            None => scores,
+        };
+        let p = round_f16(&candle_nn::ops::softmax_last_dim(&scores)?)?;
+        let o = p.matmul(&v)?; // [nkv, group * t, hd]
+        o.reshape((nh, t, hd))?.transpose(0, 1)?.reshape((t, nh * hd))
+    }
+
+    /// Logits for every row of hidden states `h` (`[t, n_embd]` → `[t, vocab]`).
+    pub fn logits(&self, h: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(self.output.forward(h)?)
+    }
+
+    /// The candle device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// Additive causal mask `[t, pos + t]` for `t` new tokens after `pos` cached ones; `None` for
+/// a single token, which may attend to everything.
+fn causal_mask(t: usize, pos: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
+    if t == 1 {
+        return Ok(None);
+    }
+    let total = pos + t;
+    let m: Vec<f32> = (0..t)
+        .flat_map(|i| (0..total).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(m, (t, total), device).map(Some)
+}
+
+/// RoPE cos/sin tables `[ctx_len, head_dim / 2]` for adjacent-pair rotation (ggml's "normal"
+/// mode, which GGUF's permuted Llama weights expect).
+///
+/// The angle of pair `i` at position `p` is built as ggml builds it, by repeated f32
+/// multiplication (`p · s^i`, `s = base^(-2/head_dim)`), so the tables match llama.cpp's to the bit.
+fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let half = cfg.head_dim() / 2;
+    let scale = cfg.rope_base.powf(-2.0 / cfg.head_dim() as f32);
+    let n = cfg.ctx_len;
+    let mut cos = Vec::with_capacity(n * half);
+    let mut sin = Vec::with_capacity(n * half);
+    for p in 0..n {
+        let mut theta = p as f32;
+        for _ in 0..half {
+            cos.push(theta.cos());
+            sin.push(theta.sin());
+            theta *= scale;
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (n, half), device)?,
+        Tensor::from_vec(sin, (n, half), device)?,
+    ))
+}
+
+/// Index of the largest value (the greedy choice), first on ties.
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Greedy continuation of `prompt` by `n` tokens (stops early at `stop`, if given).
+pub fn greedy(
+    model: &Llama,
+    prompt: &[u32],
+    n: usize,
+    stop: Option<u32>,
+) -> Result<Vec<u32>, ModelError> {
+    let mut cache = model.new_cache();
+    let mut out = Vec::with_capacity(n);
+    let mut logits = model.forward(prompt, &mut cache)?;
+    for _ in 0..n {
+        let next = argmax(&logits);
+        out.push(next);
+        if Some(next) == stop {
+            break;
+        }
+        logits = model.forward(&[next], &mut cache)?;
+    }
+    Ok(out)
+}
