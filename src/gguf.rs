@@ -40,13 +40,17 @@ pub enum GgufError {
     BadShape { name: String, dims: Vec<u64> },
     #[error("tensor {name:?} has unknown ggml type {ty}")]
     UnknownTensorType { name: String, ty: u32 },
-    #[error("tensor {name:?} has {elements} elements, not a multiple of its type's block size {block}")]
+    #[error(
+        "tensor {name:?} has {elements} elements, not a multiple of its type's block size {block}"
+    )]
     NotBlockAligned {
         name: String,
         elements: u64,
         block: u64,
     },
-    #[error("tensor {name:?} data [{start}, {end}) lies outside the data section of {data_len} bytes")]
+    #[error(
+        "tensor {name:?} data [{start}, {end}) lies outside the data section of {data_len} bytes"
+    )]
     DataOutOfBounds {
         name: String,
         start: u64,
@@ -244,13 +248,18 @@ impl Value {
     /// A short human rendering (arrays are summarised by length).
     pub fn summary(&self) -> String {
         match self {
-            Self::String(s) if s.len() > 80 => format!("{:?}… ({} bytes)", &s[..s.floor_char_boundary(80)], s.len()),
+            Self::String(s) if s.len() > 80 => {
+                format!("{:?}… ({} bytes)", &s[..s.floor_char_boundary(80)], s.len())
+            }
             Self::String(s) => format!("{s:?}"),
             Self::Array(a) => format!("[{} values]", a.len()),
             Self::F32(v) => v.to_string(),
             Self::F64(v) => v.to_string(),
             Self::Bool(v) => v.to_string(),
-            other => other.as_u64().map(|v| v.to_string()).unwrap_or_else(|| format!("{other:?}")),
+            other => other
+                .as_u64()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| format!("{other:?}")),
         }
     }
 }
@@ -472,7 +481,10 @@ impl Gguf {
             })?;
             let elements = dims
                 .iter()
-                .try_fold(1u64, |acc, &d| if d == 0 { None } else { acc.checked_mul(d) })
+                .try_fold(
+                    1u64,
+                    |acc, &d| if d == 0 { None } else { acc.checked_mul(d) },
+                )
                 .filter(|&e| e <= 1 << 40)
                 .ok_or_else(|| GgufError::BadShape {
                     name: name.clone(),
@@ -576,7 +588,10 @@ impl Gguf {
             .as_array()
             .ok_or_else(|| wrong_type(key, "an array"))?;
         arr.iter()
-            .map(|v| v.as_str().ok_or_else(|| wrong_type(key, "an array of strings")))
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| wrong_type(key, "an array of strings"))
+            })
             .collect()
     }
 
@@ -648,7 +663,10 @@ mod tests {
     fn every_truncation_is_an_error() {
         let bytes = tiny();
         for len in 0..bytes.len() {
-            assert!(Gguf::parse(&bytes[..len]).is_err(), "prefix of {len} bytes parsed");
+            assert!(
+                Gguf::parse(&bytes[..len]).is_err(),
+                "prefix of {len} bytes parsed"
+            );
         }
     }
 
@@ -659,7 +677,10 @@ mod tests {
         assert!(matches!(Gguf::parse(&bytes), Err(GgufError::BadMagic(_))));
         let mut bytes = tiny();
         bytes[4] = 9;
-        assert_eq!(Gguf::parse(&bytes).unwrap_err(), GgufError::UnsupportedVersion(9));
+        assert_eq!(
+            Gguf::parse(&bytes).unwrap_err(),
+            GgufError::UnsupportedVersion(9)
+        );
     }
 
     #[test]
@@ -667,28 +688,47 @@ mod tests {
         let mut bytes = tiny();
         // kv count = 2^62: must fail on the size check, not try to reserve memory.
         bytes[16..24].copy_from_slice(&(1u64 << 62).to_le_bytes());
-        assert!(matches!(Gguf::parse(&bytes), Err(GgufError::Truncated { .. })));
+        assert!(matches!(
+            Gguf::parse(&bytes),
+            Err(GgufError::Truncated { .. })
+        ));
         let mut bytes = tiny();
         bytes[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(Gguf::parse(&bytes), Err(GgufError::Truncated { .. })));
+        assert!(matches!(
+            Gguf::parse(&bytes),
+            Err(GgufError::Truncated { .. })
+        ));
     }
 
     #[test]
     fn tensor_out_of_bounds_and_bad_type() {
         // dims[0] sits right after name; locate it by searching the encoded tensor entry.
         let bytes = tiny();
-        let pos = bytes.windows(9).position(|w| w == b"\x01\0\0\0\0\0\0\0w").unwrap() + 9;
+        let pos = bytes
+            .windows(9)
+            .position(|w| w == b"\x01\0\0\0\0\0\0\0w")
+            .unwrap()
+            + 9;
         let mut b = bytes.clone();
         b[pos + 4..pos + 12].copy_from_slice(&(1u64 << 50).to_le_bytes());
         assert!(matches!(Gguf::parse(&b), Err(GgufError::BadShape { .. })));
         let mut b = bytes.clone();
         b[pos + 4..pos + 12].copy_from_slice(&1024u64.to_le_bytes());
-        assert!(matches!(Gguf::parse(&b), Err(GgufError::DataOutOfBounds { .. })));
+        assert!(matches!(
+            Gguf::parse(&b),
+            Err(GgufError::DataOutOfBounds { .. })
+        ));
         let mut b = bytes.clone();
         b[pos + 12..pos + 16].copy_from_slice(&99u32.to_le_bytes());
-        assert!(matches!(Gguf::parse(&b), Err(GgufError::UnknownTensorType { ty: 99, .. })));
+        assert!(matches!(
+            Gguf::parse(&b),
+            Err(GgufError::UnknownTensorType { ty: 99, .. })
+        ));
         let mut b = bytes;
         b[pos..pos + 4].copy_from_slice(&7u32.to_le_bytes());
-        assert!(matches!(Gguf::parse(&b), Err(GgufError::TooManyDims { .. })));
+        assert!(matches!(
+            Gguf::parse(&b),
+            Err(GgufError::TooManyDims { .. })
+        ));
     }
 }

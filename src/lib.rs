@@ -1,5 +1,8 @@
 //! opensoc core library: GGUF model runtime, tokenizer and the Llama forward pass.
 
+pub mod attention;
+pub mod bench;
+pub mod cpu_ops;
 pub mod fetch;
 pub mod gguf;
 pub mod llama;

@@ -9,11 +9,15 @@
 //! probabilities pass through f16; activations are quantized to 8 bits inside the quantized
 //! products), so greedy outputs agree with llama.cpp on the same file.
 
-use candle_core::{CpuStorage, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, Device, Layout, Shape, Tensor};
+
+pub use crate::attention::KvCache;
+use crate::attention::{attend, Heads};
+use crate::cpu_ops::{add_assign, rms_norm, rope, swiglu};
 
 use crate::gguf::{GgmlType, Gguf, GgufError};
 use crate::model_file::{ModelFile, ModelFileError};
-use crate::qmatmul::{row_bytes, QMatrix};
+use crate::qmatmul::{row_bytes, Input, QMatrix};
 use crate::quant;
 
 /// Why a model could not be loaded or run.
@@ -88,19 +92,23 @@ impl LlamaConfig {
             key: "llama.*".into(),
             problem,
         };
-        if cfg.n_head == 0 || cfg.n_head_kv == 0 || cfg.n_embd % cfg.n_head != 0 {
+        if cfg.n_head == 0 || cfg.n_head_kv == 0 || !cfg.n_embd.is_multiple_of(cfg.n_head) {
             return Err(bad(format!(
                 "{} heads do not divide the hidden size {}",
                 cfg.n_head, cfg.n_embd
             )));
         }
-        if cfg.n_head % cfg.n_head_kv != 0 {
+        if !cfg.n_head.is_multiple_of(cfg.n_head_kv) {
             return Err(bad(format!(
                 "{} query heads are not a multiple of {} key/value heads",
                 cfg.n_head, cfg.n_head_kv
             )));
         }
-        if cfg.head_dim() % 2 != 0 || cfg.n_layer == 0 || cfg.n_layer > 1024 || cfg.ctx_len == 0 {
+        if !cfg.head_dim().is_multiple_of(2)
+            || cfg.n_layer == 0
+            || cfg.n_layer > 1024
+            || cfg.ctx_len == 0
+        {
             return Err(bad(format!("implausible configuration {cfg:?}")));
         }
         Ok(cfg)
@@ -149,7 +157,10 @@ impl candle_core::CustomOp1 for Linear {
         let dims = l.dims();
         let k = *dims.last().unwrap_or(&0);
         if k != self.w.k() {
-            candle_core::bail!("quantized-linear: input width {k}, weight expects {}", self.w.k());
+            candle_core::bail!(
+                "quantized-linear: input width {k}, weight expects {}",
+                self.w.k()
+            );
         }
         let m = x.len() / k;
         let y = self.w.matmul(x, m);
@@ -160,71 +171,15 @@ impl candle_core::CustomOp1 for Linear {
 }
 
 struct Block {
-    attn_norm: Tensor,
+    attn_norm: Vec<f32>,
     wq: Linear,
     wk: Linear,
     wv: Linear,
     wo: Linear,
-    ffn_norm: Tensor,
+    ffn_norm: Vec<f32>,
     gate: Linear,
     up: Linear,
     down: Linear,
-}
-
-/// Keys and values of every block for the positions seen so far.
-pub struct KvCache {
-    k: Vec<Option<Tensor>>,
-    v: Vec<Option<Tensor>>,
-    len: usize,
-}
-
-impl KvCache {
-    /// An empty cache for a model with `n_layer` blocks.
-    pub fn new(n_layer: usize) -> Self {
-        Self {
-            k: vec![None; n_layer],
-            v: vec![None; n_layer],
-            len: 0,
-        }
-    }
-
-    /// Positions held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing has been processed yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Drops everything after the first `len` positions (to reuse a shared prompt prefix).
-    pub fn truncate(&mut self, len: usize) -> candle_core::Result<()> {
-        if len >= self.len {
-            return Ok(());
-        }
-        for t in self.k.iter_mut().chain(self.v.iter_mut()) {
-            if let Some(x) = t.take() {
-                *t = if len == 0 {
-                    None
-                } else {
-                    Some(x.narrow(1, 0, len)?.contiguous()?)
-                };
-            }
-        }
-        self.len = len;
-        Ok(())
-    }
-}
-
-impl Clone for KvCache {
-    fn clone(&self) -> Self {
-        Self {
-            k: self.k.clone(),
-            v: self.v.clone(),
-            len: self.len,
-        }
-    }
 }
 
 /// A Llama-architecture model ready to run on the CPU.
@@ -232,16 +187,12 @@ pub struct Llama {
     cfg: LlamaConfig,
     embed: QMatrix,
     blocks: Vec<Block>,
-    norm: Tensor,
+    norm: Vec<f32>,
     output: Linear,
-    cos: Tensor,
-    sin: Tensor,
+    /// RoPE tables, `ctx_len × head_dim/2`.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
     device: Device,
-}
-
-/// Rounds through f16 and back, as llama.cpp does where it stores or converts to f16.
-fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
 impl Llama {
@@ -278,9 +229,8 @@ impl Llama {
             let start = (g.data_offset + t.offset) as usize;
             Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start))
         };
-        let vector = |name: &str, n: usize| -> Result<Tensor, ModelError> {
-            let m = matrix(name, 1, n)?;
-            Ok(Tensor::from_vec(m.dequantize(), n, &device)?)
+        let vector = |name: &str, n: usize| -> Result<Vec<f32>, ModelError> {
+            Ok(matrix(name, 1, n)?.dequantize())
         };
 
         let (d, hd) = (cfg.n_embd, cfg.head_dim());
@@ -310,7 +260,7 @@ impl Llama {
         if embed.ty() == GgmlType::F32 && cfg.vocab * d > 1 << 31 {
             return Err(invalid("embedding table too large".into()));
         }
-        let (cos, sin) = rope_tables(&cfg, &device)?;
+        let (cos, sin) = rope_tables(&cfg);
         Ok(Self {
             cfg,
             embed,
@@ -330,7 +280,7 @@ impl Llama {
 
     /// A fresh KV cache for this model.
     pub fn new_cache(&self) -> KvCache {
-        KvCache::new(self.cfg.n_layer)
+        KvCache::new(self.cfg.n_layer, self.cfg.n_head_kv * self.cfg.head_dim())
     }
 
     /// The output head (tied to the embedding table in SmolLM2).
@@ -338,8 +288,8 @@ impl Llama {
         &self.output
     }
 
-    /// Embedding rows for `tokens`, shape `[tokens.len(), n_embd]`.
-    fn embed(&self, tokens: &[u32]) -> Result<Tensor, ModelError> {
+    /// Embedding rows for `tokens`, `tokens.len() × n_embd`.
+    fn embed(&self, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
         let d = self.cfg.n_embd;
         let mut x = vec![0f32; tokens.len() * d];
         for (row, &t) in x.chunks_exact_mut(d).zip(tokens) {
@@ -351,90 +301,64 @@ impl Llama {
             }
             self.embed.dequantize_row(t as usize, row);
         }
-        Ok(Tensor::from_vec(x, (tokens.len(), d), &self.device)?)
+        Ok(x)
     }
 
     /// Runs `tokens` after what `cache` holds; returns the logits of the last position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
-        let h = self.hidden(tokens, cache)?;
-        let last = h.narrow(0, tokens.len() - 1, 1)?;
-        Ok(self.output.forward(&last)?.flatten_all()?.to_vec1()?)
+        let h = self.hidden_states(tokens, cache)?;
+        let d = self.cfg.n_embd;
+        Ok(self.output.weight().matmul(&h[h.len() - d..], 1))
     }
 
     /// Runs `tokens` after what `cache` holds; returns the final hidden states
-    /// `[tokens.len(), n_embd]` after the output norm (the head's input).
+    /// `[tokens.len(), n_embd]` after the output norm (the head's input) as a tensor.
     pub fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor, ModelError> {
-        let (t, pos) = (tokens.len(), cache.len);
+        let h = self.hidden_states(tokens, cache)?;
+        Ok(Tensor::from_vec(
+            h,
+            (tokens.len(), self.cfg.n_embd),
+            &self.device,
+        )?)
+    }
+
+    /// The forward pass proper: `tokens.len() × n_embd` hidden states after the output norm.
+    fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
+        let (t, pos) = (tokens.len(), cache.len());
         if t == 0 || pos + t > self.cfg.ctx_len {
             return Err(ModelError::ContextOverflow {
                 len: pos + t,
                 max: self.cfg.ctx_len,
             });
         }
+        let cfg = &self.cfg;
+        let (hd, eps) = (cfg.head_dim(), cfg.rms_eps);
+        let heads = Heads {
+            n_head: cfg.n_head,
+            n_head_kv: cfg.n_head_kv,
+            head_dim: hd,
+        };
         let mut x = self.embed(tokens)?;
-        let cos = self.cos.narrow(0, pos, t)?;
-        let sin = self.sin.narrow(0, pos, t)?;
-        let mask = causal_mask(t, pos, &self.device)?;
+        let mut h = vec![0f32; x.len()];
         for (i, b) in self.blocks.iter().enumerate() {
-            let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, self.cfg.rms_eps)?;
-            let a = self.attention(b, i, &h, &cos, &sin, mask.as_ref(), cache)?;
-            x = (x + b.wo.forward(&a)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, self.cfg.rms_eps)?;
-            let g = candle_nn::ops::silu(&b.gate.forward(&h)?)?;
-            let m = (g * b.up.forward(&h)?)?;
-            x = (x + b.down.forward(&m)?)?;
+            rms_norm(&x, &b.attn_norm, eps, &mut h);
+            let hin = Input::new(&h, cfg.n_embd);
+            let mut q = b.wq.w.apply(&hin);
+            let mut k = b.wk.w.apply(&hin);
+            let v = b.wv.w.apply(&hin);
+            rope(&mut q, cfg.n_head, hd, pos, &self.cos, &self.sin);
+            rope(&mut k, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
+            let a = attend(&q, &k, &v, cache, i, heads);
+            add_assign(&mut x, &b.wo.w.matmul(&a, t));
+            rms_norm(&x, &b.ffn_norm, eps, &mut h);
+            let hin = Input::new(&h, cfg.n_embd);
+            let mut g = b.gate.w.apply(&hin);
+            swiglu(&mut g, &b.up.w.apply(&hin));
+            add_assign(&mut x, &b.down.w.matmul(&g, t));
         }
-        cache.len += t;
-        Ok(candle_nn::ops::rms_norm(&x, &self.norm, self.cfg.rms_eps)?)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn attention(
-        &self,
-        b: &Block,
-        layer: usize,
-        h: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
-        cache: &mut KvCache,
-    ) -> candle_core::Result<Tensor> {
-        let (t, hd) = (h.dim(0)?, self.cfg.head_dim());
-        let (nh, nkv) = (self.cfg.n_head, self.cfg.n_head_kv);
-        // [t, heads*hd] → [1, heads, t, hd], rotated by position.
-        let heads = |x: Tensor, n: usize| -> candle_core::Result<Tensor> {
-            let x = x.reshape((1, t, n, hd))?.transpose(1, 2)?.contiguous()?;
-            candle_nn::rotary_emb::rope_i(&x, cos, sin)
-        };
-        let q = round_f16(&heads(b.wq.forward(h)?, nh)?)?;
-        let k = round_f16(&heads(b.wk.forward(h)?, nkv)?)?.squeeze(0)?;
-        let v = round_f16(&b.wv.forward(h)?)?
-            .reshape((t, nkv, hd))?
-            .transpose(0, 1)?
-            .contiguous()?;
-        let (k, v) = match (&cache.k[layer], &cache.v[layer]) {
-            (Some(pk), Some(pv)) => (Tensor::cat(&[pk, &k], 1)?, Tensor::cat(&[pv, &v], 1)?),
-            _ => (k, v),
-        };
-        cache.k[layer] = Some(k.clone());
-        cache.v[layer] = Some(v.clone());
-        let total = k.dim(1)?;
-
-        // Grouped-query attention without copying keys: the query heads that share a key/value
-        // head are stacked along the row axis, [nkv, group * t, hd].
-        let group = nh / nkv;
-        let q = q.reshape((nkv, group * t, hd))?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
-        let scores = match mask {
-            Some(m) => scores
-                .reshape((nkv, group, t, total))?
-                .broadcast_add(m)?
-                .reshape((nkv, group * t, total))?,
-            None => scores,
-        };
-        let p = round_f16(&candle_nn::ops::softmax_last_dim(&scores)?)?;
-        let o = p.matmul(&v)?; // [nkv, group * t, hd]
-        o.reshape((nh, t, hd))?.transpose(0, 1)?.reshape((t, nh * hd))
+        cache.advance(t);
+        rms_norm(&x, &self.norm, eps, &mut h);
+        Ok(h)
     }
 
     /// Logits for every row of hidden states `h` (`[t, n_embd]` → `[t, vocab]`).
@@ -448,25 +372,12 @@ impl Llama {
     }
 }
 
-/// Additive causal mask `[t, pos + t]` for `t` new tokens after `pos` cached ones; `None` for
-/// a single token, which may attend to everything.
-fn causal_mask(t: usize, pos: usize, device: &Device) -> candle_core::Result<Option<Tensor>> {
-    if t == 1 {
-        return Ok(None);
-    }
-    let total = pos + t;
-    let m: Vec<f32> = (0..t)
-        .flat_map(|i| (0..total).map(move |j| if j > pos + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
-    Tensor::from_vec(m, (t, total), device).map(Some)
-}
-
 /// RoPE cos/sin tables `[ctx_len, head_dim / 2]` for adjacent-pair rotation (ggml's "normal"
 /// mode, which GGUF's permuted Llama weights expect).
 ///
 /// The angle of pair `i` at position `p` is built as ggml builds it, by repeated f32
 /// multiplication (`p · s^i`, `s = base^(-2/head_dim)`), so the tables match llama.cpp's to the bit.
-fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
     let half = cfg.head_dim() / 2;
     let scale = cfg.rope_base.powf(-2.0 / cfg.head_dim() as f32);
     let n = cfg.ctx_len;
@@ -480,10 +391,7 @@ fn rope_tables(cfg: &LlamaConfig, device: &Device) -> candle_core::Result<(Tenso
             theta *= scale;
         }
     }
-    Ok((
-        Tensor::from_vec(cos, (n, half), device)?,
-        Tensor::from_vec(sin, (n, half), device)?,
-    ))
+    (cos, sin)
 }
 
 /// Index of the largest value (the greedy choice), first on ties.

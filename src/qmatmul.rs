@@ -9,8 +9,7 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
+use crate::cpu_ops::{for_each_task, SharedMut};
 use crate::gguf::GgmlType;
 use crate::quant::{self, Q8Acts, QK};
 
@@ -42,6 +41,8 @@ impl std::fmt::Debug for QMatrix {
 
 /// Activation rows processed together against one weight row.
 const TILE: usize = 4;
+/// Activation rows processed against all of a task's weight rows before moving on.
+const TOKEN_BLOCK: usize = 16;
 /// Output rows per parallel task: enough work to amortise the task, few enough to balance.
 const ROWS_PER_TASK: usize = 32;
 
@@ -59,7 +60,11 @@ impl QMatrix {
 
     /// A matrix over owned bytes (`n * row_bytes(ty, k)` of them).
     pub fn owned(ty: GgmlType, n: usize, k: usize, bytes: Vec<u8>) -> Self {
-        assert_eq!(bytes.len(), n * row_bytes(ty, k), "QMatrix::owned: wrong byte count");
+        assert_eq!(
+            bytes.len(),
+            n * row_bytes(ty, k),
+            "QMatrix::owned: wrong byte count"
+        );
         Self {
             ty,
             n,
@@ -105,63 +110,114 @@ impl QMatrix {
     /// The whole matrix as f32, `n * k` values.
     pub fn dequantize(&self) -> Vec<f32> {
         let mut out = vec![0f32; self.n * self.k];
-        out.par_chunks_mut(self.k)
-            .enumerate()
-            .for_each(|(r, o)| self.dequantize_row(r, o));
+        for (r, o) in out.chunks_exact_mut(self.k).enumerate() {
+            self.dequantize_row(r, o);
+        }
         out
     }
 
     /// `y (m × n) = x (m × k) · Wᵀ`.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
-        assert_eq!(x.len(), m * self.k, "QMatrix::matmul: x has the wrong length");
-        // Output is computed transposed (one contiguous run per weight row, so parallel tasks
-        // write disjoint slices), then transposed back when there is more than one row.
-        let mut yt = vec![0f32; self.n * m];
+        assert_eq!(
+            x.len(),
+            m * self.k,
+            "QMatrix::matmul: x has the wrong length"
+        );
+        self.apply(&Input::new(x, self.k))
+    }
+
+    /// `y = x · Wᵀ` for a prepared input, which several matrices can share.
+    pub fn apply(&self, input: &Input) -> Vec<f32> {
+        assert_eq!(
+            input.k, self.k,
+            "QMatrix::apply: input width differs from the matrix's"
+        );
+        let (m, n) = (input.m, self.n);
+        let mut y = vec![0f32; m * n];
+        let out = SharedMut::new(&mut y);
+        let tasks = n.div_ceil(ROWS_PER_TASK);
+        let rows = |task: usize| task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
         match self.ty {
             GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
-                let mut acts = Q8Acts::default();
-                acts.quantize(x, self.k);
+                let acts = input.q8();
                 let kernel = int8_kernel(self.ty);
-                yt.par_chunks_mut(ROWS_PER_TASK * m)
-                    .enumerate()
-                    .for_each(|(task, out)| {
-                        let r0 = task * ROWS_PER_TASK;
-                        for (i, orow) in out.chunks_mut(m).enumerate() {
-                            let w = self.row(r0 + i);
-                            let mut t = 0;
-                            while t < m {
-                                let nt = TILE.min(m - t);
-                                kernel(w, &acts, t, nt, &mut orow[t..t + nt]);
+                for_each_task(tasks, |task| {
+                    let mut tile = [0f32; TILE];
+                    // A block of activation rows stays in L1 while every weight row of the
+                    // task passes over it; streaming all rows per weight row would be bound
+                    // by L2 bandwidth.
+                    for block in (0..m).step_by(TOKEN_BLOCK) {
+                        let end = (block + TOKEN_BLOCK).min(m);
+                        for r in rows(task) {
+                            let w = self.row(r);
+                            let mut t = block;
+                            while t < end {
+                                let nt = TILE.min(end - t);
+                                kernel(w, acts, t, nt, &mut tile);
+                                for (i, &v) in tile[..nt].iter().enumerate() {
+                                    // SAFETY: column r of y belongs to this task alone.
+                                    unsafe { out.set((t + i) * n + r, v) };
+                                }
                                 t += nt;
                             }
                         }
-                    });
+                    }
+                });
             }
             _ => {
-                yt.par_chunks_mut(ROWS_PER_TASK * m)
-                    .enumerate()
-                    .for_each(|(task, out)| {
-                        let mut w = vec![0f32; self.k];
-                        let r0 = task * ROWS_PER_TASK;
-                        for (i, orow) in out.chunks_mut(m).enumerate() {
-                            self.dequantize_row(r0 + i, &mut w);
-                            for (t, o) in orow.iter_mut().enumerate() {
-                                *o = dot_f32(&w, &x[t * self.k..(t + 1) * self.k]);
-                            }
+                let x = input.x;
+                for_each_task(tasks, |task| {
+                    let mut w = vec![0f32; self.k];
+                    for r in rows(task) {
+                        self.dequantize_row(r, &mut w);
+                        for t in 0..m {
+                            let v = dot_f32(&w, &x[t * self.k..(t + 1) * self.k]);
+                            // SAFETY: column r of y belongs to this task alone.
+                            unsafe { out.set(t * n + r, v) };
                         }
-                    });
-            }
-        }
-        if m == 1 {
-            return yt;
-        }
-        let mut y = vec![0f32; m * self.n];
-        for r in 0..self.n {
-            for t in 0..m {
-                y[t * self.n + r] = yt[r * m + t];
+                    }
+                });
             }
         }
         y
+    }
+}
+
+/// Activation rows `m × k` ready for any number of products: their 8-bit quantization is
+/// computed once, on first use by a matrix that needs it, and then shared.
+pub struct Input<'a> {
+    x: &'a [f32],
+    m: usize,
+    k: usize,
+    q8: std::sync::OnceLock<Q8Acts>,
+}
+
+impl<'a> Input<'a> {
+    /// Wraps `x`, whose length must be a multiple of `k`.
+    pub fn new(x: &'a [f32], k: usize) -> Self {
+        assert!(
+            k > 0 && x.len().is_multiple_of(k),
+            "Input::new: length is not a multiple of k"
+        );
+        Self {
+            x,
+            m: x.len() / k,
+            k,
+            q8: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Rows.
+    pub fn rows(&self) -> usize {
+        self.m
+    }
+
+    fn q8(&self) -> &Q8Acts {
+        self.q8.get_or_init(|| {
+            let mut a = Q8Acts::default();
+            a.quantize(self.x, self.k);
+            a
+        })
     }
 }
 
@@ -192,6 +248,14 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 type Int8Kernel = fn(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f32]);
 
 fn int8_kernel(ty: GgmlType) -> Int8Kernel {
+    #[cfg(target_arch = "x86_64")]
+    if vnni::available() && std::env::var_os("OPENSOC_NO_AVX512").is_none() {
+        match ty {
+            GgmlType::Q4_1 => return vnni::q4_1,
+            GgmlType::Q8_0 => return vnni::q8_0,
+            _ => {}
+        }
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return match ty {
@@ -227,10 +291,10 @@ mod portable {
         let mut acc = [0f32; TILE];
         for (b, wb) in w.chunks_exact(BB).enumerate() {
             let (dw, mw) = unpack(wb, &mut q);
-            for i in 0..nt {
+            for (i, acc) in acc.iter_mut().enumerate().take(nt) {
                 let x = &acts.row(t0 + i)[b * QK..(b + 1) * QK];
                 let sumi: i32 = q.iter().zip(x).map(|(&a, &b)| a * b as i32).sum();
-                acc[i] += dw * acts.row_d(t0 + i)[b] * sumi as f32 + mw * acts.row_s(t0 + i)[b];
+                *acc += dw * acts.row_d(t0 + i)[b] * sumi as f32 + mw * acts.row_s(t0 + i)[b];
             }
         }
         out[..nt].copy_from_slice(&acc[..nt]);
@@ -267,6 +331,7 @@ mod portable {
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)] // indices mirror the tile's math
 mod avx2 {
     use super::*;
     use std::arch::x86_64::*;
@@ -383,13 +448,202 @@ mod avx2 {
     }
 }
 
+/// AVX-512 VNNI kernels: two blocks (64 weights) per 512-bit register and one `vpdpbusd` for
+/// their 64 multiply-adds, where the AVX2 path needs two registers and four instructions.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::needless_range_loop)] // indices mirror the tile's math
+mod vnni {
+    use super::*;
+    use std::arch::x86_64::*;
+
+    /// Whether this CPU runs the kernels below.
+    pub fn available() -> bool {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+        })
+    }
+
+    #[inline(always)]
+    unsafe fn f16_ptr(p: *const u8) -> f32 {
+        half::f16::from_le_bytes([*p, *p.add(1)]).to_f32()
+    }
+
+    /// `[a; 8] ++ [b; 8]`: per-lane scales for a register holding blocks `b` and `b + 1`.
+    #[inline(always)]
+    unsafe fn pair(a: f32, b: f32) -> __m512 {
+        _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1)
+    }
+
+    #[inline(always)]
+    unsafe fn hsum256(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn q4_1_impl(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f32]) {
+        // A fixed token count lets the compiler unroll the token loop and keep every
+        // accumulator in a register.
+        match nt {
+            1 => q4_1_impl_n::<1>(w, acts, t0, out),
+            2 => q4_1_impl_n::<2>(w, acts, t0, out),
+            3 => q4_1_impl_n::<3>(w, acts, t0, out),
+            _ => q4_1_impl_n::<4>(w, acts, t0, out),
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn q4_1_impl_n<const NT: usize>(w: &[u8], acts: &Q8Acts, t0: usize, out: &mut [f32]) {
+        let nt = NT;
+        const BB: usize = 20;
+        let (nb, k) = (w.len() / BB, acts.k);
+        let nbk = k / QK;
+        let mut acc = [_mm512_setzero_ps(); NT];
+        let mut tail = [_mm256_setzero_ps(); NT];
+        let mut macc = [0f32; NT];
+        let low = _mm512_set1_epi8(0x0F);
+        let wp = w.as_ptr();
+        let mut b = 0;
+        while b + 2 <= nb {
+            let (p0, p1) = (wp.add(b * BB), wp.add((b + 1) * BB));
+            let q = _mm256_set_m128i(
+                _mm_loadu_si128(p1.add(4) as *const __m128i),
+                _mm_loadu_si128(p0.add(4) as *const __m128i),
+            );
+            // [b0 low, b1 low, b0 high, b1 high] nibbles, reordered to the activations' order
+            // [b0 low, b0 high, b1 low, b1 high].
+            let z = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+            let wu = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, 0xD8), low);
+            let dwv = pair(f16_ptr(p0), f16_ptr(p1));
+            let mwv = pair(f16_ptr(p0.add(2)), f16_ptr(p1.add(2)));
+            for i in 0..nt {
+                let t = t0 + i;
+                let x = _mm512_loadu_si512(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
+                let isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, x);
+                let lanes = (t * nbk + b) * 8;
+                let dxv = _mm512_loadu_ps(acts.d8.as_ptr().add(lanes));
+                let sxv = _mm512_loadu_ps(acts.s8.as_ptr().add(lanes));
+                let scale = _mm512_mul_ps(dwv, dxv);
+                // The offset term m·s, spread as m·s/8 over the block's eight lanes.
+                let a = _mm512_fmadd_ps(mwv, sxv, acc[i]);
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, a);
+            }
+            b += 2;
+        }
+        if b < nb {
+            let p0 = wp.add(b * BB);
+            let raw = _mm_loadu_si128(p0.add(4) as *const __m128i);
+            let wu = _mm256_and_si256(
+                _mm256_set_m128i(_mm_srli_epi16(raw, 4), raw),
+                _mm256_set1_epi8(0x0F),
+            );
+            let (dw, m0) = (f16_ptr(p0), f16_ptr(p0.add(2)));
+            for i in 0..nt {
+                let t = t0 + i;
+                let x = _mm256_loadu_si256(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
+                let isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wu, x);
+                let scale = _mm256_set1_ps(dw * acts.d[t * nbk + b]);
+                tail[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, tail[i]);
+                macc[i] += m0 * acts.s[t * nbk + b];
+            }
+        }
+        for i in 0..nt {
+            out[i] = _mm512_reduce_add_ps(acc[i]) + hsum256(tail[i]) + macc[i];
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn q8_0_impl(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f32]) {
+        // A fixed token count lets the compiler unroll the token loop and keep every
+        // accumulator in a register.
+        match nt {
+            1 => q8_0_impl_n::<1>(w, acts, t0, out),
+            2 => q8_0_impl_n::<2>(w, acts, t0, out),
+            3 => q8_0_impl_n::<3>(w, acts, t0, out),
+            _ => q8_0_impl_n::<4>(w, acts, t0, out),
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")]
+    unsafe fn q8_0_impl_n<const NT: usize>(w: &[u8], acts: &Q8Acts, t0: usize, out: &mut [f32]) {
+        let nt = NT;
+        const BB: usize = 34;
+        let (nb, k) = (w.len() / BB, acts.k);
+        let nbk = k / QK;
+        let mut acc = [_mm512_setzero_ps(); NT];
+        let mut tail = [_mm256_setzero_ps(); NT];
+        let wp = w.as_ptr();
+        let mut b = 0;
+        while b + 2 <= nb {
+            let (p0, p1) = (wp.add(b * BB), wp.add((b + 1) * BB));
+            let q = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256(p0.add(2) as *const __m256i)),
+                _mm256_loadu_si256(p1.add(2) as *const __m256i),
+                1,
+            );
+            // vpdpbusd multiplies unsigned by signed bytes: move the weights' signs onto the
+            // activations (|w| · sign(w)·x = w · x).
+            let neg = _mm512_movepi8_mask(q);
+            let wu = _mm512_abs_epi8(q);
+            let dwv = pair(f16_ptr(p0), f16_ptr(p1));
+            for i in 0..nt {
+                let t = t0 + i;
+                let x = _mm512_loadu_si512(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
+                let xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+                let isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, xs);
+                let dxv = _mm512_loadu_ps(acts.d8.as_ptr().add((t * nbk + b) * 8));
+                let scale = _mm512_mul_ps(dwv, dxv);
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[i]);
+            }
+            b += 2;
+        }
+        if b < nb {
+            let p0 = wp.add(b * BB);
+            let q = _mm256_loadu_si256(p0.add(2) as *const __m256i);
+            let wu = _mm256_sign_epi8(q, q);
+            let dw = f16_ptr(p0);
+            for i in 0..nt {
+                let t = t0 + i;
+                let x = _mm256_loadu_si256(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
+                let isum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wu, _mm256_sign_epi8(x, q));
+                let scale = _mm256_set1_ps(dw * acts.d[t * nbk + b]);
+                tail[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), scale, tail[i]);
+            }
+        }
+        for i in 0..nt {
+            out[i] = _mm512_reduce_add_ps(acc[i]) + hsum256(tail[i]);
+        }
+    }
+
+    // Safe entry points: `int8_kernel` hands these out only after `available()`, and the
+    // caller checked every slice length against the matrix shape.
+    pub fn q4_1(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f32]) {
+        assert!(t0 + nt <= acts.qs.len() / acts.k && w.len() / 20 * QK == acts.k && nt <= TILE);
+        unsafe { q4_1_impl(w, acts, t0, nt, out) }
+    }
+
+    pub fn q8_0(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f32]) {
+        assert!(t0 + nt <= acts.qs.len() / acts.k && w.len() / 34 * QK == acts.k && nt <= TILE);
+        unsafe { q8_0_impl(w, acts, t0, nt, out) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A pseudo-random generator, so the tests need no extra crate and are reproducible.
     fn lcg(seed: &mut u64) -> f32 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*seed >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
     }
 
@@ -432,7 +686,11 @@ mod tests {
                 let bound: f32 = wf[r * k..(r + 1) * k].iter().map(|v| v.abs()).sum::<f32>()
                     * acts.d.iter().cloned().fold(0.0, f32::max)
                     + 1e-3;
-                assert!((got[0] - exact).abs() <= bound, "{ty} r{r} t{t}: {} vs {exact}", got[0]);
+                assert!(
+                    (got[0] - exact).abs() <= bound,
+                    "{ty} r{r} t{t}: {} vs {exact}",
+                    got[0]
+                );
             }
         }
         // The tiled, threaded product agrees with the single-row kernel exactly.
@@ -457,7 +715,7 @@ mod tests {
     fn simd_kernels_match_portable() {
         let mut seed = 11;
         for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0] {
-            let (n, k, m) = (3, 256, 9);
+            let (n, k, m) = (3, if ty == GgmlType::Q4_0 { 256 } else { 224 }, 9);
             let w = QMatrix::owned(ty, n, k, random_blocks(ty, n, k, &mut seed));
             let x: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
             let mut acts = Q8Acts::default();
@@ -473,7 +731,10 @@ mod tests {
                 fast(w.row(r), &acts, 2, 4, &mut a);
                 slow(w.row(r), &acts, 2, 4, &mut b);
                 for i in 0..4 {
-                    assert!((a[i] - b[i]).abs() <= 1e-4 * b[i].abs().max(1.0), "{ty}: {a:?} {b:?}");
+                    assert!(
+                        (a[i] - b[i]).abs() <= 1e-4 * b[i].abs().max(1.0),
+                        "{ty}: {a:?} {b:?}"
+                    );
                 }
             }
         }

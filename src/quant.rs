@@ -148,6 +148,11 @@ pub struct Q8Acts {
     pub d: Vec<f32>,
     /// Block scale times the block's sum of quants, `rows * k / 32`.
     pub s: Vec<f32>,
+    /// `d`, each value repeated 8 times: one block's scale for each of the eight 32-bit lanes
+    /// a SIMD dot product of that block leaves (so a pair of blocks loads as one register).
+    pub d8: Vec<f32>,
+    /// `s / 8`, each repeated 8 times: summing the eight lanes gives the block's `s` back.
+    pub s8: Vec<f32>,
     /// Vector length.
     pub k: usize,
 }
@@ -175,6 +180,10 @@ impl Q8Acts {
             self.d[b] = f16::from_f32(d).to_f32();
             self.s[b] = f16::from_f32(d * sum as f32).to_f32();
         }
+        self.d8.clear();
+        self.d8.extend(self.d.iter().flat_map(|&d| [d; 8]));
+        self.s8.clear();
+        self.s8.extend(self.s.iter().flat_map(|&s| [s / 8.0; 8]));
     }
 
     /// The quants of row `r`.
@@ -223,7 +232,10 @@ mod tests {
         a.quantize(&x, 64);
         for (i, &v) in x.iter().enumerate() {
             let back = a.qs[i] as f32 * a.d[i / 32];
-            assert!((back - v).abs() <= a.d[i / 32] * 0.51 + 1e-3, "{i}: {v} vs {back}");
+            assert!(
+                (back - v).abs() <= a.d[i / 32] * 0.51 + 1e-3,
+                "{i}: {v} vs {back}"
+            );
         }
         assert!(a.qs.iter().any(|&q| q == 127 || q == -127));
     }

@@ -19,7 +19,10 @@ use serde_json::Value;
 const LOGIT_BOUND: f32 = 1.5;
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/llama_parity.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/llama_parity.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("fixture JSON")
 }
 
@@ -61,7 +64,10 @@ fn logits_and_choices_match_llama_cpp_step_by_step() {
         let prompt = ids(&case["prompt"]);
         let mut cache = model.new_cache();
         let mut logits = model.forward(&prompt, &mut cache).expect("forward");
-        for (i, want) in ids(&case["probe_ids"]).iter().zip(floats(&case["probe_logits"])) {
+        for (i, want) in ids(&case["probe_ids"])
+            .iter()
+            .zip(floats(&case["probe_logits"]))
+        {
             let d = (logits[*i as usize] - want).abs();
             worst = worst.max(d);
             sum += d as f64;
@@ -96,8 +102,15 @@ fn logits_and_choices_match_llama_cpp_step_by_step() {
          greedy choice agrees on {agree}/{steps} steps ({near_ties} near-ties differ)",
         sum / count as f64
     );
-    assert!(failures.is_empty(), "choices differ:\n{}", failures.join("\n"));
-    assert!(worst <= LOGIT_BOUND, "logit difference {worst} above {LOGIT_BOUND}");
+    assert!(
+        failures.is_empty(),
+        "choices differ:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        worst <= LOGIT_BOUND,
+        "logit difference {worst} above {LOGIT_BOUND}"
+    );
 }
 
 /// Free-running greedy continuations, as a user sees them: report how many of the 30 are
@@ -126,6 +139,9 @@ fn greedy_continuations_match_llama_cpp() {
             }
         }
     }
-    eprintln!("greedy continuations identical to llama.cpp: {identical}/{}", cases.len());
+    eprintln!(
+        "greedy continuations identical to llama.cpp: {identical}/{}",
+        cases.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -23,22 +23,9 @@ fn opensoc_home() -> PathBuf {
     PathBuf::from(home).join(".cache").join("opensoc")
 }
 
-/// The default SmolLM2 model. TODO: switch to `opensoc::fetch::ensure_default_model()` once that
-/// exists (another engineer is writing it); until then the path is resolved here directly.
+/// The default SmolLM2 model (fetched into the cache on first use).
 fn smollm_path() -> PathBuf {
-    let p = std::env::var_os("OPENSOC_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            opensoc_home()
-                .join("models")
-                .join("SmolLM2-135M-Instruct.Q4_1.gguf")
-        });
-    assert!(
-        p.is_file(),
-        "SmolLM2 model not found at {} (set OPENSOC_MODEL or fetch it with `opensoc model fetch`)",
-        p.display()
-    );
-    p
+    opensoc::fetch::ensure_default_model(false).expect("the default model (opensoc model fetch)")
 }
 
 /// One of llama.cpp's vocabulary-only test files, put in `$OPENSOC_HOME/vocab` by the script.

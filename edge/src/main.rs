@@ -1,5 +1,6 @@
 //! The `opensoc` binary: parses the command line and hands each command to its module.
 
+mod bench_cmd;
 mod model_cmd;
 
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ enum Command {
     /// Fetch the default model, or print a GGUF model's metadata.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// Measure prefill and decode tokens per second on the model.
+    Bench(bench_cmd::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run(cmd, &global),
+        Command::Bench(args) => bench_cmd::run(args, &global),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,77 @@
+//! `opensoc bench`: prefill and decode tokens per second on the loaded model.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use opensoc::fetch::resolve_model;
+use opensoc::llama::Llama;
+use opensoc::model_file::ModelFile;
+use opensoc::tokenizer::Tokenizer;
+
+use crate::Global;
+
+/// Arguments of `opensoc bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Backend to measure.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
+    backend: String,
+    /// Prompt length in tokens (log text from data/bench_prompt.txt, repeated as needed).
+    #[arg(long, default_value_t = 300)]
+    prompt_tokens: usize,
+    /// Tokens to generate greedily after the prompt.
+    #[arg(long, default_value_t = 64)]
+    gen_tokens: usize,
+    /// Runs to take the medians over.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the benchmark and prints its figures.
+pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let path = resolve_model(global.model.as_deref(), true)?;
+    let start = Instant::now();
+    let file = ModelFile::open(&path)?;
+    let model = Llama::load(&file)?;
+    let load_s = start.elapsed().as_secs_f64();
+    let tok = Tokenizer::from_gguf(&file.gguf)
+        .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
+    let prompt = opensoc::bench::prompt_tokens(&tok, args.prompt_tokens)?;
+    let r = opensoc::bench::run(&model, &prompt, args.gen_tokens, args.runs)?;
+    let rss_mb = peak_rss_mb();
+    if args.json {
+        let mut v = serde_json::to_value(&r)?;
+        v["load_s"] = serde_json::json!(load_s);
+        v["peak_rss_mb"] = serde_json::json!(rss_mb);
+        println!("{v}");
+    } else {
+        println!("model      {}", path.display());
+        println!("backend    {} ({} threads)", r.backend, r.threads);
+        println!("load       {load_s:.3} s");
+        println!(
+            "prefill    {:.1} tok/s ({} tokens, median of {})",
+            r.prefill_tok_s, r.prompt_tokens, r.runs
+        );
+        println!(
+            "decode     {:.1} tok/s ({} tokens)",
+            r.decode_tok_s, r.gen_tokens
+        );
+        if let Some(mb) = rss_mb {
+            println!("peak RSS   {mb:.0} MB");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The process's peak resident set (VmHWM) in MB, where /proc tells it.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
