@@ -1,1 +1,110 @@
-fn main() {}
+//! `opensoc-train`: LoRA fine-tuning and GGUF export. Today it measures a training set against
+//! the model's tokenizer, which the length policy of fine-tuning is chosen from.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use opensoc::model_file::ModelFile;
+use opensoc::tokenizer::Tokenizer;
+use serde::Deserialize;
+
+/// opensoc-train: fine-tunes and exports the model behind opensoc.
+#[derive(Debug, Parser)]
+#[command(name = "opensoc-train", version)]
+struct Cli {
+    /// GGUF model whose tokenizer is used [default: the fetched SmolLM2-135M-Instruct].
+    #[arg(long, global = true, env = "OPENSOC_MODEL", value_name = "PATH")]
+    model: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Token counts of a data set in the seed's format (instruction, input, output): prompt and
+    /// response lengths, and how many examples exceed the training length cap.
+    Stats {
+        /// JSON file: a list of {"instruction", "input", "output"}.
+        #[arg(long)]
+        data: PathBuf,
+        /// Training length cap in tokens (prompt + response).
+        #[arg(long, default_value_t = 512)]
+        max_len: usize,
+    },
+}
+
+/// One example in the seed's format.
+#[derive(Debug, Deserialize)]
+struct Example {
+    instruction: String,
+    input: String,
+    output: String,
+}
+
+/// The seed's Alpaca-style prompt (DESIGN.md).
+fn prompt(e: &Example) -> String {
+    format!(
+        "### Instruction:\n{}\n\n### Input:\n{}\n\n### Response:\n",
+        e.instruction, e.input
+    )
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let Command::Stats { data, max_len } = cli.command;
+    let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;
+    let file = ModelFile::open(&path)?;
+    let tok = Tokenizer::from_gguf(&file.gguf)
+        .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
+    let text = std::fs::read_to_string(&data)
+        .with_context(|| format!("cannot read {}", data.display()))?;
+    let examples: Vec<Example> = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a list of {{instruction, input, output}}",
+            data.display()
+        )
+    })?;
+    anyhow::ensure!(!examples.is_empty(), "{} holds no examples", data.display());
+    let mut prompts = Vec::with_capacity(examples.len());
+    let mut responses = Vec::with_capacity(examples.len());
+    for e in &examples {
+        prompts.push(tok.encode(&prompt(e), false, false)?.len());
+        responses.push(tok.encode(&e.output, false, false)?.len());
+    }
+    let over = prompts
+        .iter()
+        .zip(&responses)
+        .filter(|(p, r)| *p + *r > max_len)
+        .count();
+    // Plain truncation at the cap (what the paper's trainer did) cuts the response of every
+    // example over the cap, and drops it entirely where the prompt alone fills the cap.
+    let response_lost = prompts.iter().filter(|&&p| p >= max_len).count();
+    println!("examples            {}", examples.len());
+    println!("prompt tokens       {}", summary(&mut prompts));
+    println!("response tokens     {}", summary(&mut responses));
+    println!("over {max_len} tokens      {over}");
+    println!("  plain truncation cuts the response of {over}, loses it whole in {response_lost}");
+    Ok(())
+}
+
+/// "median M / mean A / max X" of a non-empty list.
+fn summary(xs: &mut [usize]) -> String {
+    xs.sort_unstable();
+    let mean = xs.iter().sum::<usize>() as f64 / xs.len() as f64;
+    format!(
+        "median {} / mean {mean:.0} / max {}",
+        xs[xs.len() / 2],
+        xs[xs.len() - 1]
+    )
+}
