@@ -31,6 +31,10 @@ pub enum ModelError {
     BadToken { id: u32, vocab: usize },
 }
 
+/// Most context positions × head size accepted (RoPE tables of 2 × 256 MiB; 1M positions at
+/// head size 128).
+pub const MAX_ROPE_ENTRIES: usize = 1 << 27;
+
 /// Hyper-parameters read from the GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
@@ -88,20 +92,37 @@ impl LlamaConfig {
             key: "llama.*".into(),
             problem,
         };
-        if cfg.n_head == 0 || cfg.n_head_kv == 0 || cfg.n_embd % cfg.n_head != 0 {
+        if cfg.n_head == 0 || cfg.n_head_kv == 0 || !cfg.n_embd.is_multiple_of(cfg.n_head) {
             return Err(bad(format!(
                 "{} heads do not divide the hidden size {}",
                 cfg.n_head, cfg.n_embd
             )));
         }
-        if cfg.n_head % cfg.n_head_kv != 0 {
+        if !cfg.n_head.is_multiple_of(cfg.n_head_kv) {
             return Err(bad(format!(
                 "{} query heads are not a multiple of {} key/value heads",
                 cfg.n_head, cfg.n_head_kv
             )));
         }
-        if cfg.head_dim() % 2 != 0 || cfg.n_layer == 0 || cfg.n_layer > 1024 || cfg.ctx_len == 0 {
+        if !cfg.head_dim().is_multiple_of(2)
+            || cfg.n_layer == 0
+            || cfg.n_layer > 1024
+            || cfg.ctx_len == 0
+        {
             return Err(bad(format!("implausible configuration {cfg:?}")));
+        }
+        // The RoPE tables are built up front for the whole context, so a corrupt context length
+        // would otherwise become a multi-terabyte allocation and abort the process.
+        if cfg
+            .ctx_len
+            .checked_mul(cfg.head_dim())
+            .is_none_or(|n| n > MAX_ROPE_ENTRIES)
+        {
+            return Err(bad(format!(
+                "context length {} is implausibly large for head size {}",
+                cfg.ctx_len,
+                cfg.head_dim()
+            )));
         }
         Ok(cfg)
     }

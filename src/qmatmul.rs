@@ -227,10 +227,10 @@ mod portable {
         let mut acc = [0f32; TILE];
         for (b, wb) in w.chunks_exact(BB).enumerate() {
             let (dw, mw) = unpack(wb, &mut q);
-            for i in 0..nt {
+            for (i, acc) in acc.iter_mut().enumerate().take(nt) {
                 let x = &acts.row(t0 + i)[b * QK..(b + 1) * QK];
                 let sumi: i32 = q.iter().zip(x).map(|(&a, &b)| a * b as i32).sum();
-                acc[i] += dw * acts.row_d(t0 + i)[b] * sumi as f32 + mw * acts.row_s(t0 + i)[b];
+                *acc += dw * acts.row_d(t0 + i)[b] * sumi as f32 + mw * acts.row_s(t0 + i)[b];
             }
         }
         out[..nt].copy_from_slice(&acc[..nt]);
