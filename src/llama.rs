@@ -35,6 +35,10 @@ pub enum ModelError {
     BadToken { id: u32, vocab: usize },
 }
 
+/// Most context positions × head size accepted (RoPE tables of 2 × 256 MiB; 1M positions at
+/// head size 128).
+pub const MAX_ROPE_ENTRIES: usize = 1 << 27;
+
 /// Hyper-parameters read from the GGUF metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
@@ -110,6 +114,19 @@ impl LlamaConfig {
             || cfg.ctx_len == 0
         {
             return Err(bad(format!("implausible configuration {cfg:?}")));
+        }
+        // The RoPE tables are built up front for the whole context, so a corrupt context length
+        // would otherwise become a multi-terabyte allocation and abort the process.
+        if cfg
+            .ctx_len
+            .checked_mul(cfg.head_dim())
+            .is_none_or(|n| n > MAX_ROPE_ENTRIES)
+        {
+            return Err(bad(format!(
+                "context length {} is implausibly large for head size {}",
+                cfg.ctx_len,
+                cfg.head_dim()
+            )));
         }
         Ok(cfg)
     }

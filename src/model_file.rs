@@ -42,6 +42,24 @@ impl ModelFile {
         // SAFETY: the map is read-only; opensoc never writes model files in place (fetch and
         // export write a temporary file and rename it), so the bytes do not change under us.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Self::from_map(path, map)
+    }
+
+    /// A model file held in memory; `path` only labels errors (for tests and fuzzing).
+    pub fn from_bytes(path: impl AsRef<Path>, bytes: &[u8]) -> Result<Self, ModelFileError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| ModelFileError::Io {
+            path: path.clone(),
+            source,
+        };
+        // An anonymous map keeps one storage type for weights, whether they came from disk or not.
+        let mut map = memmap2::MmapMut::map_anon(bytes.len()).map_err(io)?;
+        map.copy_from_slice(bytes);
+        let map = map.make_read_only().map_err(io)?;
+        Self::from_map(path, map)
+    }
+
+    fn from_map(path: PathBuf, map: memmap2::Mmap) -> Result<Self, ModelFileError> {
         let gguf = Gguf::parse(&map).map_err(|source| ModelFileError::Gguf {
             path: path.clone(),
             source,

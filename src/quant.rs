@@ -173,7 +173,9 @@ impl Q8Acts {
             let q = &mut self.qs[b * QK..(b + 1) * QK];
             let mut sum = 0i32;
             for (qi, &v) in q.iter_mut().zip(xb) {
-                let r = (v * id).round_ties_even() as i32;
+                // A subnormal block maximum makes `id` infinite; clamping keeps the quants in
+                // range (finite products never leave ±127, so normal blocks are unchanged).
+                let r = ((v * id).round_ties_even() as i32).clamp(-127, 127);
                 *qi = r as i8;
                 sum += r;
             }
@@ -207,6 +209,18 @@ impl Q8Acts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnormal_block_does_not_overflow() {
+        // Found by fuzzing gguf_load: a block whose largest value is subnormal overflowed the
+        // quant sum (debug builds panicked, release builds produced wrapped quants).
+        let mut x = [0f32; QK];
+        x[0] = 1e-39;
+        x[1] = -1e-39;
+        let mut a = Q8Acts::default();
+        a.quantize(&x, QK);
+        assert_eq!(&a.qs[..3], &[127, -127, 0]);
+    }
 
     #[test]
     fn q4_1_round_trip_layout() {
