@@ -244,7 +244,7 @@ impl Llama {
             }
             debug_assert_eq!(t.size as usize, n * row_bytes(t.ty, k));
             let start = (g.data_offset + t.offset) as usize;
-            Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start))
+            Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start).packed())
         };
         let vector = |name: &str, n: usize| -> Result<Vec<f32>, ModelError> {
             Ok(matrix(name, 1, n)?.dequantize())

@@ -148,6 +148,8 @@ pub struct Q8Acts {
     pub d: Vec<f32>,
     /// Block scale times the block's sum of quants, `rows * k / 32`.
     pub s: Vec<f32>,
+    /// The integer sum of each block's quants, `rows * k / 32`.
+    pub sum: Vec<i32>,
     /// `d`, each value repeated 8 times: one block's scale for each of the eight 32-bit lanes
     /// a SIMD dot product of that block leaves (so a pair of blocks loads as one register).
     pub d8: Vec<f32>,
@@ -166,6 +168,7 @@ impl Q8Acts {
         self.qs.resize(x.len(), 0);
         self.d.resize(blocks, 0.0);
         self.s.resize(blocks, 0.0);
+        self.sum.resize(blocks, 0);
         for (b, xb) in x.chunks_exact(QK).enumerate() {
             let amax = xb.iter().fold(0f32, |a, &v| a.max(v.abs()));
             let d = amax / 127.0;
@@ -181,6 +184,7 @@ impl Q8Acts {
             }
             self.d[b] = f16::from_f32(d).to_f32();
             self.s[b] = f16::from_f32(d * sum as f32).to_f32();
+            self.sum[b] = sum;
         }
         self.d8.clear();
         self.d8.extend(self.d.iter().flat_map(|&d| [d; 8]));
