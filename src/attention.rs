@@ -70,6 +70,10 @@ fn round_f16(x: f32) -> f32 {
     f16::from_f32(x).to_f32()
 }
 
+/// Query rows per parallel task in a long prompt: enough to keep the products large, few
+/// enough that the two halves of a causal prompt balance across threads.
+const QUERY_BLOCK: usize = 64;
+
 /// Appends `k`, `v` (`t × kv_dim`, already rotated) to block `layer` of `cache` and returns the
 /// attention output for the `t` queries in `q` (`t × n_head·head_dim`), query `i` sitting at
 /// position `cache.len() + i` and seeing every position up to its own.
@@ -88,61 +92,98 @@ pub fn attend(
     cache.k[layer].extend(k.iter().map(|&x| round_f16(x)));
     cache.v[layer].extend(v.iter().map(|&x| round_f16(x)));
     let (keys, values) = (&cache.k[layer], &cache.v[layer]);
+    let q: Vec<f32> = q.iter().map(|&x| round_f16(x)).collect();
     let group = h.n_head / h.n_head_kv;
     let scale = 1.0 / (h.head_dim as f32).sqrt();
 
     let mut out = vec![0f32; t * q_dim];
     let shared = SharedMut::new(&mut out);
-    // One task per (query, head): each writes its own head_dim slice of the output.
-    for_each_task(t * h.n_head, |task| {
-        let (i, head) = (task / h.n_head, task % h.n_head);
+    let blocks = t.div_ceil(QUERY_BLOCK);
+    // One task per (head, block of queries); each writes its own head's columns of its rows.
+    for_each_task(h.n_head * blocks, |task| {
+        let (head, blk) = (task / blocks, task % blocks);
+        let (i0, i1) = (blk * QUERY_BLOCK, ((blk + 1) * QUERY_BLOCK).min(t));
+        let rows = i1 - i0;
+        // The last query of the block sees the most keys; earlier ones mask the rest.
+        let seen = pos + i1;
         let kv_off = (head / group) * h.head_dim;
-        let qh: Vec<f32> = q[i * q_dim + head * h.head_dim..][..h.head_dim]
-            .iter()
-            .map(|&x| round_f16(x))
-            .collect();
-        let seen = pos + i + 1;
-        let mut p: Vec<f32> = (0..seen)
-            .map(|j| dot(&qh, &keys[j * kv_dim + kv_off..][..h.head_dim]) * scale)
-            .collect();
-        let max = p.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let mut sum = 0f64;
-        for x in p.iter_mut() {
-            *x = exp(*x - max);
-            sum += *x as f64;
+        let mut p = vec![0f32; rows * seen];
+        // SAFETY: all pointers cover the matrices as described by their sizes and strides:
+        // q rows i0..i1 of this head, the first `seen` cached keys and values of its KV head,
+        // and output rows i0..i1 of this head, which no other task writes.
+        unsafe {
+            // p = scale · Q Kᵀ, Q: rows × head_dim, Kᵀ: head_dim × seen.
+            gemm::gemm(
+                rows,
+                seen,
+                h.head_dim,
+                p.as_mut_ptr(),
+                1,
+                seen as isize,
+                false,
+                q.as_ptr().add(i0 * q_dim + head * h.head_dim),
+                1,
+                q_dim as isize,
+                keys.as_ptr().add(kv_off),
+                kv_dim as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
         }
-        let inv = (1.0 / sum) as f32;
-        // SAFETY: task (i, head) owns output range [i*q_dim + head*head_dim, +head_dim).
-        let o = unsafe { shared.slice(i * q_dim + head * h.head_dim, h.head_dim) };
-        for (j, &pj) in p.iter().enumerate() {
-            let pj = round_f16(pj * inv);
-            for (o, &vv) in o
-                .iter_mut()
-                .zip(&values[j * kv_dim + kv_off..][..h.head_dim])
-            {
-                *o += pj * vv;
-            }
+        for (r, row) in p.chunks_exact_mut(seen).enumerate() {
+            softmax_causal(row, pos + i0 + r + 1);
+        }
+        // SAFETY: as above; the product writes rows i0..i1 of this head's columns only, which
+        // no other task writes.
+        unsafe {
+            let o = shared.ptr(i0 * q_dim + head * h.head_dim);
+            // O = P V, P: rows × seen, V: seen × head_dim.
+            gemm::gemm(
+                rows,
+                h.head_dim,
+                seen,
+                o,
+                1,
+                q_dim as isize,
+                false,
+                p.as_ptr(),
+                1,
+                seen as isize,
+                values.as_ptr().add(kv_off),
+                1,
+                kv_dim as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
         }
     });
     out
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent sums let the compiler vectorise without reassociating floats.
-    let mut acc = [0f32; 8];
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for j in 0..8 {
-            acc[j] += x[j] * y[j];
-        }
+/// Softmax over the first `visible` scores of `row`, zero after them; probabilities rounded
+/// through f16 as llama.cpp feeds them to its f16 value product.
+fn softmax_causal(row: &mut [f32], visible: usize) {
+    let (live, masked) = row.split_at_mut(visible);
+    masked.fill(0.0);
+    let max = live.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let mut sum = 0f64;
+    for x in live.iter_mut() {
+        *x = exp(*x - max);
+        sum += *x as f64;
     }
-    let tail: f32 = a
-        .chunks_exact(8)
-        .remainder()
-        .iter()
-        .zip(b.chunks_exact(8).remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    acc.iter().sum::<f32>() + tail
+    let inv = (1.0 / sum) as f32;
+    for x in live.iter_mut() {
+        *x = round_f16(*x * inv);
+    }
 }
 
 #[cfg(test)]

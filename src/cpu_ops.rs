@@ -34,6 +34,16 @@ impl SharedMut {
         std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
 
+    /// A raw pointer to index `start`, for writers (such as a strided matrix product) that
+    /// touch scattered elements; no reference is formed, so tasks may share rows.
+    ///
+    /// # Safety
+    /// Writes through the pointer must stay in bounds and not race with other tasks' writes.
+    pub unsafe fn ptr(&self, start: usize) -> *mut f32 {
+        assert!(start <= self.1, "SharedMut: index out of bounds");
+        self.0.add(start)
+    }
+
     /// Writes `v` at index `i`.
     ///
     /// # Safety

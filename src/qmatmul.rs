@@ -983,7 +983,10 @@ mod tests {
             }
             let got = packed.matmul(&x, m);
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "{ty} [{i}]: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                    "{ty} [{i}]: {a} vs {b}"
+                );
             }
             // Rows stay readable through the original bytes.
             let (mut r1, mut r2) = (vec![0f32; k], vec![0f32; k]);
