@@ -11,16 +11,16 @@ pub fn for_each_task(n_tasks: usize, f: impl Fn(usize) + Sync) {
     candle_core::utils::barrier_pool().execute_chunked(n_tasks, |range| range.for_each(&f));
 }
 
-/// A mutable f32 buffer that parallel tasks write at disjoint ranges.
-pub struct SharedMut(*mut f32, usize);
+/// A mutable buffer that parallel tasks write at disjoint ranges.
+pub struct SharedMut<T>(*mut T, usize);
 
 // SAFETY: tasks write disjoint ranges (see `slice`), and the buffer outlives the parallel
 // section that borrows it.
-unsafe impl Sync for SharedMut {}
+unsafe impl<T: Send> Sync for SharedMut<T> {}
 
-impl SharedMut {
+impl<T> SharedMut<T> {
     /// Wraps `buf` for the duration of a parallel section.
-    pub fn new(buf: &mut [f32]) -> Self {
+    pub fn new(buf: &mut [T]) -> Self {
         Self(buf.as_mut_ptr(), buf.len())
     }
 
@@ -29,7 +29,7 @@ impl SharedMut {
     /// # Safety
     /// No two callers may hold overlapping ranges at the same time.
     #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
+    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
         assert!(start + len <= self.1, "SharedMut: range out of bounds");
         std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
@@ -39,7 +39,7 @@ impl SharedMut {
     ///
     /// # Safety
     /// Writes through the pointer must stay in bounds and not race with other tasks' writes.
-    pub unsafe fn ptr(&self, start: usize) -> *mut f32 {
+    pub unsafe fn ptr(&self, start: usize) -> *mut T {
         assert!(start <= self.1, "SharedMut: index out of bounds");
         self.0.add(start)
     }
@@ -48,7 +48,7 @@ impl SharedMut {
     ///
     /// # Safety
     /// No other task may access index `i` during the parallel section.
-    pub unsafe fn set(&self, i: usize, v: f32) {
+    pub unsafe fn set(&self, i: usize, v: T) {
         assert!(i < self.1, "SharedMut: index out of bounds");
         *self.0.add(i) = v;
     }
@@ -59,14 +59,24 @@ impl SharedMut {
 /// As ggml does it: the sum of squares in f64, then `x · (1/√(mean + eps))`, then `· w`.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     let d = w.len();
-    for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-        let sum: f64 = xr.iter().map(|&v| (v * v) as f64).sum();
-        let scale = 1.0 / ((sum / d as f64) as f32 + eps).sqrt();
-        for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
-            *o = (v * scale) * g;
+    let rows = x.len() / d;
+    let shared = SharedMut::new(out);
+    for_each_task(rows.div_ceil(ROWS_PER_TASK), |task| {
+        for r in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(rows) {
+            let xr = &x[r * d..(r + 1) * d];
+            // SAFETY: row r belongs to this task alone.
+            let or = unsafe { shared.slice(r * d, d) };
+            let sum: f64 = xr.iter().map(|&v| (v * v) as f64).sum();
+            let scale = 1.0 / ((sum / d as f64) as f32 + eps).sqrt();
+            for ((o, &v), &g) in or.iter_mut().zip(xr).zip(w) {
+                *o = (v * scale) * g;
+            }
         }
-    }
+    });
 }
+
+/// Rows per task for the row-wise operations: small rows, so a handful per task.
+pub const ROWS_PER_TASK: usize = 16;
 
 /// Rotates adjacent pairs of each head of `x` (`rows × heads × head_dim`, row `i` at
 /// position `pos + i`) by the angles in `cos`/`sin` (`positions × head_dim/2`).

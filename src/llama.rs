@@ -17,7 +17,7 @@ use crate::cpu_ops::{add_assign, rms_norm, rope, swiglu};
 
 use crate::gguf::{GgmlType, Gguf, GgufError};
 use crate::model_file::{ModelFile, ModelFileError};
-use crate::qmatmul::{row_bytes, Input, QMatrix};
+use crate::qmatmul::{apply_all, row_bytes, Input, QMatrix};
 use crate::quant;
 
 /// Why a model could not be loaded or run.
@@ -359,18 +359,20 @@ impl Llama {
         let mut h = vec![0f32; x.len()];
         for (i, b) in self.blocks.iter().enumerate() {
             rms_norm(&x, &b.attn_norm, eps, &mut h);
-            let hin = Input::new(&h, cfg.n_embd);
-            let mut q = b.wq.w.apply(&hin);
-            let mut k = b.wk.w.apply(&hin);
-            let v = b.wv.w.apply(&hin);
+            let [mut q, mut k, v]: [Vec<f32>; 3] =
+                apply_all(&[&b.wq.w, &b.wk.w, &b.wv.w], &Input::new(&h, cfg.n_embd))
+                    .try_into()
+                    .expect("three products");
             rope(&mut q, cfg.n_head, hd, pos, &self.cos, &self.sin);
             rope(&mut k, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
             let a = attend(&q, &k, &v, cache, i, heads);
             add_assign(&mut x, &b.wo.w.matmul(&a, t));
             rms_norm(&x, &b.ffn_norm, eps, &mut h);
-            let hin = Input::new(&h, cfg.n_embd);
-            let mut g = b.gate.w.apply(&hin);
-            swiglu(&mut g, &b.up.w.apply(&hin));
+            let [mut g, u]: [Vec<f32>; 2] =
+                apply_all(&[&b.gate.w, &b.up.w], &Input::new(&h, cfg.n_embd))
+                    .try_into()
+                    .expect("two products");
+            swiglu(&mut g, &u);
             add_assign(&mut x, &b.down.w.matmul(&g, t));
         }
         cache.advance(t);

@@ -133,7 +133,6 @@ impl QMatrix {
     pub fn packed(mut self) -> Self {
         #[cfg(target_arch = "x86_64")]
         if vnni::available()
-            && std::env::var_os("OPENSOC_NO_AVX512").is_none()
             && self.n.is_multiple_of(ROWS16)
             && matches!(self.ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
         {
@@ -197,88 +196,117 @@ impl QMatrix {
 
     /// `y = x · Wᵀ` for a prepared input, which several matrices can share.
     pub fn apply(&self, input: &Input) -> Vec<f32> {
-        assert_eq!(
-            input.k, self.k,
-            "QMatrix::apply: input width differs from the matrix's"
-        );
+        apply_all(&[self], input)
+            .pop()
+            .expect("one matrix, one product")
+    }
+
+    /// Whether the product quantizes its input to 8 bits.
+    fn uses_q8(&self) -> bool {
+        matches!(self.ty, GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+    }
+
+    /// Parallel tasks the product is split into.
+    fn task_count(&self) -> usize {
+        match &self.packed {
+            Some(_) => (self.n / ROWS16).div_ceil(GROUPS_PER_TASK),
+            None => self.n.div_ceil(ROWS_PER_TASK),
+        }
+    }
+
+    /// Computes the output columns (weight rows) of task `task` into `out` (`m × n`).
+    fn run_task(&self, task: usize, input: &Input, out: &SharedMut<f32>) {
         let (m, n) = (input.m, self.n);
-        let mut y = vec![0f32; m * n];
-        let out = SharedMut::new(&mut y);
-        let tasks = n.div_ceil(ROWS_PER_TASK);
-        let rows = |task: usize| task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
         #[cfg(target_arch = "x86_64")]
         if let Some(packed) = &self.packed {
             let acts = input.q8();
             let groups = n / ROWS16;
             let group_bytes = packed.len() / groups;
-            let tasks = groups.div_ceil(GROUPS_PER_TASK);
-            for_each_task(tasks, |task| {
-                let g_end = ((task + 1) * GROUPS_PER_TASK).min(groups);
-                let mut tile = [[0f32; ROWS16]; TILE];
-                for block in (0..m).step_by(TOKEN_BLOCK) {
-                    let end = (block + TOKEN_BLOCK).min(m);
-                    for g in task * GROUPS_PER_TASK..g_end {
-                        let w = &packed[g * group_bytes..(g + 1) * group_bytes];
-                        let mut t = block;
-                        while t < end {
-                            let nt = TILE.min(end - t);
-                            vnni::packed16(self.ty, w, acts, t, nt, &mut tile);
-                            for (i, rows) in tile[..nt].iter().enumerate() {
-                                // SAFETY: rows 16g..16g+16 of y belong to this task alone.
-                                let o = unsafe { out.slice((t + i) * n + g * ROWS16, ROWS16) };
-                                o.copy_from_slice(rows);
-                            }
-                            t += nt;
+            let g_end = ((task + 1) * GROUPS_PER_TASK).min(groups);
+            let mut tile = [[0f32; ROWS16]; TILE];
+            // A block of activation rows stays in L1 while every weight row of the task passes
+            // over it; streaming all rows per weight row would be bound by L2 bandwidth.
+            for block in (0..m).step_by(TOKEN_BLOCK) {
+                let end = (block + TOKEN_BLOCK).min(m);
+                for g in task * GROUPS_PER_TASK..g_end {
+                    let w = &packed[g * group_bytes..(g + 1) * group_bytes];
+                    let mut t = block;
+                    while t < end {
+                        let nt = TILE.min(end - t);
+                        vnni::packed16(self.ty, w, acts, t, nt, &mut tile);
+                        for (i, rows) in tile[..nt].iter().enumerate() {
+                            // SAFETY: rows 16g..16g+16 of y belong to this task alone.
+                            let o = unsafe { out.slice((t + i) * n + g * ROWS16, ROWS16) };
+                            o.copy_from_slice(rows);
                         }
+                        t += nt;
                     }
                 }
-            });
-            return y;
-        }
-        match self.ty {
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
-                let acts = input.q8();
-                let kernel = int8_kernel(self.ty);
-                for_each_task(tasks, |task| {
-                    let mut tile = [0f32; TILE];
-                    // A block of activation rows stays in L1 while every weight row of the
-                    // task passes over it; streaming all rows per weight row would be bound
-                    // by L2 bandwidth.
-                    for block in (0..m).step_by(TOKEN_BLOCK) {
-                        let end = (block + TOKEN_BLOCK).min(m);
-                        for r in rows(task) {
-                            let w = self.row(r);
-                            let mut t = block;
-                            while t < end {
-                                let nt = TILE.min(end - t);
-                                kernel(w, acts, t, nt, &mut tile);
-                                for (i, &v) in tile[..nt].iter().enumerate() {
-                                    // SAFETY: column r of y belongs to this task alone.
-                                    unsafe { out.set((t + i) * n + r, v) };
-                                }
-                                t += nt;
-                            }
-                        }
-                    }
-                });
             }
-            _ => {
-                let x = input.x;
-                for_each_task(tasks, |task| {
-                    let mut w = vec![0f32; self.k];
-                    for r in rows(task) {
-                        self.dequantize_row(r, &mut w);
-                        for t in 0..m {
-                            let v = dot_f32(&w, &x[t * self.k..(t + 1) * self.k]);
+            return;
+        }
+        let rows = task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(n);
+        if self.uses_q8() {
+            let acts = input.q8();
+            let kernel = int8_kernel(self.ty);
+            let mut tile = [0f32; TILE];
+            for block in (0..m).step_by(TOKEN_BLOCK) {
+                let end = (block + TOKEN_BLOCK).min(m);
+                for r in rows.clone() {
+                    let w = self.row(r);
+                    let mut t = block;
+                    while t < end {
+                        let nt = TILE.min(end - t);
+                        kernel(w, acts, t, nt, &mut tile);
+                        for (i, &v) in tile[..nt].iter().enumerate() {
                             // SAFETY: column r of y belongs to this task alone.
-                            unsafe { out.set(t * n + r, v) };
+                            unsafe { out.set((t + i) * n + r, v) };
                         }
+                        t += nt;
                     }
-                });
+                }
+            }
+        } else {
+            let mut w = vec![0f32; self.k];
+            for r in rows {
+                self.dequantize_row(r, &mut w);
+                for t in 0..m {
+                    let v = dot_f32(&w, &input.x[t * self.k..(t + 1) * self.k]);
+                    // SAFETY: column r of y belongs to this task alone.
+                    unsafe { out.set(t * n + r, v) };
+                }
             }
         }
-        y
     }
+}
+
+/// Products of several matrices with the same input (q, k and v; gate and up), in one
+/// parallel section: each section costs a wake-up and a wait of the thread pool, which for a
+/// single token is a sizeable part of a small product.
+pub fn apply_all(mats: &[&QMatrix], input: &Input) -> Vec<Vec<f32>> {
+    for w in mats {
+        assert_eq!(
+            input.k, w.k,
+            "apply_all: input width differs from a matrix's"
+        );
+    }
+    let mut outs: Vec<Vec<f32>> = mats.iter().map(|w| vec![0f32; input.m * w.n]).collect();
+    let shared: Vec<SharedMut<f32>> = outs.iter_mut().map(|y| SharedMut::new(y)).collect();
+    if mats.iter().any(|w| w.uses_q8()) {
+        // Quantize once, before the tasks, rather than inside whichever task comes first.
+        input.q8();
+    }
+    let counts: Vec<usize> = mats.iter().map(|w| w.task_count()).collect();
+    for_each_task(counts.iter().sum(), |mut task| {
+        for (i, &c) in counts.iter().enumerate() {
+            if task < c {
+                mats[i].run_task(task, input, &shared[i]);
+                return;
+            }
+            task -= c;
+        }
+    });
+    outs
 }
 
 /// Activation rows `m × k` ready for any number of products: their 8-bit quantization is
@@ -347,7 +375,7 @@ type Int8Kernel = fn(w: &[u8], acts: &Q8Acts, t0: usize, nt: usize, out: &mut [f
 
 fn int8_kernel(ty: GgmlType) -> Int8Kernel {
     #[cfg(target_arch = "x86_64")]
-    if vnni::available() && std::env::var_os("OPENSOC_NO_AVX512").is_none() {
+    if vnni::available() {
         match ty {
             GgmlType::Q4_1 => return vnni::q4_1,
             GgmlType::Q8_0 => return vnni::q8_0,
@@ -558,8 +586,10 @@ mod vnni {
     pub fn available() -> bool {
         use std::sync::OnceLock;
         static HAS: OnceLock<bool> = OnceLock::new();
+        // OPENSOC_NO_AVX512 turns the AVX-512 paths off, to compare them with the AVX2 ones.
         *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx512f")
+            std::env::var_os("OPENSOC_NO_AVX512").is_none()
+                && std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
                 && std::arch::is_x86_feature_detected!("avx512dq")
                 && std::arch::is_x86_feature_detected!("avx512vl")

@@ -7,6 +7,7 @@
 
 use half::f16;
 
+use crate::cpu_ops::{for_each_task, SharedMut, ROWS_PER_TASK};
 use crate::gguf::GgmlType;
 
 /// Elements in a Q4_0/Q4_1/Q8_0 block and in an activation block.
@@ -159,37 +160,69 @@ pub struct Q8Acts {
     pub k: usize,
 }
 
+/// Quantizes one row: quants, and per block the scale, the scaled sum and the integer sum.
+fn quantize_row(x: &[f32], qs: &mut [i8], d: &mut [f32], s: &mut [f32], sum: &mut [i32]) {
+    for (b, xb) in x.chunks_exact(QK).enumerate() {
+        let amax = xb.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        let db = amax / 127.0;
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        let mut total = 0i32;
+        for (qi, &v) in qs[b * QK..(b + 1) * QK].iter_mut().zip(xb) {
+            // A subnormal block maximum makes `id` infinite; clamping keeps the quants in
+            // range (finite products never leave ±127, so normal blocks are unchanged).
+            let r = ((v * id).round_ties_even() as i32).clamp(-127, 127);
+            *qi = r as i8;
+            total += r;
+        }
+        d[b] = f16::from_f32(db).to_f32();
+        s[b] = f16::from_f32(db * total as f32).to_f32();
+        sum[b] = total;
+    }
+}
+
 impl Q8Acts {
     /// Quantizes `x` (`rows * k` values, `k` a multiple of 32) into `self`, reusing its buffers.
     pub fn quantize(&mut self, x: &[f32], k: usize) {
         debug_assert_eq!(k % QK, 0);
         self.k = k;
-        let blocks = x.len() / QK;
+        let (rows, nb) = (x.len() / k, k / QK);
+        let blocks = rows * nb;
         self.qs.resize(x.len(), 0);
         self.d.resize(blocks, 0.0);
         self.s.resize(blocks, 0.0);
         self.sum.resize(blocks, 0);
-        for (b, xb) in x.chunks_exact(QK).enumerate() {
-            let amax = xb.iter().fold(0f32, |a, &v| a.max(v.abs()));
-            let d = amax / 127.0;
-            let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-            let q = &mut self.qs[b * QK..(b + 1) * QK];
-            let mut sum = 0i32;
-            for (qi, &v) in q.iter_mut().zip(xb) {
-                // A subnormal block maximum makes `id` infinite; clamping keeps the quants in
-                // range (finite products never leave ±127, so normal blocks are unchanged).
-                let r = ((v * id).round_ties_even() as i32).clamp(-127, 127);
-                *qi = r as i8;
-                sum += r;
+        self.d8.resize(blocks * 8, 0.0);
+        self.s8.resize(blocks * 8, 0.0);
+        let qs = SharedMut::new(&mut self.qs);
+        let (d, s, sum) = (
+            SharedMut::new(&mut self.d),
+            SharedMut::new(&mut self.s),
+            SharedMut::new(&mut self.sum),
+        );
+        let (d8, s8) = (SharedMut::new(&mut self.d8), SharedMut::new(&mut self.s8));
+        for_each_task(rows.div_ceil(ROWS_PER_TASK), |task| {
+            for r in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(rows) {
+                // SAFETY: row r's quants and block values belong to this task alone.
+                unsafe {
+                    quantize_row(
+                        &x[r * k..(r + 1) * k],
+                        qs.slice(r * k, k),
+                        d.slice(r * nb, nb),
+                        s.slice(r * nb, nb),
+                        sum.slice(r * nb, nb),
+                    );
+                    for (b, (dv, sv)) in d
+                        .slice(r * nb, nb)
+                        .iter()
+                        .zip(s.slice(r * nb, nb))
+                        .enumerate()
+                    {
+                        d8.slice((r * nb + b) * 8, 8).fill(*dv);
+                        s8.slice((r * nb + b) * 8, 8).fill(*sv / 8.0);
+                    }
+                }
             }
-            self.d[b] = f16::from_f32(d).to_f32();
-            self.s[b] = f16::from_f32(d * sum as f32).to_f32();
-            self.sum[b] = sum;
-        }
-        self.d8.clear();
-        self.d8.extend(self.d.iter().flat_map(|&d| [d; 8]));
-        self.s8.clear();
-        self.s8.extend(self.s.iter().flat_map(|&s| [s / 8.0; 8]));
+        });
     }
 
     /// The quants of row `r`.
