@@ -775,7 +775,7 @@ mod vnni {
             _ => 544,
         };
         assert!(available() && w.len() == acts.k / QK * per_block);
-        assert!(nt >= 1 && nt <= PACKED_TILE && t0 + nt <= acts.qs.len() / acts.k);
+        assert!((1..=PACKED_TILE).contains(&nt) && t0 + nt <= acts.qs.len() / acts.k);
         macro_rules! by_count {
             ($f:ident $(, $c:expr)?) => {
                 match nt {
