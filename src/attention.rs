@@ -66,8 +66,21 @@ pub struct Heads {
     pub head_dim: usize,
 }
 
+#[cfg(test)]
 fn round_f16(x: f32) -> f32 {
     f16::from_f32(x).to_f32()
+}
+
+/// Rounds every value through f16 and back, with the CPU's vector conversions where it has
+/// them (a scalar conversion per value costs more than the rest of a decode step's attention).
+fn round_f16_slice(xs: &mut [f32]) {
+    use half::slice::HalfFloatSliceExt;
+    let mut buf = [f16::ZERO; 256];
+    for chunk in xs.chunks_mut(256) {
+        let b = &mut buf[..chunk.len()];
+        b.convert_from_f32_slice(chunk);
+        b.convert_to_f32_slice(chunk);
+    }
 }
 
 /// Query rows per parallel task in a long prompt: enough to keep the products large, few
@@ -89,10 +102,14 @@ pub fn attend(
     let q_dim = h.n_head * h.head_dim;
     let t = q.len() / q_dim;
     let pos = cache.len;
-    cache.k[layer].extend(k.iter().map(|&x| round_f16(x)));
-    cache.v[layer].extend(v.iter().map(|&x| round_f16(x)));
+    for (store, new) in [(&mut cache.k[layer], k), (&mut cache.v[layer], v)] {
+        let at = store.len();
+        store.extend_from_slice(new);
+        round_f16_slice(&mut store[at..]);
+    }
     let (keys, values) = (&cache.k[layer], &cache.v[layer]);
-    let q: Vec<f32> = q.iter().map(|&x| round_f16(x)).collect();
+    let mut q = q.to_vec();
+    round_f16_slice(&mut q);
     let group = h.n_head / h.n_head_kv;
     let scale = 1.0 / (h.head_dim as f32).sqrt();
 
@@ -175,15 +192,21 @@ fn softmax_causal(row: &mut [f32], visible: usize) {
     let (live, masked) = row.split_at_mut(visible);
     masked.fill(0.0);
     let max = live.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    let mut sum = 0f64;
     for x in live.iter_mut() {
         *x = exp(*x - max);
-        sum += *x as f64;
     }
-    let inv = (1.0 / sum) as f32;
+    // The sum in f64 as ggml takes it, over eight lanes so that it vectorises.
+    let mut lanes = [0f64; 8];
+    for chunk in live.chunks(8) {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l += x as f64;
+        }
+    }
+    let inv = (1.0 / lanes.iter().sum::<f64>()) as f32;
     for x in live.iter_mut() {
-        *x = round_f16(*x * inv);
+        *x *= inv;
     }
+    round_f16_slice(live);
 }
 
 #[cfg(test)]

@@ -664,11 +664,11 @@ mod vnni {
                 let t = t0 + i;
                 let x = _mm512_loadu_si512(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
                 let isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, x);
-                let lanes = (t * nbk + b) * 8;
-                let dxv = _mm512_loadu_ps(acts.d8.as_ptr().add(lanes));
-                let sxv = _mm512_loadu_ps(acts.s8.as_ptr().add(lanes));
-                let scale = _mm512_mul_ps(dwv, dxv);
+                let blk = t * nbk + b;
+                let dxv = pair(acts.d[blk], acts.d[blk + 1]);
                 // The offset term m·s, spread as m·s/8 over the block's eight lanes.
+                let sxv = pair(acts.s[blk] / 8.0, acts.s[blk + 1] / 8.0);
+                let scale = _mm512_mul_ps(dwv, dxv);
                 let a = _mm512_fmadd_ps(mwv, sxv, acc[i]);
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, a);
             }
@@ -735,7 +735,7 @@ mod vnni {
                 let x = _mm512_loadu_si512(acts.qs.as_ptr().add(t * k + b * QK) as *const _);
                 let xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
                 let isum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, xs);
-                let dxv = _mm512_loadu_ps(acts.d8.as_ptr().add((t * nbk + b) * 8));
+                let dxv = pair(acts.d[t * nbk + b], acts.d[t * nbk + b + 1]);
                 let scale = _mm512_mul_ps(dwv, dxv);
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), scale, acc[i]);
             }

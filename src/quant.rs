@@ -151,11 +151,6 @@ pub struct Q8Acts {
     pub s: Vec<f32>,
     /// The integer sum of each block's quants, `rows * k / 32`.
     pub sum: Vec<i32>,
-    /// `d`, each value repeated 8 times: one block's scale for each of the eight 32-bit lanes
-    /// a SIMD dot product of that block leaves (so a pair of blocks loads as one register).
-    pub d8: Vec<f32>,
-    /// `s / 8`, each repeated 8 times: summing the eight lanes gives the block's `s` back.
-    pub s8: Vec<f32>,
     /// Vector length.
     pub k: usize,
 }
@@ -191,15 +186,12 @@ impl Q8Acts {
         self.d.resize(blocks, 0.0);
         self.s.resize(blocks, 0.0);
         self.sum.resize(blocks, 0);
-        self.d8.resize(blocks * 8, 0.0);
-        self.s8.resize(blocks * 8, 0.0);
         let qs = SharedMut::new(&mut self.qs);
         let (d, s, sum) = (
             SharedMut::new(&mut self.d),
             SharedMut::new(&mut self.s),
             SharedMut::new(&mut self.sum),
         );
-        let (d8, s8) = (SharedMut::new(&mut self.d8), SharedMut::new(&mut self.s8));
         for_each_task(rows.div_ceil(ROWS_PER_TASK), |task| {
             for r in task * ROWS_PER_TASK..((task + 1) * ROWS_PER_TASK).min(rows) {
                 // SAFETY: row r's quants and block values belong to this task alone.
@@ -211,15 +203,6 @@ impl Q8Acts {
                         s.slice(r * nb, nb),
                         sum.slice(r * nb, nb),
                     );
-                    for (b, (dv, sv)) in d
-                        .slice(r * nb, nb)
-                        .iter()
-                        .zip(s.slice(r * nb, nb))
-                        .enumerate()
-                    {
-                        d8.slice((r * nb + b) * 8, 8).fill(*dv);
-                        s8.slice((r * nb + b) * 8, 8).fill(*sv / 8.0);
-                    }
                 }
             }
         });

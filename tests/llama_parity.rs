@@ -18,6 +18,14 @@ use serde_json::Value;
 /// model-runtime issue's closing note; this bound sits above it with a margin.
 const LOGIT_BOUND: f32 = 1.5;
 
+/// llama.cpp's top-two margin below which a different greedy choice is accepted.
+///
+/// A choice flips only where the two implementations' logit errors on the two candidates
+/// exceed llama.cpp's margin between them. The mean logit difference is about 0.18 and the
+/// flips seen happen at margins up to 0.35 (closing note of the model-runtime issue); every
+/// step where llama.cpp prefers its token by more than this must agree.
+const NEAR_TIE: f32 = 0.75;
+
 fn fixture() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -50,7 +58,7 @@ fn load() -> Llama {
 
 /// Teacher-forced comparison: opensoc is fed llama.cpp's tokens, so every one of the 30 × 32
 /// steps is compared on the same context. Where llama.cpp's top two are further apart than
-/// twice the logit bound, opensoc must pick the same token.
+/// [`NEAR_TIE`], opensoc must pick the same token.
 #[test]
 fn logits_and_choices_match_llama_cpp_step_by_step() {
     let model = load();
@@ -86,7 +94,7 @@ fn logits_and_choices_match_llama_cpp_step_by_step() {
             steps += 1;
             if argmax(&logits) == theirs {
                 agree += 1;
-            } else if margin <= 2.0 * LOGIT_BOUND {
+            } else if margin <= NEAR_TIE {
                 near_ties += 1;
                 widest_tie = widest_tie.max(margin);
             } else {
@@ -118,7 +126,7 @@ fn logits_and_choices_match_llama_cpp_step_by_step() {
 
 /// Free-running greedy continuations, as a user sees them: report how many of the 30 are
 /// identical to llama.cpp's for all 32 tokens, and require that every divergence starts at a
-/// step where llama.cpp's own top two were within twice the logit bound.
+/// step where llama.cpp's own top two were within [`NEAR_TIE`].
 #[test]
 fn greedy_continuations_match_llama_cpp() {
     let model = load();
@@ -133,7 +141,7 @@ fn greedy_continuations_match_llama_cpp() {
             None => identical += 1,
             Some(at) => {
                 let margin = case["steps"][at]["margin"].as_f64().expect("margin") as f32;
-                if margin > 2.0 * LOGIT_BOUND {
+                if margin > NEAR_TIE {
                     failures.push(format!(
                         "case {n}: diverges at token {at} where llama.cpp's margin is {margin}\n  \
                          got  {got:?}\n  want {expected:?}"
