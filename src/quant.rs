@@ -158,16 +158,30 @@ pub struct Q8Acts {
 /// Quantizes one row: quants, and per block the scale, the scaled sum and the integer sum.
 fn quantize_row(x: &[f32], qs: &mut [i8], d: &mut [f32], s: &mut [f32], sum: &mut [i32]) {
     for (b, xb) in x.chunks_exact(QK).enumerate() {
-        let amax = xb.iter().fold(0f32, |a, &v| a.max(v.abs()));
+        // Eight running maxima with plain comparisons vectorise; `f32::max` (NaN-aware) does not.
+        let mut lanes = [0f32; 8];
+        for c in xb.chunks_exact(8) {
+            for (m, &v) in lanes.iter_mut().zip(c) {
+                let a = v.abs();
+                *m = if a > *m { a } else { *m };
+            }
+        }
+        let amax = lanes.iter().fold(0f32, |a, &m| if m > a { m } else { a });
         let db = amax / 127.0;
         let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+        // Adding and subtracting 1.5·2^23 rounds half to even, like the rounding instruction
+        // llama.cpp uses, and keeps the loop free of calls so that it vectorises. A subnormal
+        // block maximum makes `id` infinite; clamping keeps the quants in range (finite
+        // products never leave ±127, so normal blocks are unchanged).
+        const ROUND: f32 = 12_582_912.0;
+        let mut qf = [0f32; QK];
+        for (q, &v) in qf.iter_mut().zip(xb) {
+            *q = ((v * id + ROUND) - ROUND).clamp(-127.0, 127.0);
+        }
         let mut total = 0i32;
-        for (qi, &v) in qs[b * QK..(b + 1) * QK].iter_mut().zip(xb) {
-            // A subnormal block maximum makes `id` infinite; clamping keeps the quants in
-            // range (finite products never leave ±127, so normal blocks are unchanged).
-            let r = ((v * id).round_ties_even() as i32).clamp(-127, 127);
-            *qi = r as i8;
-            total += r;
+        for (qi, &q) in qs[b * QK..(b + 1) * QK].iter_mut().zip(&qf) {
+            *qi = q as i8;
+            total += q as i32;
         }
         d[b] = f16::from_f32(db).to_f32();
         s[b] = f16::from_f32(db * total as f32).to_f32();
