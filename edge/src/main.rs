@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+// The forward pass allocates megabyte-sized activation buffers for every layer; glibc's
+// allocator returns those to the kernel and faults them in again each time, mimalloc keeps
+// them (measured: see the model-runtime issue's closing note).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// opensoc: turns security logs into structured threat verdicts with a small local LLM.
 #[derive(Debug, Parser)]
 #[command(
