@@ -18,6 +18,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
+/// Checks that an error message names the file and contains every one of `needles`.
+fn assert_message(name: &str, msg: &str, needles: &[&str]) {
+    assert!(
+        msg.contains(name),
+        "{name}: error does not name the file: {msg}"
+    );
+    for n in needles {
+        assert!(msg.contains(n), "{name}: error lacks {n:?}: {msg}");
+    }
+}
+
 /// Opens `bytes` as `name` and expects `ModelFile::open` to fail with a message naming the file
 /// and containing every one of `needles`.
 fn open_fails(name: &str, bytes: &[u8], needles: &[&str]) -> ModelFileError {
@@ -27,14 +38,7 @@ fn open_fails(name: &str, bytes: &[u8], needles: &[&str]) -> ModelFileError {
         Ok(_) => panic!("{name}: opened a broken file"),
         Err(e) => e,
     };
-    let msg = err.to_string();
-    assert!(
-        msg.contains(name),
-        "{name}: error does not name the file: {msg}"
-    );
-    for n in needles {
-        assert!(msg.contains(n), "{name}: error lacks {n:?}: {msg}");
-    }
+    assert_message(name, &err.to_string(), needles);
     err
 }
 
@@ -48,14 +52,7 @@ fn load_fails(name: &str, spec: &GgufSpec, needles: &[&str]) -> ModelError {
         Ok(_) => panic!("{name}: loaded a broken model"),
         Err(e) => e,
     };
-    let msg = err.to_string();
-    assert!(
-        msg.contains(name),
-        "{name}: error does not name the file: {msg}"
-    );
-    for n in needles {
-        assert!(msg.contains(n), "{name}: error lacks {n:?}: {msg}");
-    }
+    assert_message(name, &err.to_string(), needles);
     err
 }
 
