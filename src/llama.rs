@@ -15,7 +15,7 @@ pub use crate::attention::KvCache;
 use crate::attention::{attend, Heads};
 use crate::cpu_ops::{add_assign, rms_norm, rope, swiglu};
 
-use crate::gguf::{GgmlType, Gguf, GgufError};
+use crate::gguf::{Gguf, GgufError};
 use crate::model_file::{ModelFile, ModelFileError};
 use crate::qmatmul::{apply_all, row_bytes, Input, QMatrix};
 use crate::quant;
@@ -213,7 +213,8 @@ pub struct Llama {
 }
 
 impl Llama {
-    /// Loads the model in `file`; weights stay in the mapped file.
+    /// Loads the model in `file`. Weights are read from the mapped file; the projections are
+    /// also interleaved in memory where the CPU has kernels for that (see `QMatrix::packed`).
     pub fn load(file: &ModelFile) -> Result<Self, ModelError> {
         let g = &file.gguf;
         let cfg = LlamaConfig::from_gguf(g).map_err(|e| file.error(e))?;
@@ -244,10 +245,13 @@ impl Llama {
             }
             debug_assert_eq!(t.size as usize, n * row_bytes(t.ty, k));
             let start = (g.data_offset + t.offset) as usize;
-            Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start).packed())
+            Ok(QMatrix::mapped(t.ty, n, k, map.clone(), start))
         };
         let vector = |name: &str, n: usize| -> Result<Vec<f32>, ModelError> {
             Ok(matrix(name, 1, n)?.dequantize())
+        };
+        let linear = |name: &str, n: usize, k: usize| {
+            Ok::<_, ModelError>(Linear::new(matrix(name, n, k)?.packed()))
         };
 
         let (d, hd) = (cfg.n_embd, cfg.head_dim());
@@ -258,25 +262,22 @@ impl Llama {
             let p = |s: &str| format!("blk.{i}.{s}.weight");
             blocks.push(Block {
                 attn_norm: vector(&p("attn_norm"), d)?,
-                wq: Linear::new(matrix(&p("attn_q"), d, d)?),
-                wk: Linear::new(matrix(&p("attn_k"), kv, d)?),
-                wv: Linear::new(matrix(&p("attn_v"), kv, d)?),
-                wo: Linear::new(matrix(&p("attn_output"), d, d)?),
+                wq: linear(&p("attn_q"), d, d)?,
+                wk: linear(&p("attn_k"), kv, d)?,
+                wv: linear(&p("attn_v"), kv, d)?,
+                wo: linear(&p("attn_output"), d, d)?,
                 ffn_norm: vector(&p("ffn_norm"), d)?,
-                gate: Linear::new(matrix(&p("ffn_gate"), cfg.n_ff, d)?),
-                up: Linear::new(matrix(&p("ffn_up"), cfg.n_ff, d)?),
-                down: Linear::new(matrix(&p("ffn_down"), d, cfg.n_ff)?),
+                gate: linear(&p("ffn_gate"), cfg.n_ff, d)?,
+                up: linear(&p("ffn_up"), cfg.n_ff, d)?,
+                down: linear(&p("ffn_down"), d, cfg.n_ff)?,
             });
         }
         let norm = vector("output_norm.weight", d)?;
         // Models with tied embeddings (SmolLM2) have no output.weight: the head is the table.
         let output = match g.tensor("output.weight") {
-            Some(_) => Linear::new(matrix("output.weight", cfg.vocab, d)?),
-            None => Linear::new(embed.clone()),
+            Some(_) => linear("output.weight", cfg.vocab, d)?,
+            None => Linear::new(embed.clone().packed()),
         };
-        if embed.ty() == GgmlType::F32 && cfg.vocab * d > 1 << 31 {
-            return Err(invalid("embedding table too large".into()));
-        }
         let (cos, sin) = rope_tables(&cfg);
         Ok(Self {
             cfg,
