@@ -52,6 +52,7 @@ impl std::fmt::Debug for QMatrix {
 const TILE: usize = 4;
 /// Activation rows per call of a packed kernel: the 16 rows' unpacked weights (8 registers)
 /// are reused this many times, with one accumulator register each.
+#[cfg(target_arch = "x86_64")]
 const PACKED_TILE: usize = 4;
 /// Rows interleaved together in the packed layout: one per 32-bit lane of a 512-bit register.
 const ROWS16: usize = 16;
@@ -65,6 +66,7 @@ const GROUPS_PER_TASK: usize = 2;
 /// then the 16 rows' f16 scales, then (Q4_1) their 16 f16 minimums. Q4 words keep both nibbles
 /// (low: columns `4j..4j+4`, high: columns `16+4j..`); Q8_0 quants are stored offset by 128
 /// (as unsigned bytes), which the kernel takes back out with the activations' block sums.
+#[cfg(target_arch = "x86_64")]
 fn pack16(ty: GgmlType, n: usize, k: usize, src: &[u8]) -> Vec<u8> {
     let (bb, qbytes, scales) = match ty {
         GgmlType::Q4_0 => (18, 16, 1),
@@ -139,6 +141,7 @@ impl QMatrix {
     ///
     /// Packing reorders bytes only (the packed copy has the size of the original), so the
     /// products are the same integers; it costs one pass over the weights at load time.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
     pub fn packed(mut self) -> Self {
         #[cfg(target_arch = "x86_64")]
         if vnni::available()

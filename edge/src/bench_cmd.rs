@@ -14,6 +14,10 @@ use crate::Global;
 
 /// Arguments of `opensoc bench`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Threads: RAYON_NUM_THREADS or CANDLE_NUM_THREADS (default: every core). \
+                        One unmeasured pass precedes the measured runs."
+)]
 pub struct BenchArgs {
     /// Backend to measure.
     #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
