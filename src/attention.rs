@@ -257,6 +257,26 @@ mod tests {
             inc.advance(1);
             assert_eq!(&o[..], &batch[i * qd..][..qd], "position {i}");
         }
+        // Dropping the last two positions and running them again gives the same outputs: the
+        // prompt-prefix reuse the analyzer relies on.
+        inc.truncate(t - 2);
+        for i in t - 2..t {
+            let o = attend(
+                &q[i * qd..][..qd],
+                &k[i * kd..][..kd],
+                &v[i * kd..][..kd],
+                &mut inc,
+                0,
+                h,
+            );
+            inc.advance(1);
+            assert_eq!(
+                &o[..],
+                &batch[i * qd..][..qd],
+                "position {i} after truncate"
+            );
+        }
+        assert_eq!(inc.len(), t);
         // The first query sees only the first position: its output is that value (rounded).
         assert_eq!(batch[0], round_f16(v[0]));
     }

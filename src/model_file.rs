@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::gguf::{Gguf, GgufError, TensorInfo};
+use crate::gguf::{Gguf, GgufError};
 
 /// Why a model file could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -84,11 +84,6 @@ impl ModelFile {
     /// The whole file's bytes.
     pub fn bytes(&self) -> &[u8] {
         &self.map
-    }
-
-    /// The raw bytes of one tensor (bounds were checked when the header was parsed).
-    pub fn tensor_bytes(&self, t: &TensorInfo) -> &[u8] {
-        self.gguf.tensor_data(&self.map, t)
     }
 
     /// Wraps a header error so that it names this file.
