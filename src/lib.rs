@@ -11,3 +11,4 @@ pub mod model_info;
 pub mod qmatmul;
 pub mod quant;
 pub mod tokenizer;
+pub mod verdict;
