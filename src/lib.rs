@@ -10,5 +10,6 @@ pub mod model_file;
 pub mod model_info;
 pub mod qmatmul;
 pub mod quant;
+pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;
