@@ -13,5 +13,6 @@ pub mod model_info;
 pub mod prompt;
 pub mod qmatmul;
 pub mod quant;
+pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;
