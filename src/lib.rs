@@ -1,5 +1,6 @@
 //! opensoc core library: GGUF model runtime, tokenizer and the Llama forward pass.
 
+pub mod analyzer;
 pub mod attention;
 pub mod bench;
 pub mod cpu_ops;

@@ -1,15 +1,9 @@
 //! `opensoc bench`: prefill and decode tokens per second on the loaded model.
 
 use std::process::ExitCode;
-use std::time::Instant;
-
-use anyhow::Context;
 use clap::Args;
-use opensoc::fetch::resolve_model;
-use opensoc::llama::Llama;
-use opensoc::model_file::ModelFile;
-use opensoc::tokenizer::Tokenizer;
 
+use crate::loaded_model::LoadedModel;
 use crate::Global;
 
 /// Arguments of `opensoc bench`.
@@ -38,14 +32,13 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let path = resolve_model(global.model.as_deref(), true)?;
-    let start = Instant::now();
-    let file = ModelFile::open(&path)?;
-    let model = Llama::load(&file)?;
-    let load_s = start.elapsed().as_secs_f64();
-    let tok = Tokenizer::from_gguf(&file.gguf)
-        .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
-    let prompt = opensoc::bench::prompt_tokens(&tok, args.prompt_tokens)?;
+    let LoadedModel {
+        path,
+        model,
+        tokenizer,
+        load_s,
+    } = LoadedModel::load(global)?;
+    let prompt = opensoc::bench::prompt_tokens(&tokenizer, args.prompt_tokens)?;
     let r = opensoc::bench::run(&model, &prompt, args.gen_tokens, args.runs)?;
     let rss_mb = peak_rss_mb();
     if args.json {

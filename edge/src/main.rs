@@ -1,6 +1,8 @@
 //! The `opensoc` binary: parses the command line and hands each command to its module.
 
+mod analyze_cmd;
 mod bench_cmd;
+mod loaded_model;
 mod model_cmd;
 
 use std::path::PathBuf;
@@ -47,6 +49,8 @@ enum Command {
     /// Fetch the default model, or print a GGUF model's metadata.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
+    /// Analyse one log entry (from the argument or stdin) and print its verdict.
+    Analyze(analyze_cmd::AnalyzeArgs),
     /// Measure prefill and decode tokens per second on the model.
     Bench(bench_cmd::BenchArgs),
 }
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run(cmd, &global),
+        Command::Analyze(args) => analyze_cmd::run(args, &global),
         Command::Bench(args) => bench_cmd::run(args, &global),
     };
     match result {

@@ -1,0 +1,190 @@
+//! `opensoc analyze`: one log entry (one or more lines) from the argument or stdin, one verdict.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
+use opensoc::verdict::{Field, Severity};
+use serde_json::json;
+
+use crate::loaded_model::LoadedModel;
+use crate::Global;
+
+/// Arguments of `opensoc analyze`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  opensoc analyze '10.0.0.5 - - [16/Mar/2025:01:05:33] \
+                        \"GET /p?id=1 OR 1=1-- HTTP/1.1\" 403 0 \"-\" \"sqlmap\"'\n  \
+                        tail -n 50 /var/log/auth.log | opensoc analyze --json -")]
+pub struct AnalyzeArgs {
+    /// The log entry; `-` or nothing reads it from stdin (bytes, any encoding).
+    #[arg(value_name = "TEXT|-")]
+    text: Option<String>,
+    /// Print one JSON object instead of the verdict block.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    mode: ModeArgs,
+    /// Backend to run the model on.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
+    backend: String,
+}
+
+/// `--mode` and its `--full` shorthand, shared by analyze and eval.
+#[derive(Debug, Args)]
+pub struct ModeArgs {
+    /// fast: the model chooses the structured fields under the schema, the text fields come
+    /// from facts in the log; full: the model writes every field; free: the paper's
+    /// unconstrained protocol (baselines only; the verdict may be incomplete).
+    #[arg(long, default_value = "fast", value_parser = ["fast", "full", "free"])]
+    mode: String,
+    /// Same as --mode full.
+    #[arg(long, conflicts_with = "mode")]
+    full: bool,
+    /// Log tokens the prompt holds at most; longer entries keep their first and last lines.
+    #[arg(long, default_value_t = opensoc::prompt::DEFAULT_INPUT_TOKENS, value_name = "N")]
+    input_tokens: usize,
+}
+
+impl ModeArgs {
+    /// The analyzer options these flags ask for.
+    pub fn options(&self) -> anyhow::Result<AnalyzerOptions> {
+        let mode: Mode = if self.full {
+            Mode::Full
+        } else {
+            self.mode.parse().map_err(anyhow::Error::msg)?
+        };
+        if self.input_tokens < 16 {
+            bail!("--input-tokens must be at least 16");
+        }
+        Ok(AnalyzerOptions {
+            mode,
+            input_tokens: self.input_tokens,
+            ..AnalyzerOptions::default()
+        })
+    }
+}
+
+/// Analyses the entry and prints the verdict.
+pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let input = read_entry(args.text.as_deref())?;
+    let opts = args.mode.options()?;
+    let lm = LoadedModel::load(global)?;
+    let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
+    let a = analyzer.analyze(&input).context("analysing the entry")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", analysis_json(&a, &args.backend))?;
+    } else {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        write!(out, "{}", human(&a, color))?;
+        if !a.valid {
+            let missing: Vec<&str> = missing_fields(&a);
+            eprintln!(
+                "warning: the model's text lacks a readable {} ({} mode does not constrain it)",
+                missing.join(", "),
+                a.mode.as_str()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The entry's bytes from the argument, or from stdin for `-` or no argument.
+fn read_entry(text: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match text {
+        Some(t) if t != "-" => Ok(t.as_bytes().to_vec()),
+        _ => {
+            let stdin = std::io::stdin();
+            if text.is_none() && stdin.is_terminal() {
+                bail!("no log entry: give it as an argument, or pipe it in with `-`");
+            }
+            let mut buf = Vec::new();
+            stdin
+                .lock()
+                .read_to_end(&mut buf)
+                .context("reading the log entry from stdin")?;
+            Ok(buf)
+        }
+    }
+}
+
+/// The structured fields the parser could not read.
+fn missing_fields(a: &Analysis) -> Vec<&'static str> {
+    let p = &a.parsed;
+    let have = [
+        p.threat_type.is_some(),
+        p.mitre_technique.is_some(),
+        p.mitre_tactic.is_some(),
+        p.severity.is_some(),
+        p.risk_score.is_some(),
+    ];
+    Field::ALL
+        .iter()
+        .zip(have)
+        .filter(|(_, h)| !h)
+        .map(|(f, _)| f.key())
+        .collect()
+}
+
+/// The verdict block, with the severity coloured on a terminal.
+fn human(a: &Analysis, color: bool) -> String {
+    let block = match &a.verdict {
+        Some(v) => v.to_block(),
+        None => {
+            let mut t = a.output.trim_end().to_string();
+            t.push('\n');
+            t
+        }
+    };
+    if !color {
+        return block;
+    }
+    let Some(sev) = a.parsed.severity else {
+        return block;
+    };
+    let code = match sev {
+        Severity::Low => "32",
+        Severity::Medium => "33",
+        Severity::High => "31",
+        Severity::Critical => "1;97;41",
+    };
+    block
+        .lines()
+        .map(|l| match l.strip_prefix("SEVERITY: ") {
+            Some(rest) => format!("SEVERITY: \x1b[{code}m{rest}\x1b[0m\n"),
+            None => format!("{l}\n"),
+        })
+        .collect()
+}
+
+/// The analysis as one JSON object: the verdict's fields and how it was made.
+fn analysis_json(a: &Analysis, backend: &str) -> serde_json::Value {
+    let mut v = match &a.verdict {
+        Some(verdict) => {
+            let mut v = serde_json::to_value(verdict).unwrap_or_else(|_| json!({}));
+            v["category"] = json!(verdict.category());
+            v
+        }
+        None => json!({
+            "threat_type": a.parsed.threat_type,
+            "category": a.parsed.category(),
+            "mitre_technique": a.parsed.mitre_technique,
+            "mitre_tactic": a.parsed.mitre_tactic,
+            "severity": a.parsed.severity,
+            "risk_score": a.parsed.risk_score,
+        }),
+    };
+    v["valid"] = json!(a.valid);
+    v["mode"] = json!(a.mode.as_str());
+    v["backend"] = json!(backend);
+    v["latency_ms"] = json!(a.elapsed.as_millis() as u64);
+    v["prompt_tokens"] = json!(a.prompt_tokens);
+    v["input_lines"] = json!(a.input.total_lines);
+    v["omitted_lines"] = json!(a.input.omitted_lines);
+    if a.mode == Mode::Free {
+        v["output"] = json!(a.output);
+    }
+    v
+}
