@@ -1,12 +1,15 @@
-//! opensoc core library: GGUF model runtime, tokenizer and the Llama forward pass.
+//! opensoc core library: GGUF model runtime, tokenizer, Llama forward pass, constrained
+//! decoding into verdicts, the taxonomy and the eval harness.
 
 pub mod analyzer;
 pub mod attention;
 pub mod bench;
 pub mod cpu_ops;
+pub mod dataset;
 pub mod decode;
-pub mod fetch;
+pub mod eval;
 pub mod facts;
+pub mod fetch;
 pub mod gguf;
 pub mod llama;
 pub mod model_file;
@@ -14,6 +17,7 @@ pub mod model_info;
 pub mod prompt;
 pub mod qmatmul;
 pub mod quant;
+pub mod report;
 pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;
