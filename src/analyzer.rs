@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::decode::{DecodeStats, LanguageModel, PrefixCache, Session, TokenTrie};
 use crate::facts::Facts;
 use crate::llama::ModelError;
-use crate::prompt::{self, CleanLog, FittedInput};
+use crate::prompt::{self, CleanLog, FittedInput, PromptTokens};
 use crate::taxonomy::{taxonomy, Taxonomy, ThreatType};
 use crate::tokenizer::{TokenType, Tokenizer, TokenizerError};
 use crate::verdict::{technique_text, Field, ParsedVerdict, Severity, Verdict};
@@ -93,7 +93,9 @@ pub enum AnalyzeError {
     #[error(transparent)]
     Model(#[from] ModelError),
     /// The model's context cannot hold even the prompt's header and a verdict.
-    #[error("the model's context of {ctx} tokens is too small for a prompt ({need} tokens needed)")]
+    #[error(
+        "the model's context of {ctx} tokens is too small for a prompt ({need} tokens needed)"
+    )]
     ContextTooSmall {
         /// The model's context.
         ctx: usize,
@@ -279,11 +281,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
         let start = Instant::now();
-        let clean = prompt::clean_log(raw);
-        let header = prompt::header_tokens(self.tok, instruction)?;
-        let budget = self.input_budget(header.len())?;
-        let input = prompt::fit_lines(self.tok, &clean.lines, budget)?;
-        let tokens = prompt::prompt_tokens(self.tok, instruction, &input.text)?;
+        let (clean, input, tokens) = self.prepare(instruction, raw)?;
         if !matches!(&self.prefix, Some((i, _)) if i == instruction) {
             self.prefix = Some((
                 instruction.to_string(),
@@ -296,9 +294,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         let (output, verdict) = match self.opts.mode {
             Mode::Free => {
                 let eos = self.tok.eos_id();
-                session.generate(self.opts.free_tokens, &|_| true, &mut |t| {
-                    Some(t) == eos
-                })?;
+                session.generate(self.opts.free_tokens, &|_| true, &mut |t| Some(t) == eos)?;
                 let mut ids = session.generated().to_vec();
                 if ids.last().copied() == eos && eos.is_some() {
                     ids.pop();
@@ -324,6 +320,26 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
             stats: session.stats(),
             elapsed: start.elapsed(),
         })
+    }
+
+    /// The prompt's tokens for `raw` under `instruction`, as [`Analyzer::analyze_with`] feeds
+    /// them (the eval's parity probe runs these on every backend).
+    pub fn prompt_for(&self, instruction: &str, raw: &[u8]) -> Result<PromptTokens, AnalyzeError> {
+        Ok(self.prepare(instruction, raw)?.2)
+    }
+
+    /// Cleans the log, fits it to the budget and tokenizes the prompt.
+    fn prepare(
+        &self,
+        instruction: &str,
+        raw: &[u8],
+    ) -> Result<(CleanLog, FittedInput, PromptTokens), AnalyzeError> {
+        let clean = prompt::clean_log(raw);
+        let header = prompt::header_tokens(self.tok, instruction)?;
+        let budget = self.input_budget(header.len())?;
+        let input = prompt::fit_lines(self.tok, &clean.lines, budget)?;
+        let tokens = prompt::prompt_tokens(self.tok, instruction, &input.text)?;
+        Ok((clean, input, tokens))
     }
 
     /// Log tokens the prompt may hold: the configured budget, less what the context cannot
@@ -368,7 +384,10 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         let severity = Severity::ALL[s.choose(&sc.severity)?];
         let risk_score = s.choose(&sc.risk)? as u8;
         let facts = Facts::extract(&clean.lines);
-        let evidence = facts.evidence(&threat.summary, Some((input.omitted_lines, input.total_lines)));
+        let evidence = facts.evidence(
+            &threat.summary,
+            Some((input.omitted_lines, input.total_lines)),
+        );
         let mut v = Verdict {
             threat_type: threat.label.clone(),
             mitre_technique: tech_id.clone(),

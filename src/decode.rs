@@ -98,7 +98,9 @@ impl TokenTrie {
                     }
                 };
             }
-            if t.nodes[node].option.is_some() || !t.nodes[node].children.is_empty() || seq.is_empty()
+            if t.nodes[node].option.is_some()
+                || !t.nodes[node].children.is_empty()
+                || seq.is_empty()
             {
                 return Err(PrefixOption(i));
             }
@@ -261,7 +263,10 @@ impl<'m, M: LanguageModel> Session<'m, M> {
 }
 
 fn logit(logits: &[f32], tok: u32) -> f32 {
-    logits.get(tok as usize).copied().unwrap_or(f32::NEG_INFINITY)
+    logits
+        .get(tok as usize)
+        .copied()
+        .unwrap_or(f32::NEG_INFINITY)
 }
 
 /// The KV cache of a fixed prompt header, computed once and cloned for every entry.
@@ -418,12 +423,13 @@ mod tests {
         let m = toy();
         let mut s = Session::new(&m, vec![0], m.forward(&[0], &mut vec![]).unwrap());
         // Unmasked, the toy would count 1,2,3...; forbid 3 and stop at 6.
-        let out = s
-            .generate(20, &|t| t != 3, &mut |t| t == 6)
-            .unwrap();
+        let out = s.generate(20, &|t| t != 3, &mut |t| t == 6).unwrap();
         assert_eq!(out, vec![1, 2, 5, 6]);
         let mut s = Session::new(&m, vec![0], m.forward(&[0], &mut vec![]).unwrap());
-        assert_eq!(s.generate(3, &|_| true, &mut |_| false).unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            s.generate(3, &|_| true, &mut |_| false).unwrap(),
+            vec![1, 2, 3]
+        );
     }
 
     #[test]

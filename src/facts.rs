@@ -281,7 +281,10 @@ impl Facts {
     fn request_text(&self) -> String {
         let items = self.requests.items();
         let (top, n) = &items[0];
-        let mut s = times(&format!("request \"{}\"", excerpt(top, MAX_TARGET_CHARS)), *n);
+        let mut s = times(
+            &format!("request \"{}\"", excerpt(top, MAX_TARGET_CHARS)),
+            *n,
+        );
         if items.len() > 1 {
             s.push_str(&format!(
                 " and {} other target{}",
@@ -364,7 +367,10 @@ mod tests {
         // Times are not IPv6 addresses.
         assert_eq!(f.addresses.len(), 1);
         let e = f.evidence("failed SSH logins", None);
-        assert!(e.contains("5 failed logins") && e.contains("1 successful login"), "{e}");
+        assert!(
+            e.contains("5 failed logins") && e.contains("1 successful login"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cpu_ops;
 pub mod dataset;
 pub mod decode;
 pub mod eval;
+pub mod eval_run;
 pub mod facts;
 pub mod fetch;
 pub mod gguf;

@@ -34,7 +34,10 @@ fn analyze(mode: Mode, input: &[u8]) -> Analysis {
 /// taxonomy allows together.
 fn assert_schema(a: &Analysis) {
     assert!(a.valid, "invalid output:\n{}", a.output);
-    let v = a.verdict.as_ref().expect("a constrained mode always gives a verdict");
+    let v = a
+        .verdict
+        .as_ref()
+        .expect("a constrained mode always gives a verdict");
     let tax = taxonomy();
     let tt = tax
         .threat_type(&v.threat_type)
@@ -93,7 +96,12 @@ fn forced_runs_are_fed_in_batches() {
 fn fast_mode_evidence_comes_from_the_log() {
     let a = analyze(Mode::Fast, SQLI.as_bytes());
     let v = a.verdict.unwrap();
-    for fact in ["91.108.4.20", "/profile?id=1 OR 1=1--", "HTTP 403", "burpsuite"] {
+    for fact in [
+        "91.108.4.20",
+        "/profile?id=1 OR 1=1--",
+        "HTTP 403",
+        "burpsuite",
+    ] {
         assert!(v.evidence.contains(fact), "{fact} missing: {}", v.evidence);
     }
     let tt = taxonomy().threat_type(&v.threat_type).unwrap();
@@ -140,7 +148,11 @@ fn a_100000_line_entry_is_cut_to_fit_and_evidence_says_so() {
         let a = analyze(mode, big.as_bytes());
         assert_schema(&a);
         assert_eq!(a.input.total_lines, 100_000);
-        assert!(a.input.omitted_lines > 99_000, "{:?}", a.input.omitted_lines);
+        assert!(
+            a.input.omitted_lines > 99_000,
+            "{:?}",
+            a.input.omitted_lines
+        );
         assert!(a.prompt_tokens < 400, "{}", a.prompt_tokens);
         if mode == Mode::Fast {
             let ev = a.verdict.unwrap().evidence;
@@ -158,7 +170,10 @@ fn invalid_utf8_and_nul_bytes_give_a_valid_verdict() {
     );
     assert_schema(&a);
     let ev = a.verdict.unwrap().evidence;
-    assert!(ev.contains("1.2.3.4") && ev.contains("1 failed login"), "{ev}");
+    assert!(
+        ev.contains("1.2.3.4") && ev.contains("1 failed login"),
+        "{ev}"
+    );
     let a = analyze(Mode::Full, b"\x00\x00\x00\xc3\x28");
     assert_schema(&a);
 }
@@ -185,7 +200,7 @@ fn a_forged_block_in_the_log_is_not_copied_into_the_verdict() {
         if mode == Mode::Fast {
             let ev = a.verdict.unwrap().evidence;
             assert!(ev.contains("10.9.8.7"), "{ev}");
-            assert!(ev.contains("6 lines imitating"), "{ev}");
+            assert!(ev.contains("7 lines imitating"), "{ev}");
         }
     }
 }

@@ -14,9 +14,11 @@ use crate::Global;
 
 /// Arguments of `opensoc analyze`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  opensoc analyze '10.0.0.5 - - [16/Mar/2025:01:05:33] \
+#[command(
+    after_help = "Examples:\n  opensoc analyze '10.0.0.5 - - [16/Mar/2025:01:05:33] \
                         \"GET /p?id=1 OR 1=1-- HTTP/1.1\" 403 0 \"-\" \"sqlmap\"'\n  \
-                        tail -n 50 /var/log/auth.log | opensoc analyze --json -")]
+                        tail -n 50 /var/log/auth.log | opensoc analyze --json -"
+)]
 pub struct AnalyzeArgs {
     /// The log entry; `-` or nothing reads it from stdin (bytes, any encoding).
     #[arg(value_name = "TEXT|-")]

@@ -1,7 +1,7 @@
 //! `opensoc bench`: prefill and decode tokens per second on the loaded model.
 
-use std::process::ExitCode;
 use clap::Args;
+use std::process::ExitCode;
 
 use crate::loaded_model::LoadedModel;
 use crate::Global;

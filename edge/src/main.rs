@@ -2,6 +2,7 @@
 
 mod analyze_cmd;
 mod bench_cmd;
+mod eval_cmd;
 mod loaded_model;
 mod model_cmd;
 
@@ -51,6 +52,8 @@ enum Command {
     Model(model_cmd::ModelCommand),
     /// Analyse one log entry (from the argument or stdin) and print its verdict.
     Analyze(analyze_cmd::AnalyzeArgs),
+    /// Evaluate the analyzer on a data set in the seed's format (metrics, predictions, report).
+    Eval(eval_cmd::EvalArgs),
     /// Measure prefill and decode tokens per second on the model.
     Bench(bench_cmd::BenchArgs),
 }
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run(cmd, &global),
         Command::Analyze(args) => analyze_cmd::run(args, &global),
+        Command::Eval(args) => eval_cmd::run(args, &global),
         Command::Bench(args) => bench_cmd::run(args, &global),
     };
     match result {

@@ -1,0 +1,245 @@
+//! `opensoc eval`: the analyzer over a data set in the seed's format, scored with the paper's
+//! metrics and ours; predictions as JSONL, a Markdown report and a confusion-matrix picture.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use opensoc::analyzer::Analyzer;
+use opensoc::dataset::load_examples;
+use opensoc::eval::{parity, score, Gold, Metrics, Parity};
+use opensoc::eval_run::{max_logit_diff, probe_logits, EvalRun};
+use opensoc::report;
+use serde_json::json;
+
+use crate::analyze_cmd::ModeArgs;
+use crate::loaded_model::LoadedModel;
+use crate::Global;
+
+/// Arguments of `opensoc eval`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "With --json the last line printed is one JSON object of metrics. \
+                        With --predictions, the report (NAME.report.md) and the confusion \
+                        matrix (NAME.confusion.svg) are written next to it.\n\
+                        Example: opensoc eval --data ../shared/data/opensoc-ai/soc_eval.json \
+                        --predictions p.jsonl --json"
+)]
+pub struct EvalArgs {
+    /// Data set in the seed's format: a JSON list of {instruction, input, output}.
+    #[arg(long, value_name = "FILE.json")]
+    data: PathBuf,
+    /// Where to write one prediction per entry (JSONL); other backends get NAME.BACKEND.jsonl.
+    #[arg(long, value_name = "OUT.jsonl")]
+    predictions: Option<PathBuf>,
+    /// Print one JSON object of metrics (the last line) instead of tables.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    mode: ModeArgs,
+    /// Backend to evaluate; give it more than once to compare backends (parity).
+    #[arg(long = "backend", default_value = "cpu", value_parser = ["cpu"])]
+    backends: Vec<String>,
+    /// Evaluate only the first N entries.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+/// Runs the eval and prints its metrics.
+pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let mut examples = load_examples(&args.data)?;
+    if let Some(n) = args.limit {
+        examples.truncate(n);
+    }
+    if examples.is_empty() {
+        bail!("{} holds no entries to evaluate", args.data.display());
+    }
+    let opts = args.mode.options()?;
+    let mode = opts.mode;
+    let golds: Vec<Gold> = examples
+        .iter()
+        .map(|e| Gold::from_output(&e.output))
+        .collect();
+    let lm = LoadedModel::load(global)?;
+
+    let mut runs: Vec<(EvalRun, Metrics, Vec<Vec<f32>>)> = Vec::new();
+    for backend in &args.backends {
+        let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts.clone())?;
+        let bar = progress_bar(examples.len() as u64, backend);
+        let run = opensoc::eval_run::run(&mut analyzer, backend, &examples, &mut |p| {
+            bar.inc(1);
+            if !p.valid {
+                bar.set_message(format!("entry {} invalid", p.index));
+            }
+        })
+        .with_context(|| format!("evaluating on backend {backend}"))?;
+        bar.finish_and_clear();
+        let probes = if args.backends.len() > 1 {
+            probe_logits(&lm.model, &analyzer, &examples)?
+        } else {
+            Vec::new()
+        };
+        let metrics = score(&golds, &run.predictions, run.total_s);
+        runs.push((run, metrics, probes));
+    }
+
+    let mut parities: Vec<Parity> = Vec::new();
+    for i in 0..runs.len() {
+        for j in i + 1..runs.len() {
+            let (a, _, pa) = &runs[i];
+            let (b, _, pb) = &runs[j];
+            let mut p = parity(
+                &run_name(a, i),
+                &a.predictions,
+                &run_name(b, j),
+                &b.predictions,
+            );
+            p.max_logit_diff = Some(max_logit_diff(pa, pb));
+            parities.push(p);
+        }
+    }
+
+    if let Some(path) = &args.predictions {
+        write_outputs(path, &args.data, mode.as_str(), &runs, &parities)?;
+    }
+
+    let (first, m, _) = &runs[0];
+    if args.json {
+        let mut v = serde_json::to_value(m)?;
+        v["data"] = json!(args.data.display().to_string());
+        v["mode"] = json!(mode.as_str());
+        v["backend"] = json!(first.backend);
+        v["model"] = json!(lm.path.display().to_string());
+        if runs.len() > 1 {
+            v["backends"] = json!(runs
+                .iter()
+                .enumerate()
+                .map(|(i, (r, m, _))| (run_name(r, i), serde_json::to_value(m).unwrap_or_default()))
+                .collect::<serde_json::Map<_, _>>());
+            v["parity"] = serde_json::to_value(&parities)?;
+        }
+        // The per-class table and confusion matrix are in the report; the line stays readable.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("confusion");
+        }
+        println!("{v}");
+    } else {
+        for (i, (r, m, _)) in runs.iter().enumerate() {
+            print_summary(&run_name(r, i), mode.as_str(), m);
+        }
+        for p in &parities {
+            println!(
+                "parity {} vs {}: {}/{} entries identical on every field, largest probe logit difference {}",
+                p.a,
+                p.b,
+                p.identical_all_fields,
+                p.entries,
+                p.max_logit_diff.map_or("-".into(), |d| format!("{d:.4}"))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A run's name in reports: the backend, numbered when it was given more than once.
+fn run_name(r: &EvalRun, i: usize) -> String {
+    if i == 0 {
+        r.backend.clone()
+    } else {
+        format!("{}#{}", r.backend, i + 1)
+    }
+}
+
+fn progress_bar(n: u64, backend: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(n);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "eval {prefix} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(backend.to_string());
+    bar
+}
+
+/// Predictions (one file per run), the Markdown report and the confusion-matrix picture.
+fn write_outputs(
+    path: &Path,
+    data: &Path,
+    mode: &str,
+    runs: &[(EvalRun, Metrics, Vec<Vec<f32>>)],
+    parities: &[Parity],
+) -> anyhow::Result<()> {
+    let mut md = String::new();
+    for (i, (r, m, _)) in runs.iter().enumerate() {
+        let file = if i == 0 {
+            path.to_path_buf()
+        } else {
+            let stem = path.with_extension("");
+            PathBuf::from(format!(
+                "{}.{}.jsonl",
+                stem.display(),
+                run_name(r, i).replace('#', "-")
+            ))
+        };
+        report::write_predictions(&file, &r.predictions)
+            .with_context(|| format!("writing predictions to {}", file.display()))?;
+        let title = format!(
+            "opensoc eval: {} ({} mode, backend {})",
+            data.display(),
+            mode,
+            run_name(r, i)
+        );
+        let last = i + 1 == runs.len();
+        md.push_str(&report::markdown(
+            &title,
+            m,
+            if last { parities } else { &[] },
+        ));
+        md.push('\n');
+    }
+    let (md_path, svg_path) = report::companion_paths(path);
+    std::fs::write(&md_path, md).with_context(|| format!("writing {}", md_path.display()))?;
+    std::fs::write(&svg_path, report::confusion_svg(&runs[0].1.confusion))
+        .with_context(|| format!("writing {}", svg_path.display()))?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        path.display(),
+        md_path.display(),
+        svg_path.display()
+    );
+    Ok(())
+}
+
+fn print_summary(name: &str, mode: &str, m: &Metrics) {
+    let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    println!("backend {name}, {mode} mode, {} entries", m.n);
+    println!(
+        "  threat accuracy (strict)  {}",
+        pct(m.strict_threat_accuracy)
+    );
+    println!("  category accuracy         {}", pct(m.category_accuracy));
+    println!(
+        "  macro P / R / F1          {:.3} / {:.3} / {:.3}",
+        m.macro_precision, m.macro_recall, m.macro_f1
+    );
+    println!("  severity accuracy         {}", pct(m.severity_accuracy));
+    println!("  technique accuracy        {}", pct(m.technique_accuracy));
+    println!("  tactic accuracy           {}", pct(m.tactic_accuracy));
+    println!("  valid                     {}", pct(m.valid_rate));
+    println!(
+        "  latency p50 / p90         {} / {} ms",
+        m.latency_p50_ms, m.latency_p90_ms
+    );
+    println!(
+        "  throughput                {:.1} entries/min ({:.1} s in all)",
+        m.entries_per_minute, m.total_s
+    );
+}
