@@ -137,8 +137,8 @@ pub struct Analysis {
     pub elapsed: Duration,
 }
 
-/// The field tries, built once per model.
-struct Schema {
+/// The field tries, built once per tokenizer.
+pub struct Schema {
     threat: TokenTrie,
     /// Per threat type (taxonomy order): its technique ids and their trie.
     techniques: Vec<(Vec<String>, TokenTrie)>,
@@ -152,6 +152,13 @@ struct Schema {
     newline: u32,
     /// Tokens allowed inside free text (no control tokens, no line breaks).
     text_ok: Vec<bool>,
+}
+
+impl Schema {
+    /// Options per field: threat types, severities and risk scores.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.threat.len(), self.severity.len(), self.risk.len())
+    }
 }
 
 /// The analyzer over one model.
@@ -184,7 +191,9 @@ fn trie_of(
 }
 
 impl Schema {
-    fn build(tok: &Tokenizer, tax: &Taxonomy) -> Result<Schema, AnalyzeError> {
+    /// The tries of the taxonomy's values under `tok`; fails if the tokenizer makes one value a
+    /// prefix of another.
+    pub fn build(tok: &Tokenizer, tax: &Taxonomy) -> Result<Schema, AnalyzeError> {
         let threat = trie_of(
             tok,
             Field::ThreatType,

@@ -157,6 +157,12 @@ pub fn default_data_dir() -> PathBuf {
     )
 }
 
+/// The data folder seen from the project's root: `$OPENSOC_DATA` if set, else
+/// `ROOT/../shared/data` (tests pass their crate's root, wherever they are run from).
+pub fn data_dir_beside(root: &Path) -> PathBuf {
+    data_dir_from(std::env::var_os("OPENSOC_DATA"), Some(root.to_path_buf()))
+}
+
 /// `default_data_dir` with its inputs passed in, so tests need not mutate the process
 /// environment (other tests run in parallel threads of the same process).
 fn data_dir_from(var: Option<OsString>, cwd: Option<PathBuf>) -> PathBuf {

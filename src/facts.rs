@@ -23,7 +23,7 @@ impl Counted {
 
     /// Most frequent first; ties keep the order of first appearance.
     fn sort(&mut self) {
-        self.0.sort_by(|a, b| b.1.cmp(&a.1));
+        self.0.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
     }
 
     /// The values with their counts.
@@ -73,6 +73,8 @@ pub struct Facts {
     pub accepted_logins: usize,
     /// Accounts named in login lines and `User:` fields.
     pub users: Counted,
+    /// Remote host names (`rhost=`, `from host`) that are not addresses.
+    pub hosts: Counted,
     /// Windows event ids.
     pub event_ids: Counted,
     /// Summary lines in brackets, as the seed's windows carry (`[10000 requests/second ...]`).
@@ -90,6 +92,7 @@ struct Patterns {
     accepted: Regex,
     user_field: Regex,
     event_id: Regex,
+    rhost: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -110,6 +113,7 @@ fn patterns() -> &'static Patterns {
             accepted: re(r"(?i)accepted (?:password|publickey|keyboard-interactive\S*) for (\S+)"),
             user_field: re(r"(?m)^\s*(?:User|Account Name|TargetUserName)\s*:\s*(\S+)"),
             event_id: re(r"(?i)\bEvent\s?ID\s*[:=]?\s*(\d{3,5})\b"),
+            rhost: re(r"\brhost=([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z][A-Za-z0-9.-]*)"),
         }
     })
 }
@@ -168,6 +172,9 @@ impl Facts {
             if let Some(c) = p.user_field.captures(line) {
                 f.users.add(&c[1]);
             }
+            if let Some(c) = p.rhost.captures(line) {
+                f.hosts.add(&c[1]);
+            }
             if let Some(c) = p.event_id.captures(line) {
                 f.event_ids.add(&c[1]);
             }
@@ -178,6 +185,7 @@ impl Facts {
             &mut f.statuses,
             &mut f.agents,
             &mut f.users,
+            &mut f.hosts,
             &mut f.event_ids,
         ] {
             c.sort();
@@ -199,6 +207,13 @@ impl Facts {
             parts.push(match others {
                 0 => format!("address {ip}"),
                 n => format!("address {ip} (+{n} other{})", plural(n)),
+            });
+        }
+        if let Some(h) = self.hosts.top() {
+            let others = self.hosts.len() - 1;
+            parts.push(match others {
+                0 => format!("remote host {h}"),
+                n => format!("remote host {h} (+{n} other{})", plural(n)),
             });
         }
         if !self.requests.is_empty() {
@@ -371,6 +386,18 @@ mod tests {
             e.contains("5 failed logins") && e.contains("1 successful login"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn pam_failures_name_the_remote_host() {
+        let f = Facts::extract(&lines(
+            "Jun 15 02:04:59 combo sshd(pam_unix)[20882]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root\n\
+             Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 ",
+        ));
+        assert_eq!(f.failed_logins, 2);
+        assert_eq!(f.users.top(), Some("root"));
+        assert_eq!(f.hosts.top(), Some("220-135-151-1.hinet-ip.hinet.net"));
+        assert_eq!(f.addresses.top(), Some("218.188.2.4"));
     }
 
     #[test]

@@ -273,14 +273,7 @@ mod tests {
     }
 
     fn data_dir() -> PathBuf {
-        std::env::var_os("OPENSOC_DATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("..")
-                    .join("shared")
-                    .join("data")
-            })
+        crate::dataset::data_dir_beside(Path::new(env!("CARGO_MANIFEST_DIR")))
     }
 
     #[derive(Deserialize)]

@@ -42,14 +42,7 @@ fn vocab_path(name: &str) -> PathBuf {
 }
 
 fn data_dir() -> PathBuf {
-    std::env::var_os("OPENSOC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("shared")
-                .join("data")
-        })
+    opensoc::dataset::data_dir_beside(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn load_tokenizer(path: &Path) -> Tokenizer {
@@ -366,5 +359,34 @@ fn llama_spm_decode_round_trips() {
             s,
             "round trip of {s:?} via {ids:?}"
         );
+    }
+}
+
+/// The verdict schema builds under a SentencePiece vocabulary too (TinyLlama-style models):
+/// every option tokenizes apart from the others, and pieces joined after a newline tokenize as
+/// the whole text does.
+#[test]
+fn schema_builds_under_both_tokenizer_kinds() {
+    use opensoc::analyzer::Schema;
+    use opensoc::prompt::{encode_after_newline, prompt_tokens, INSTRUCTION};
+    let tax = opensoc::taxonomy::taxonomy();
+    for tok in [
+        load_tokenizer(&smollm_path()),
+        load_tokenizer(&vocab_path("llama-spm")),
+    ] {
+        let schema = Schema::build(&tok, tax).unwrap_or_else(|e| panic!("{:?}: {e}", tok.kind()));
+        assert_eq!(schema.sizes(), (tax.threat_types.len(), 4, 101));
+        let input = "Mar 15 01:05:33 server sshd[1234]: Failed password for git from 66.77.88.99";
+        let p = prompt_tokens(&tok, INSTRUCTION, input).unwrap();
+        let whole = tok
+            .encode(
+                &opensoc::prompt::prompt_text(INSTRUCTION, input),
+                tok.add_bos_default(),
+                false,
+            )
+            .unwrap();
+        assert_eq!(p.all(), whole, "{:?}", tok.kind());
+        let line = encode_after_newline(&tok, "SEVERITY: HIGH\n").unwrap();
+        assert_eq!(tok.decode(&line).unwrap(), "SEVERITY: HIGH\n", "{:?}", tok.kind());
     }
 }

@@ -114,3 +114,182 @@ fn missing_env_model_names_the_variable() {
         "{err}"
     );
 }
+
+fn seed_file(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = opensoc::dataset::data_dir_beside(&root);
+    let p = dir.join("opensoc-ai").join(name);
+    assert!(
+        p.exists(),
+        "{} missing: set OPENSOC_DATA to the shared data folder",
+        p.display()
+    );
+    p
+}
+
+fn ok_stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
+}
+
+const SQLI: &str = r#"91.108.4.20 - - [16/Mar/2025:01:05:33] "GET /profile?id=1 OR 1=1-- HTTP/1.1" 403 12466 "-" "burpsuite""#;
+
+#[test]
+fn analyze_prints_the_seed_block() {
+    real_model();
+    let text = ok_stdout(&opensoc(&["analyze", SQLI]));
+    let keys: Vec<&str> = text
+        .lines()
+        .map(|l| l.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "THREAT_TYPE",
+            "MITRE_TECHNIQUE",
+            "MITRE_TACTIC",
+            "SEVERITY",
+            "RISK_SCORE",
+            "EVIDENCE",
+            "IMPACT",
+            "RECOMMENDATION"
+        ],
+        "{text}"
+    );
+    // Not a terminal: no colour codes.
+    assert!(!text.contains('\x1b'), "{text}");
+}
+
+#[test]
+fn analyze_json_from_stdin() {
+    use std::io::Write;
+    real_model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opensoc"))
+        .args(["analyze", "--json", "-"])
+        .env_remove("OPENSOC_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Mar 15 01:05:33 server sshd[1234]: Failed password for root from 10.1.2.3 port 22 ssh2\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&out)).expect("one JSON object");
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["mode"], "fast");
+    assert!(v["evidence"].as_str().unwrap().contains("10.1.2.3"), "{v}");
+    let score = v["risk_score"].as_u64().unwrap();
+    assert!(score <= 100);
+    assert!(["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&v["severity"].as_str().unwrap()));
+    assert_eq!(
+        v["category"].as_str().unwrap(),
+        opensoc::verdict::category_of(v["threat_type"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn eval_writes_predictions_report_and_picture() {
+    real_model();
+    let dir = tempfile::tempdir().unwrap();
+    let preds = dir.path().join("p.jsonl");
+    let data = seed_file("soc_eval.json");
+    let text = ok_stdout(&opensoc(&[
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--predictions",
+        preds.to_str().unwrap(),
+        "--limit",
+        "4",
+        "--json",
+    ]));
+    let last = text.lines().last().expect("a line");
+    let m: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    assert_eq!(m["n"], 4);
+    assert_eq!(m["valid_rate"], 1.0);
+    assert_eq!(m["mode"], "fast");
+    for key in [
+        "strict_threat_accuracy",
+        "category_accuracy",
+        "macro_f1",
+        "severity_accuracy",
+        "technique_accuracy",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "entries_per_minute",
+    ] {
+        assert!(m[key].is_number(), "{key} missing in {m}");
+    }
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&preds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (i, p) in lines.iter().enumerate() {
+        assert_eq!(p["index"], i);
+        assert_eq!(p["valid"], true);
+        assert!(p["latency_ms"].is_u64());
+        assert_eq!(
+            p["category"].as_str().unwrap(),
+            opensoc::verdict::category_of(p["threat_type"].as_str().unwrap())
+        );
+    }
+    let md = std::fs::read_to_string(dir.path().join("p.report.md")).unwrap();
+    assert!(md.contains("threat accuracy (strict"), "{md}");
+    let svg = std::fs::read_to_string(dir.path().join("p.confusion.svg")).unwrap();
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{svg}");
+}
+
+#[test]
+fn eval_parity_of_two_runs_on_one_backend_is_exact() {
+    real_model();
+    let data = seed_file("soc_eval.json");
+    let text = ok_stdout(&opensoc(&[
+        "eval",
+        "--data",
+        data.to_str().unwrap(),
+        "--limit",
+        "3",
+        "--backend",
+        "cpu",
+        "--backend",
+        "cpu",
+        "--json",
+    ]));
+    let m: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let p = &m["parity"][0];
+    assert_eq!(p["entries"], 3);
+    assert_eq!(p["identical_all_fields"], 3, "{p}");
+    assert_eq!(p["max_logit_diff"], 0.0, "{p}");
+}
+
+#[test]
+fn eval_rejects_a_file_that_is_not_seed_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"input": "x"}"#).unwrap();
+    let out = opensoc(&["eval", "--data", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json"), "{err}");
+    let out = opensoc(&["eval", "--data", "/nonexistent/x.json"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn analyze_without_input_on_a_terminal_or_bad_mode_fails_cleanly() {
+    let out = opensoc(&["analyze", "--mode", "creative", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("creative"));
+}

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use opensoc::model_file::ModelFile;
+use opensoc::prompt;
 use opensoc::tokenizer::Tokenizer;
-use serde::Deserialize;
 
 /// opensoc-train: fine-tunes and exports the model behind opensoc.
 #[derive(Debug, Parser)]
@@ -35,22 +35,6 @@ enum Command {
     },
 }
 
-/// One example in the seed's format.
-#[derive(Debug, Deserialize)]
-struct Example {
-    instruction: String,
-    input: String,
-    output: String,
-}
-
-/// The seed's Alpaca-style prompt (DESIGN.md).
-fn prompt(e: &Example) -> String {
-    format!(
-        "### Instruction:\n{}\n\n### Input:\n{}\n\n### Response:\n",
-        e.instruction, e.input
-    )
-}
-
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,20 +51,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let file = ModelFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file.gguf)
         .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
-    let text = std::fs::read_to_string(&data)
-        .with_context(|| format!("cannot read {}", data.display()))?;
-    let examples: Vec<Example> = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a list of {{instruction, input, output}}",
-            data.display()
-        )
-    })?;
+    let examples = opensoc::dataset::load_examples(&data)?;
     anyhow::ensure!(!examples.is_empty(), "{} holds no examples", data.display());
     let mut prompts = Vec::with_capacity(examples.len());
     let mut responses = Vec::with_capacity(examples.len());
     for e in &examples {
-        prompts.push(tok.encode(&prompt(e), false, false)?.len());
-        responses.push(tok.encode(&e.output, false, false)?.len());
+        // Tokenized exactly as the analyzer builds its prompts (the log text uncut here).
+        prompts.push(prompt::prompt_tokens(&tok, &e.instruction, &e.input)?.len());
+        responses.push(prompt::encode_after_newline(&tok, &e.output)?.len());
     }
     let over = prompts
         .iter()

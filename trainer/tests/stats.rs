@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn data_dir() -> PathBuf {
-    std::env::var_os("OPENSOC_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data")))
+    opensoc::dataset::data_dir_beside(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")))
 }
 
 #[test]
