@@ -13,6 +13,7 @@ pub mod facts;
 pub mod fetch;
 pub mod gguf;
 pub mod llama;
+pub mod llama_train;
 pub mod lora;
 pub mod model_file;
 pub mod model_info;

@@ -16,6 +16,7 @@ use crate::attention::{attend, Heads};
 use crate::cpu_ops::{add_assign, rms_norm, rope, swiglu};
 
 use crate::gguf::{Gguf, GgufError};
+use crate::lora::{LoraAdapter, Target};
 use crate::model_file::{ModelFile, ModelFileError};
 use crate::qmatmul::{apply_all, row_bytes, Input, QMatrix};
 use crate::quant;
@@ -33,6 +34,8 @@ pub enum ModelError {
     ContextOverflow { len: usize, max: usize },
     #[error("token id {id} is outside the vocabulary of {vocab}")]
     BadToken { id: u32, vocab: usize },
+    #[error("the adapter does not fit the model: {0}")]
+    Adapter(String),
 }
 
 /// Most context positions × head size accepted (RoPE tables of 2 × 256 MiB; 1M positions at
@@ -158,6 +161,12 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         x.apply_op1_no_bwd(self)
     }
+
+    /// Applies the layer and records it for backpropagation: the weight stays frozen, the
+    /// gradient flows to `x` (training adapters that sit before and after it).
+    pub fn forward_trainable(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        x.apply_op1(self.clone())
+    }
 }
 
 impl candle_core::CustomOp1 for Linear {
@@ -185,6 +194,33 @@ impl candle_core::CustomOp1 for Linear {
         *out.last_mut().expect("checked non-empty above") = self.w.n();
         Ok((CpuStorage::F32(y), Shape::from(out)))
     }
+
+    /// `∂x = ∂y · W`, with W dequantized for the call (the frozen base stays quantized in
+    /// memory; QLoRA's idea).
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let (n, k) = (self.w.n(), self.w.k());
+        let w = Tensor::from_vec(self.w.dequantize(), (n, k), arg.device())?;
+        let g = grad_res.reshape(((), n))?.contiguous()?;
+        Ok(Some(g.matmul(&w)?.reshape(arg.shape())?))
+    }
+}
+
+/// Borrowed weights of one block, for the training graph.
+pub(crate) struct BlockWeights<'a> {
+    pub attn_norm: &'a [f32],
+    pub wq: &'a Linear,
+    pub wk: &'a Linear,
+    pub wv: &'a Linear,
+    pub wo: &'a Linear,
+    pub ffn_norm: &'a [f32],
+    pub gate: &'a Linear,
+    pub up: &'a Linear,
+    pub down: &'a Linear,
 }
 
 struct Block {
@@ -210,6 +246,8 @@ pub struct Llama {
     cos: Vec<f32>,
     sin: Vec<f32>,
     device: Device,
+    /// A LoRA adapter applied unmerged: each adapted projection adds `scale · B·A·x`.
+    adapter: Option<LoraAdapter>,
 }
 
 impl Llama {
@@ -288,7 +326,56 @@ impl Llama {
             cos,
             sin,
             device,
+            adapter: None,
         })
+    }
+
+    /// Applies `adapter` (unmerged) from now on, or none; fails when its shapes do not fit.
+    pub fn set_adapter(&mut self, adapter: Option<LoraAdapter>) -> Result<(), ModelError> {
+        if let Some(a) = &adapter {
+            if a.blocks.len() != self.cfg.n_layer {
+                return Err(ModelError::Adapter(format!(
+                    "the adapter has {} blocks, the model {}",
+                    a.blocks.len(),
+                    self.cfg.n_layer
+                )));
+            }
+            for (i, block) in a.blocks.iter().enumerate() {
+                for (t, pair) in Target::ALL.iter().zip(block) {
+                    if let Some(p) = pair {
+                        let (k, n) = t.dims(&self.cfg);
+                        if (p.in_dim, p.out_dim) != (k, n)
+                            || p.a.len() != p.rank() * k
+                            || p.b.len() != n * p.rank()
+                        {
+                            return Err(ModelError::Adapter(format!(
+                                "block {i} {}: adapter shape {}×{} (rank {}), model {k}×{n}",
+                                t.name(),
+                                p.in_dim,
+                                p.out_dim,
+                                p.rank()
+                            )));
+                        }
+                    }
+                }
+            }
+        }
+        self.adapter = adapter;
+        Ok(())
+    }
+
+    /// The adapter in use, if any.
+    pub fn adapter(&self) -> Option<&LoraAdapter> {
+        self.adapter.as_ref()
+    }
+
+    /// Adds the adapter's delta for projection `target` of block `layer` to `y`.
+    fn add_lora(&self, layer: usize, target: Target, x: &[f32], t: usize, y: &mut [f32]) {
+        if let Some(a) = &self.adapter {
+            if let Some(p) = a.pair(layer, target) {
+                p.add_delta(x, t, a.config.scale(), y);
+            }
+        }
     }
 
     /// The model's hyper-parameters.
@@ -304,6 +391,37 @@ impl Llama {
     /// The output head (tied to the embedding table in SmolLM2).
     pub fn output(&self) -> &Linear {
         &self.output
+    }
+
+    /// The blocks' weights, for the training graph (`llama_train.rs`).
+    pub(crate) fn blocks_for_training(&self) -> impl Iterator<Item = BlockWeights<'_>> {
+        self.blocks.iter().map(|b| BlockWeights {
+            attn_norm: &b.attn_norm,
+            wq: &b.wq,
+            wk: &b.wk,
+            wv: &b.wv,
+            wo: &b.wo,
+            ffn_norm: &b.ffn_norm,
+            gate: &b.gate,
+            up: &b.up,
+            down: &b.down,
+        })
+    }
+
+    /// The final RMSNorm's weight.
+    pub(crate) fn output_norm(&self) -> &[f32] {
+        &self.norm
+    }
+
+    /// RoPE cos and sin rows for positions `0..t`, each `t × head_dim/2`.
+    pub(crate) fn rope_rows(&self, t: usize) -> (Vec<f32>, Vec<f32>) {
+        let half = self.cfg.head_dim() / 2;
+        (self.cos[..t * half].to_vec(), self.sin[..t * half].to_vec())
+    }
+
+    /// Embedding rows for `tokens` (public to the crate for the training graph).
+    pub(crate) fn embed_rows(&self, tokens: &[u32]) -> Result<Vec<f32>, ModelError> {
+        self.embed(tokens)
     }
 
     /// Embedding rows for `tokens`, `tokens.len() × n_embd`.
@@ -360,21 +478,30 @@ impl Llama {
         let mut h = vec![0f32; x.len()];
         for (i, b) in self.blocks.iter().enumerate() {
             rms_norm(&x, &b.attn_norm, eps, &mut h);
-            let [mut q, mut k, v]: [Vec<f32>; 3] =
+            let [mut q, mut k, mut v]: [Vec<f32>; 3] =
                 apply_all(&[&b.wq.w, &b.wk.w, &b.wv.w], &Input::new(&h, cfg.n_embd))
                     .try_into()
                     .expect("three products");
+            self.add_lora(i, Target::QProj, &h, t, &mut q);
+            self.add_lora(i, Target::KProj, &h, t, &mut k);
+            self.add_lora(i, Target::VProj, &h, t, &mut v);
             rope(&mut q, cfg.n_head, hd, pos, &self.cos, &self.sin);
             rope(&mut k, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
             let a = attend(&q, &k, &v, cache, i, heads);
-            add_assign(&mut x, &b.wo.w.matmul(&a, t));
+            let mut o = b.wo.w.matmul(&a, t);
+            self.add_lora(i, Target::OProj, &a, t, &mut o);
+            add_assign(&mut x, &o);
             rms_norm(&x, &b.ffn_norm, eps, &mut h);
-            let [mut g, u]: [Vec<f32>; 2] =
+            let [mut g, mut u]: [Vec<f32>; 2] =
                 apply_all(&[&b.gate.w, &b.up.w], &Input::new(&h, cfg.n_embd))
                     .try_into()
                     .expect("two products");
+            self.add_lora(i, Target::GateProj, &h, t, &mut g);
+            self.add_lora(i, Target::UpProj, &h, t, &mut u);
             swiglu(&mut g, &u);
-            add_assign(&mut x, &b.down.w.matmul(&g, t));
+            let mut down = b.down.w.matmul(&g, t);
+            self.add_lora(i, Target::DownProj, &g, t, &mut down);
+            add_assign(&mut x, &down);
         }
         cache.advance(t);
         rms_norm(&x, &self.norm, eps, &mut h);

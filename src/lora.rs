@@ -143,21 +143,62 @@ pub struct LoraPair {
 }
 
 impl LoraPair {
+    /// Rank of the pair.
+    pub fn rank(&self) -> usize {
+        self.a.len() / self.in_dim
+    }
+
     /// Adds `scale · B·(A·x)` for each of the `t` rows of `x` (`t × in`) to `y` (`t × out`).
     pub fn add_delta(&self, x: &[f32], t: usize, scale: f32, y: &mut [f32]) {
-        let r = self.a.len() / self.in_dim;
-        let mut ax = vec![0f32; r];
-        for row in 0..t {
-            let xr = &x[row * self.in_dim..(row + 1) * self.in_dim];
-            for (k, v) in ax.iter_mut().enumerate() {
-                let ar = &self.a[k * self.in_dim..(k + 1) * self.in_dim];
-                *v = ar.iter().zip(xr).map(|(a, x)| a * x).sum::<f32>() * scale;
-            }
-            let yr = &mut y[row * self.out_dim..(row + 1) * self.out_dim];
-            for (o, yv) in yr.iter_mut().enumerate() {
-                let br = &self.b[o * r..(o + 1) * r];
-                *yv += br.iter().zip(&ax).map(|(b, a)| b * a).sum::<f32>();
-            }
+        let r = self.rank();
+        assert!(x.len() >= t * self.in_dim && y.len() >= t * self.out_dim);
+        let mut ax = vec![0f32; t * r];
+        // SAFETY: the asserts above and the shapes of `a`, `b` and `ax` bound every access:
+        // x is t×in (row stride in), Aᵀ is read as in×r from A (r×in), ax is t×r, Bᵀ is read
+        // as r×out from B (out×r), y is t×out.
+        unsafe {
+            gemm::gemm(
+                t,
+                r,
+                self.in_dim,
+                ax.as_mut_ptr(),
+                1,
+                r as isize,
+                false,
+                x.as_ptr(),
+                1,
+                self.in_dim as isize,
+                self.a.as_ptr(),
+                self.in_dim as isize,
+                1,
+                0.0,
+                scale,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+            gemm::gemm(
+                t,
+                self.out_dim,
+                r,
+                y.as_mut_ptr(),
+                1,
+                self.out_dim as isize,
+                true,
+                ax.as_ptr(),
+                1,
+                r as isize,
+                self.b.as_ptr(),
+                r as isize,
+                1,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
         }
     }
 }
