@@ -113,3 +113,11 @@ pub fn run(
         threads: candle_core::utils::get_num_threads(),
     })
 }
+
+/// The process's peak resident set (VmHWM) in MB, where /proc tells it.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

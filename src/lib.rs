@@ -11,6 +11,7 @@ pub mod eval;
 pub mod eval_run;
 pub mod facts;
 pub mod fetch;
+pub mod gemm_f32;
 pub mod gguf;
 pub mod llama;
 pub mod llama_train;

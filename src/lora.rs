@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::gemm_f32::{matmul, Mat};
 use crate::llama::LlamaConfig;
 
 /// A projection of a Llama block that can carry an adapter.
@@ -151,55 +152,23 @@ impl LoraPair {
     /// Adds `scale · B·(A·x)` for each of the `t` rows of `x` (`t × in`) to `y` (`t × out`).
     pub fn add_delta(&self, x: &[f32], t: usize, scale: f32, y: &mut [f32]) {
         let r = self.rank();
-        assert!(x.len() >= t * self.in_dim && y.len() >= t * self.out_dim);
         let mut ax = vec![0f32; t * r];
-        // SAFETY: the asserts above and the shapes of `a`, `b` and `ax` bound every access:
-        // x is t×in (row stride in), Aᵀ is read as in×r from A (r×in), ax is t×r, Bᵀ is read
-        // as r×out from B (out×r), y is t×out.
-        unsafe {
-            gemm::gemm(
-                t,
-                r,
-                self.in_dim,
-                ax.as_mut_ptr(),
-                1,
-                r as isize,
-                false,
-                x.as_ptr(),
-                1,
-                self.in_dim as isize,
-                self.a.as_ptr(),
-                self.in_dim as isize,
-                1,
-                0.0,
-                scale,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-            gemm::gemm(
-                t,
-                self.out_dim,
-                r,
-                y.as_mut_ptr(),
-                1,
-                self.out_dim as isize,
-                true,
-                ax.as_ptr(),
-                1,
-                r as isize,
-                self.b.as_ptr(),
-                r as isize,
-                1,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        }
+        matmul(
+            &mut ax,
+            r,
+            Mat::new(x, t, self.in_dim),
+            Mat::new(&self.a, r, self.in_dim).t(),
+            scale,
+            false,
+        );
+        matmul(
+            y,
+            self.out_dim,
+            Mat::new(&ax, t, r),
+            Mat::new(&self.b, self.out_dim, r).t(),
+            1.0,
+            true,
+        );
     }
 }
 

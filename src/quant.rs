@@ -288,3 +288,16 @@ mod tests {
         assert!(a.qs.iter().any(|&q| q == 127 || q == -127));
     }
 }
+
+/// Appends `x` (a multiple of 32 values) as Q8_0 blocks: per block an f16 scale
+/// `d = max|x| / 127` and 32 values `round(x / d)`, as ggml's reference quantizer does.
+pub fn quantize_row_q8_0(x: &[f32], out: &mut Vec<u8>) {
+    assert!(x.len().is_multiple_of(32), "Q8_0 rows hold whole blocks of 32");
+    for block in x.chunks_exact(32) {
+        let amax = block.iter().fold(0f32, |m, &v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+        out.extend(block.iter().map(|&v| (v * id).round() as i8 as u8));
+    }
+}

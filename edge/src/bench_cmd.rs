@@ -40,7 +40,7 @@ pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     } = LoadedModel::load(global)?;
     let prompt = opensoc::bench::prompt_tokens(&tokenizer, args.prompt_tokens)?;
     let r = opensoc::bench::run(&model, &prompt, args.gen_tokens, args.runs)?;
-    let rss_mb = peak_rss_mb();
+    let rss_mb = opensoc::bench::peak_rss_mb();
     if args.json {
         let mut v = serde_json::to_value(&r)?;
         v["load_s"] = serde_json::json!(load_s);
@@ -63,12 +63,4 @@ pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The process's peak resident set (VmHWM) in MB, where /proc tells it.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

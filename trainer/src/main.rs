@@ -1,5 +1,7 @@
-//! `opensoc-train`: LoRA fine-tuning and GGUF export. Today it measures a training set against
-//! the model's tokenizer, which the length policy of fine-tuning is chosen from.
+//! `opensoc-train`: LoRA fine-tuning (`train`), data-set token counts (`stats`) and merged GGUF
+//! export.
+
+mod train_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +23,15 @@ struct Cli {
     command: Command,
 }
 
+// The training graph allocates many large, short-lived tensors; mimalloc reuses them where the
+// system allocator returns them to the kernel and faults them in again.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// LoRA fine-tuning with the paper's recipe (Table IV) on a seed-format data set.
+    Train(train_cmd::TrainArgs),
     /// Token counts of a data set in the seed's format (instruction, input, output): prompt and
     /// response lengths, and how many examples exceed the training length cap.
     Stats {
@@ -35,7 +44,26 @@ enum Command {
     },
 }
 
+/// mimalloc's `purge_delay` option (its position in `mi_option_e`; libmimalloc-sys names only
+/// the options it deems stable).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory mapped: training frees and reallocates megabytes per step, and memory
+/// purged in between comes back as page faults that zero fresh pages.
+fn keep_freed_memory() {
+    // SAFETY: plain calls into the allocator's option table. The position is checked by the
+    // option's value: a delay in milliseconds (mimalloc's defaults are 10 or 1000), which the
+    // `MIMALLOC_PURGE_DELAY` variable may already have set otherwise.
+    unsafe {
+        let v = libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY);
+        if v == 10 || v == 1000 {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -46,7 +74,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Stats { data, max_len } = cli.command;
+    let (data, max_len) = match cli.command {
+        Command::Train(args) => return train_cmd::run(args, cli.model),
+        Command::Stats { data, max_len } => (data, max_len),
+    };
     let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;
     let file = ModelFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file.gguf)

@@ -24,11 +24,17 @@ pub const BLOCK_SIZE: usize = 2048;
 pub const MIN_8BIT_SIZE: usize = 4096;
 
 /// Which optimiser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 pub enum OptimKind {
     /// AdamW with f32 moments (PyTorch's `torch.optim.AdamW`).
+    #[serde(rename = "adamw")]
+    #[value(name = "adamw")]
     AdamW,
     /// AdamW with block-wise 8-bit moments (bitsandbytes' `AdamW8bit`).
+    #[serde(rename = "adamw8bit")]
+    #[value(name = "adamw8bit")]
     AdamW8bit,
 }
 
