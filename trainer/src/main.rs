@@ -1,6 +1,8 @@
 //! `opensoc-train`: LoRA fine-tuning and GGUF export. Today it measures a training set against
 //! the model's tokenizer, which the length policy of fine-tuning is chosen from.
 
+mod export_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,6 +35,9 @@ enum Command {
         #[arg(long, default_value_t = 512)]
         max_len: usize,
     },
+    /// Merges a PEFT adapter into the model and writes it as one GGUF file (f16, q8_0, q4_0,
+    /// q4_1 or q4_k) with all metadata and the tokenizer kept.
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,7 +51,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let Command::Stats { data, max_len } = cli.command;
+    let (data, max_len) = match cli.command {
+        Command::Stats { data, max_len } => (data, max_len),
+        Command::Export(args) => return export_cmd::run(cli.model.as_deref(), args),
+    };
     let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;
     let file = ModelFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file.gguf)
