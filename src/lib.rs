@@ -2,6 +2,7 @@
 //! decoding into verdicts, the taxonomy and the eval harness.
 
 pub mod analyzer;
+pub mod atomic_file;
 pub mod attention;
 pub mod bench;
 pub mod cpu_ops;
@@ -9,15 +10,18 @@ pub mod dataset;
 pub mod decode;
 pub mod eval;
 pub mod eval_run;
+pub mod export;
 pub mod facts;
 pub mod fetch;
 pub mod gemm_f32;
 pub mod gguf;
+pub mod gguf_write;
 pub mod llama;
 pub mod llama_train;
 pub mod lora;
 pub mod model_file;
 pub mod model_info;
+pub mod peft;
 pub mod prompt;
 pub mod qmatmul;
 pub mod quant;

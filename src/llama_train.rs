@@ -117,7 +117,8 @@ fn transposed(lin: &Linear) -> QMatrix {
     }
     let mut bytes = Vec::with_capacity(k * n / 32 * 34);
     for row in t.chunks_exact(n) {
-        quant::quantize_row_q8_0(row, &mut bytes);
+        quant::quantize_row_into(GgmlType::Q8_0, row, &mut bytes)
+            .expect("rows are whole Q8_0 blocks (checked above)");
     }
     QMatrix::owned(GgmlType::Q8_0, k, n, bytes).packed()
 }

@@ -233,67 +233,25 @@ mod tests {
     use super::*;
     use crate::fetch::ensure_default_model;
 
-    /// A metadata value for the test writer.
-    enum V<'a> {
-        U32(u32),
-        F32(f32),
-        Str(&'a str),
-        Strs(&'a [&'a str]),
-    }
+    use crate::gguf::GgmlType;
+    use crate::gguf_write::GgufWriter;
 
-    fn put_str(b: &mut Vec<u8>, s: &str) {
-        b.extend_from_slice(&(s.len() as u64).to_le_bytes());
-        b.extend_from_slice(s.as_bytes());
-    }
-
-    /// Writes a GGUF v3 file with the given metadata and F32 tensors (name, ggml dims), zero-filled.
-    fn write_gguf(kv: &[(&str, V)], tensors: &[(&str, &[u64])]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(b"GGUF");
-        b.extend_from_slice(&3u32.to_le_bytes());
-        b.extend_from_slice(&(tensors.len() as u64).to_le_bytes());
-        b.extend_from_slice(&(kv.len() as u64).to_le_bytes());
+    /// A GGUF v3 file with the given metadata and zero-filled F32 tensors (name, ggml dims).
+    fn write_gguf(kv: &[(&str, Value)], tensors: &[(&str, &[u64])]) -> Vec<u8> {
+        let mut w = GgufWriter::new();
         for (k, v) in kv {
-            put_str(&mut b, k);
-            match v {
-                V::U32(x) => {
-                    b.extend_from_slice(&4u32.to_le_bytes());
-                    b.extend_from_slice(&x.to_le_bytes());
-                }
-                V::F32(x) => {
-                    b.extend_from_slice(&6u32.to_le_bytes());
-                    b.extend_from_slice(&x.to_le_bytes());
-                }
-                V::Str(s) => {
-                    b.extend_from_slice(&8u32.to_le_bytes());
-                    put_str(&mut b, s);
-                }
-                V::Strs(a) => {
-                    b.extend_from_slice(&9u32.to_le_bytes());
-                    b.extend_from_slice(&8u32.to_le_bytes());
-                    b.extend_from_slice(&(a.len() as u64).to_le_bytes());
-                    for s in *a {
-                        put_str(&mut b, s);
-                    }
-                }
-            }
+            w.set(*k, v.clone());
         }
-        let mut offset = 0u64;
         for (name, dims) in tensors {
-            put_str(&mut b, name);
-            b.extend_from_slice(&(dims.len() as u32).to_le_bytes());
-            for d in *dims {
-                b.extend_from_slice(&d.to_le_bytes());
-            }
-            b.extend_from_slice(&0u32.to_le_bytes());
-            b.extend_from_slice(&offset.to_le_bytes());
-            offset += (dims.iter().product::<u64>() * 4).div_ceil(32) * 32;
+            let n: u64 = dims.iter().product();
+            w.add_tensor(*name, dims, GgmlType::F32, vec![0; 4 * n as usize])
+                .unwrap();
         }
-        while b.len() % 32 != 0 {
-            b.push(0);
-        }
-        b.resize(b.len() + offset as usize, 0);
-        b
+        w.to_bytes().unwrap()
+    }
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
     }
 
     fn tiny_llama(tied: bool) -> Vec<u8> {
@@ -307,23 +265,26 @@ mod tests {
         }
         write_gguf(
             &[
-                ("general.architecture", V::Str("llama")),
-                ("general.name", V::Str("tiny")),
-                ("llama.context_length", V::U32(128)),
-                ("llama.embedding_length", V::U32(8)),
-                ("llama.block_count", V::U32(1)),
-                ("llama.attention.head_count", V::U32(2)),
-                ("llama.attention.head_count_kv", V::U32(1)),
-                ("llama.feed_forward_length", V::U32(16)),
-                ("llama.attention.layer_norm_rms_epsilon", V::F32(1e-5)),
-                ("tokenizer.ggml.model", V::Str("gpt2")),
-                ("tokenizer.ggml.pre", V::Str("smollm")),
-                ("tokenizer.ggml.tokens", V::Strs(&["a", "b", "c", "d", "e"])),
-                ("tokenizer.ggml.bos_token_id", V::U32(1)),
-                ("tokenizer.ggml.eos_token_id", V::U32(2)),
+                ("general.architecture", s("llama")),
+                ("general.name", s("tiny")),
+                ("llama.context_length", Value::U32(128)),
+                ("llama.embedding_length", Value::U32(8)),
+                ("llama.block_count", Value::U32(1)),
+                ("llama.attention.head_count", Value::U32(2)),
+                ("llama.attention.head_count_kv", Value::U32(1)),
+                ("llama.feed_forward_length", Value::U32(16)),
+                ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+                ("tokenizer.ggml.model", s("gpt2")),
+                ("tokenizer.ggml.pre", s("smollm")),
+                (
+                    "tokenizer.ggml.tokens",
+                    Value::Array(["a", "b", "c", "d", "e"].map(s).to_vec()),
+                ),
+                ("tokenizer.ggml.bos_token_id", Value::U32(1)),
+                ("tokenizer.ggml.eos_token_id", Value::U32(2)),
                 (
                     "tokenizer.chat_template",
-                    V::Str("{% for m in messages %}\n{{ m.content }}\n{% endfor %}"),
+                    s("{% for m in messages %}\n{{ m.content }}\n{% endfor %}"),
                 ),
             ],
             &tensors,
@@ -377,7 +338,7 @@ mod tests {
         let info = ModelInfo::from_gguf(&g, Path::new("t"), 0).unwrap();
         assert!(!info.tied_output);
 
-        let bytes = write_gguf(&[("general.name", V::Str("x"))], &[("w", &[4])]);
+        let bytes = write_gguf(&[("general.name", s("x"))], &[("w", &[4])]);
         let g = Gguf::parse(&bytes).unwrap();
         let err = ModelInfo::from_gguf(&g, Path::new("t"), 0).unwrap_err();
         assert!(err.to_string().contains("general.architecture"), "{err}");

@@ -1,4 +1,5 @@
-//! ggml block formats: dequantizing weight rows and quantizing activations to 8 bits.
+//! ggml block formats: dequantizing weight rows, quantizing weight rows (for export) and
+//! quantizing activations to 8 bits.
 //!
 //! Layouts follow ggml's (`ggml-common.h`): every block stores its scales as f16 followed by the
 //! packed quants. Activations are quantized the way llama.cpp quantizes them before an integer
@@ -137,6 +138,280 @@ pub fn is_supported(ty: GgmlType) -> bool {
     )
 }
 
+/// Why a row could not be quantized.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantizeError {
+    /// opensoc has no quantizer for this type.
+    #[error("opensoc cannot quantize to {0} (it can to F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K)")]
+    Unsupported(GgmlType),
+    /// The row is not a whole number of the type's blocks.
+    #[error("a row of {len} values is not a whole number of {ty} blocks of {block}")]
+    NotBlockAligned {
+        /// Target type.
+        ty: GgmlType,
+        /// Row length.
+        len: usize,
+        /// Elements per block of `ty`.
+        block: usize,
+    },
+}
+
+/// Whether [`quantize_row_into`] can produce type `ty`.
+pub fn can_quantize(ty: GgmlType) -> bool {
+    matches!(
+        ty,
+        GgmlType::F32
+            | GgmlType::F16
+            | GgmlType::BF16
+            | GgmlType::Q8_0
+            | GgmlType::Q4_0
+            | GgmlType::Q4_1
+            | GgmlType::Q4_K
+    )
+}
+
+/// Encodes the row `x` as `ty` blocks appended to `out`, bit for bit as ggml's reference
+/// quantizers (`quantize_row_*_ref` in `ggml-quants.c`, which `llama-quantize` uses without an
+/// importance matrix) encode it, so that an exported file matches one llama.cpp would write.
+pub fn quantize_row_into(ty: GgmlType, x: &[f32], out: &mut Vec<u8>) -> Result<(), QuantizeError> {
+    if !can_quantize(ty) {
+        return Err(QuantizeError::Unsupported(ty));
+    }
+    let block = ty.block_elements() as usize;
+    if !x.len().is_multiple_of(block) {
+        return Err(QuantizeError::NotBlockAligned {
+            ty,
+            len: x.len(),
+            block,
+        });
+    }
+    out.reserve(x.len() / block * ty.block_bytes() as usize);
+    match ty {
+        GgmlType::F32 => x
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        // Round to nearest, ties to even, as ggml's conversions do.
+        GgmlType::F16 => x
+            .iter()
+            .for_each(|&v| out.extend_from_slice(&f16::from_f32(v).to_le_bytes())),
+        GgmlType::BF16 => x
+            .iter()
+            .for_each(|&v| out.extend_from_slice(&half::bf16::from_f32(v).to_le_bytes())),
+        GgmlType::Q8_0 => x.chunks_exact(QK).for_each(|b| quantize_block_q8_0(b, out)),
+        GgmlType::Q4_0 => x.chunks_exact(QK).for_each(|b| quantize_block_q4_0(b, out)),
+        GgmlType::Q4_1 => x.chunks_exact(QK).for_each(|b| quantize_block_q4_1(b, out)),
+        GgmlType::Q4_K => x
+            .chunks_exact(QK_K)
+            .for_each(|b| quantize_block_q4_k(b, out)),
+        _ => unreachable!("can_quantize admitted {ty}"),
+    }
+    Ok(())
+}
+
+/// Q8_0: scale `amax / 127`, quants rounded half away from zero.
+fn quantize_block_q8_0(x: &[f32], out: &mut Vec<u8>) {
+    let amax = x
+        .iter()
+        .fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+    // The quants use the f32 scale, not the stored f16 one, as ggml's do.
+    out.extend(x.iter().map(|&v| (v * id).round() as i8 as u8));
+}
+
+/// Q4_0: the scale is the value of largest magnitude over -8 (sign included, the first such
+/// value on ties), so that value lands exactly on quant 0; quants truncate `x/d + 8.5`.
+fn quantize_block_q4_0(x: &[f32], out: &mut Vec<u8>) {
+    let (mut amax, mut max) = (0f32, 0f32);
+    for &v in x {
+        if amax < v.abs() {
+            amax = v.abs();
+            max = v;
+        }
+    }
+    let d = max / -8.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+    let q = |v: f32| ((v * id + 8.5) as i8).clamp(0, 15) as u8;
+    let (lo, hi) = x.split_at(QK / 2);
+    out.extend(lo.iter().zip(hi).map(|(&a, &b)| q(a) | (q(b) << 4)));
+}
+
+/// Q4_1: scale `(max - min) / 15` and offset `min`; quants truncate `(x - min)/d + 0.5`.
+fn quantize_block_q4_1(x: &[f32], out: &mut Vec<u8>) {
+    let (mut min, mut max) = (f32::MAX, -f32::MAX);
+    for &v in x {
+        if v < min {
+            min = v;
+        }
+        if v > max {
+            max = v;
+        }
+    }
+    let d = (max - min) / 15.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+    out.extend_from_slice(&f16::from_f32(min).to_le_bytes());
+    let q = |v: f32| (((v - min) * id + 0.5) as i8).clamp(0, 15) as u8;
+    let (lo, hi) = x.split_at(QK / 2);
+    out.extend(lo.iter().zip(hi).map(|(&a, &b)| q(a) | (q(b) << 4)));
+}
+
+/// ggml's `nearest_int`: round half to even (its magic-number trick, valid below 2^22).
+fn nearest_int(v: f32) -> i32 {
+    v.round_ties_even() as i32
+}
+
+/// Q4_K: eight sub-blocks of 32, each with a 6-bit scale and min found by ggml's weighted
+/// search (`make_qkx2_quants`), the scales and mins themselves quantized against two f16
+/// super-block factors.
+fn quantize_block_q4_k(x: &[f32], out: &mut Vec<u8>) {
+    let mut levels = [0u8; QK_K];
+    let mut scales = [0f32; QK_K / 32];
+    let mut mins = [0f32; QK_K / 32];
+    let (mut max_scale, mut max_min) = (0f32, 0f32);
+    for (j, sub) in x.chunks_exact(32).enumerate() {
+        let mut sum_x2 = 0f32;
+        for &v in sub {
+            sum_x2 += v * v;
+        }
+        let av_x = (sum_x2 / 32.0).sqrt();
+        let weights: [f32; 32] = std::array::from_fn(|l| av_x + sub[l].abs());
+        let l = (&mut levels[32 * j..32 * j + 32])
+            .try_into()
+            .expect("32 levels");
+        let (scale, min) = make_qkx2_quants(sub, &weights, l, -1.0, 0.1, 20);
+        scales[j] = scale;
+        mins[j] = min;
+        if scale > max_scale {
+            max_scale = scale;
+        }
+        if min > max_min {
+            max_min = min;
+        }
+    }
+    let inv_scale = if max_scale > 0.0 {
+        63.0 / max_scale
+    } else {
+        0.0
+    };
+    let inv_min = if max_min > 0.0 { 63.0 / max_min } else { 0.0 };
+    let mut packed = [0u8; 12];
+    for j in 0..QK_K / 32 {
+        // `as u8` wraps like ggml's assignment to uint8_t before its clamp to 63.
+        let ls = (nearest_int(inv_scale * scales[j]) as u8).min(63);
+        let lm = (nearest_int(inv_min * mins[j]) as u8).min(63);
+        if j < 4 {
+            packed[j] = ls;
+            packed[j + 4] = lm;
+        } else {
+            packed[j + 4] = (ls & 0x0F) | ((lm & 0x0F) << 4);
+            packed[j - 4] |= (ls >> 4) << 6;
+            packed[j] |= (lm >> 4) << 6;
+        }
+    }
+    let d = f16::from_f32(max_scale / 63.0);
+    let dmin = f16::from_f32(max_min / 63.0);
+    // The final quants are chosen against the scales as stored (6-bit times f16), which is what
+    // the dequantizer will multiply by.
+    for j in 0..QK_K / 32 {
+        let (sc, m) = scale_min_k4(j, &packed);
+        let dj = d.to_f32() * sc as f32;
+        if dj == 0.0 {
+            continue;
+        }
+        let dm = dmin.to_f32() * m as f32;
+        for i in 32 * j..32 * j + 32 {
+            levels[i] = nearest_int((x[i] + dm) / dj).clamp(0, 15) as u8;
+        }
+    }
+    out.extend_from_slice(&d.to_le_bytes());
+    out.extend_from_slice(&dmin.to_le_bytes());
+    out.extend_from_slice(&packed);
+    for chunk in levels.chunks_exact(64) {
+        out.extend((0..32).map(|l| chunk[l] | (chunk[l + 32] << 4)));
+    }
+}
+
+/// ggml's `make_qkx2_quants` for 4 bits (`nmax` 15, squared error): levels `l` in 0..=15 and
+/// `(scale, min)` such that `scale·l - min` approximates `x` under `weights`. It starts from the
+/// plain min/max grid, then tries `nstep + 1` nearby grids and keeps the least-squares fit with
+/// the smallest weighted error. Returns `(scale, -min)`, the min as a non-negative offset.
+fn make_qkx2_quants(
+    x: &[f32],
+    weights: &[f32; 32],
+    l: &mut [u8; 32],
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+) -> (f32, f32) {
+    const NMAX: i32 = 15;
+    let (mut min, mut max) = (x[0], x[0]);
+    let mut sum_w = weights[0];
+    let mut sum_x = sum_w * x[0];
+    for i in 1..x.len() {
+        if x[i] < min {
+            min = x[i];
+        }
+        if x[i] > max {
+            max = x[i];
+        }
+        sum_w += weights[i];
+        sum_x += weights[i] * x[i];
+    }
+    if min > 0.0 {
+        min = 0.0;
+    }
+    if max == min {
+        l.fill(0);
+        return (0.0, -min);
+    }
+    let mut iscale = NMAX as f32 / (max - min);
+    let mut scale = 1.0 / iscale;
+    let mut best_error = 0f32;
+    for i in 0..x.len() {
+        let q = nearest_int(iscale * (x[i] - min)).clamp(0, NMAX);
+        l[i] = q as u8;
+        let diff = scale * q as f32 + min - x[i];
+        best_error += weights[i] * (diff * diff);
+    }
+    let mut laux = [0u8; 32];
+    for is in 0..=nstep {
+        iscale = (rmin + rdelta * is as f32 + NMAX as f32) / (max - min);
+        let (mut sum_l, mut sum_l2, mut sum_xl) = (0f32, 0f32, 0f32);
+        for i in 0..x.len() {
+            let q = nearest_int(iscale * (x[i] - min)).clamp(0, NMAX);
+            laux[i] = q as u8;
+            let (w, q) = (weights[i], q as f32);
+            sum_l += w * q;
+            sum_l2 += w * q * q;
+            sum_xl += w * q * x[i];
+        }
+        let det = sum_w * sum_l2 - sum_l * sum_l;
+        if det > 0.0 {
+            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+            if this_min > 0.0 {
+                this_min = 0.0;
+                this_scale = sum_xl / sum_l2;
+            }
+            let mut cur_error = 0f32;
+            for i in 0..x.len() {
+                let diff = this_scale * laux[i] as f32 + this_min - x[i];
+                cur_error += weights[i] * (diff * diff);
+            }
+            if cur_error < best_error {
+                *l = laux;
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    (scale, -min)
+}
+
 /// Activations of `rows` vectors of length `k`, quantized to 8 bits in blocks of 32.
 ///
 /// Per block: `d` is the scale (rounded through f16 as ggml stores it) and `s` is
@@ -244,6 +519,223 @@ impl Q8Acts {
 mod tests {
     use super::*;
 
+    fn quantize(ty: GgmlType, x: &[f32]) -> Vec<u8> {
+        let mut out = Vec::new();
+        quantize_row_into(ty, x, &mut out).unwrap();
+        assert_eq!(
+            out.len() as u64,
+            x.len() as u64 / ty.block_elements() * ty.block_bytes()
+        );
+        out
+    }
+
+    fn round_trip(ty: GgmlType, x: &[f32]) -> Vec<f32> {
+        let mut y = vec![0f32; x.len()];
+        dequantize_row(ty, &quantize(ty, x), &mut y);
+        y
+    }
+
+    /// Rows from the reference fixture, as f32.
+    fn fixture() -> (Vec<Vec<f32>>, serde_json::Value) {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/quant_reference.json")).unwrap();
+        let rows = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| f32::from_bits(b.as_u64().unwrap() as u32))
+                    .collect()
+            })
+            .collect();
+        (rows, v)
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn quantizers_match_ggml_reference_bit_for_bit() {
+        // tests/fixtures/quant_reference.json is ggml-quants.c's own output
+        // (scripts/quant-reference.sh): ten rows of 256, from all-zero and constant rows to
+        // outliers and blocks of very different magnitude.
+        let (rows, v) = fixture();
+        assert_eq!(rows.len(), 10);
+        for (key, ty) in [
+            ("q8_0", GgmlType::Q8_0),
+            ("q4_0", GgmlType::Q4_0),
+            ("q4_1", GgmlType::Q4_1),
+            ("q4_k", GgmlType::Q4_K),
+        ] {
+            for (r, x) in rows.iter().enumerate() {
+                let want = v[key][r].as_str().unwrap();
+                assert_eq!(hex(&quantize(ty, x)), want, "{key} row {r}");
+            }
+        }
+    }
+
+    /// A block of 32 zeros with `vals` at the given positions.
+    fn block(vals: &[(usize, f32)]) -> Vec<f32> {
+        let mut x = vec![0f32; QK];
+        for &(i, v) in vals {
+            x[i] = v;
+        }
+        x
+    }
+
+    /// Packs 32 4-bit quants as ggml does: element j in the low nibble of byte j, element
+    /// j + 16 in its high nibble.
+    fn nibbles(q: &[u8; 32]) -> Vec<u8> {
+        (0..16).map(|j| q[j] | (q[j + 16] << 4)).collect()
+    }
+
+    #[test]
+    fn q8_0_hand_computed_block() {
+        // amax 127 gives d = 1 exactly: the quants are the values rounded half away from zero.
+        let x = block(&[
+            (0, 127.0),
+            (1, -127.0),
+            (2, 0.5),
+            (3, -0.5),
+            (4, 2.5),
+            (5, 1.49),
+            (6, -3.5),
+        ]);
+        let b = quantize(GgmlType::Q8_0, &x);
+        assert_eq!(&b[..2], &[0x00, 0x3C], "d = 1.0 as f16");
+        let q: Vec<i8> = b[2..].iter().map(|&v| v as i8).collect();
+        assert_eq!(&q[..8], &[127, -127, 1, -1, 3, 1, -4, 0]);
+        assert!(q[8..].iter().all(|&v| v == 0));
+        // All zeros: scale 0, quants 0.
+        assert_eq!(quantize(GgmlType::Q8_0, &[0.0; 32]), vec![0u8; 34]);
+    }
+
+    #[test]
+    fn q4_0_hand_computed_blocks() {
+        // The largest magnitude is -8, so d = -8 / -8 = 1 and q = trunc(x + 8.5), at most 15.
+        let x = block(&[
+            (0, -8.0),
+            (1, 7.0),
+            (2, 7.6),
+            (3, -0.5),
+            (4, 0.49),
+            (5, -3.2),
+        ]);
+        let b = quantize(GgmlType::Q4_0, &x);
+        assert_eq!(&b[..2], &[0x00, 0x3C]);
+        let mut q = [8u8; 32];
+        q[..6].copy_from_slice(&[0, 15, 15, 8, 8, 5]);
+        assert_eq!(&b[2..], &nibbles(&q)[..]);
+        // The largest magnitude is +8: d = -1, so +8 maps to 0 and -8 would be 16, clamped.
+        let x = block(&[(0, 8.0), (1, -7.0), (17, -8.0), (18, 2.0)]);
+        let b = quantize(GgmlType::Q4_0, &x);
+        assert_eq!(&b[..2], &[0x00, 0xBC], "d = -1.0 as f16");
+        let mut q = [8u8; 32];
+        q[0] = 0;
+        q[1] = 15;
+        q[17] = 15;
+        q[18] = 6;
+        assert_eq!(&b[2..], &nibbles(&q)[..]);
+    }
+
+    #[test]
+    fn q4_1_hand_computed_block() {
+        // min -1, max 14: d = 1, m = -1, q = trunc(x + 1 + 0.5).
+        let x = block(&[(0, -1.0), (1, 14.0), (2, 0.5), (3, 2.49), (20, 13.5)]);
+        let b = quantize(GgmlType::Q4_1, &x);
+        assert_eq!(&b[..4], &[0x00, 0x3C, 0x00, 0xBC], "d = 1, m = -1 as f16");
+        let mut q = [1u8; 32];
+        q[..4].copy_from_slice(&[0, 15, 2, 3]);
+        q[20] = 15;
+        assert_eq!(&b[4..], &nibbles(&q)[..]);
+    }
+
+    /// The most f16 rounding can move `v`: half a unit in the last place, 2^-11 relative for
+    /// normals, 2^-25 absolute below 2^-14.
+    fn f16_rounding(v: f32) -> f32 {
+        (v.abs() * 2f32.powi(-11)).max(2f32.powi(-25))
+    }
+
+    #[test]
+    fn round_trip_error_bounds() {
+        let (rows, _) = fixture();
+        for x in &rows {
+            // f16 and bf16: relative rounding of 2^-11 and 2^-8, and for f16 below its smallest
+            // normal (2^-14) half its subnormal spacing, 2^-25.
+            for (ty, rel, abs) in [
+                (GgmlType::F16, 2f32.powi(-11), 2f32.powi(-25)),
+                (GgmlType::BF16, 2f32.powi(-8), 0.0),
+            ] {
+                for (a, b) in x.iter().zip(round_trip(ty, x)) {
+                    let bound = (a.abs() * rel).max(abs);
+                    assert!((a - b).abs() <= bound, "{ty}: {a} -> {b}");
+                }
+            }
+            assert_eq!(round_trip(GgmlType::F32, x), *x);
+            for (bi, (xb, yb)) in x
+                .chunks(QK)
+                .zip(round_trip(GgmlType::Q8_0, x).chunks(QK))
+                .enumerate()
+            {
+                let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                // Half a step of d = amax/127, plus the f16 rounding of d times |q| <= 127.
+                let d = amax / 127.0;
+                let bound = d * 0.5 + 127.0 * f16_rounding(d);
+                for (a, b) in xb.iter().zip(yb) {
+                    assert!((a - b).abs() <= bound, "Q8_0 block {bi}: {a} -> {b}");
+                }
+            }
+            for (xb, yb) in x.chunks(QK).zip(round_trip(GgmlType::Q4_0, x).chunks(QK)) {
+                let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                // A whole step of |d| = amax/8: the value of opposite sign to the maximum at
+                // -max lands on 16 and is clamped to 15; others are within half a step.
+                let d = amax / 8.0;
+                let bound = d + 16.0 * f16_rounding(d);
+                for (a, b) in xb.iter().zip(yb) {
+                    assert!((a - b).abs() <= bound, "Q4_0: {a} -> {b}");
+                }
+            }
+            for (xb, yb) in x.chunks(QK).zip(round_trip(GgmlType::Q4_1, x).chunks(QK)) {
+                let min = xb.iter().fold(f32::MAX, |m, &v| m.min(v));
+                let max = xb.iter().fold(f32::MIN, |m, &v| m.max(v));
+                let d = (max - min) / 15.0;
+                // Half a step, plus the f16 rounding of d (times q <= 15) and of min.
+                let bound = d * 0.5 + 15.0 * f16_rounding(d) + f16_rounding(min);
+                for (a, b) in xb.iter().zip(yb) {
+                    assert!((a - b).abs() <= bound, "Q4_1: {a} -> {b}");
+                }
+            }
+        }
+        // Q4_K on rows whose sub-blocks share one scale of magnitude (rows 0, 1, 4, 8): within
+        // one step of the super-block's range over 15. Rows mixing magnitudes lose their small
+        // sub-blocks to the 6-bit sub-block scales, by design of the format.
+        for r in [0, 1, 4, 8] {
+            let x = &rows[r];
+            let lo = x.iter().fold(0f32, |m, &v| m.min(v));
+            let hi = x.iter().fold(f32::MIN, |m, &v| m.max(v));
+            let step = (hi - lo) / 15.0;
+            for (a, b) in x.iter().zip(round_trip(GgmlType::Q4_K, x)) {
+                assert!((a - b).abs() <= step, "Q4_K row {r}: {a} -> {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn quantize_errors() {
+        let mut out = Vec::new();
+        assert_eq!(
+            quantize_row_into(GgmlType::Q6_K, &[0.0; 256], &mut out),
+            Err(QuantizeError::Unsupported(GgmlType::Q6_K))
+        );
+        let err = quantize_row_into(GgmlType::Q4_K, &[0.0; 576], &mut out).unwrap_err();
+        assert!(err.to_string().contains("576"), "{err}");
+        assert!(out.is_empty());
+    }
+
     #[test]
     fn subnormal_block_does_not_overflow() {
         // Found by fuzzing gguf_load: a block whose largest value is subnormal overflowed the
@@ -286,18 +778,5 @@ mod tests {
             );
         }
         assert!(a.qs.iter().any(|&q| q == 127 || q == -127));
-    }
-}
-
-/// Appends `x` (a multiple of 32 values) as Q8_0 blocks: per block an f16 scale
-/// `d = max|x| / 127` and 32 values `round(x / d)`, as ggml's reference quantizer does.
-pub fn quantize_row_q8_0(x: &[f32], out: &mut Vec<u8>) {
-    assert!(x.len().is_multiple_of(32), "Q8_0 rows hold whole blocks of 32");
-    for block in x.chunks_exact(32) {
-        let amax = block.iter().fold(0f32, |m, &v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
-        out.extend(block.iter().map(|&v| (v * id).round() as i8 as u8));
     }
 }

@@ -7,7 +7,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::gguf_writer::{GgufSpec, TensorSpec, Val, IQ2_XXS, Q5_0};
+use common::tiny_model::{
+    patch_tensor_dims, patch_tensor_name, patch_tensor_offset, patch_tensor_type, patch_version,
+    value_offset, TensorSpec, TinyModel,
+};
+use opensoc::gguf::{GgmlType, Value};
 use opensoc::llama::{Llama, ModelError};
 use opensoc::model_file::{ModelFile, ModelFileError};
 use opensoc::tokenizer::Tokenizer;
@@ -44,7 +48,7 @@ fn open_fails(name: &str, bytes: &[u8], needles: &[&str]) -> ModelFileError {
 
 /// Expects the file to open but `Llama::load` to fail with a message naming the file and
 /// containing every one of `needles`.
-fn load_fails(name: &str, spec: &GgufSpec, needles: &[&str]) -> ModelError {
+fn load_fails(name: &str, spec: &TinyModel, needles: &[&str]) -> ModelError {
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), name, &spec.build());
     let file = ModelFile::open(&p).unwrap_or_else(|e| panic!("{name}: open failed: {e}"));
@@ -59,8 +63,8 @@ fn load_fails(name: &str, spec: &GgufSpec, needles: &[&str]) -> ModelError {
 #[test]
 fn the_tiny_models_are_valid() {
     for (name, spec) in [
-        ("tied.gguf", GgufSpec::tiny_llama()),
-        ("spm.gguf", GgufSpec::tiny_llama_spm()),
+        ("tied.gguf", TinyModel::tiny_llama()),
+        ("spm.gguf", TinyModel::tiny_llama_spm()),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), name, &spec.build());
@@ -85,7 +89,7 @@ fn empty_file() {
 
 #[test]
 fn truncated_tiny_model() {
-    let bytes = GgufSpec::tiny_llama().build();
+    let bytes = TinyModel::tiny_llama().build();
     // Every prefix, in memory: each must be an error.
     for len in 0..bytes.len() {
         if let Ok(f) = ModelFile::from_bytes("prefix.gguf", &bytes[..len]) {
@@ -133,21 +137,24 @@ fn truncated_real_model() {
     open_fails("real-minus-1.gguf", &whole[..whole.len() - 1], &["outside"]);
 }
 
+/// ggml's id of IQ2_XXS: a real ggml type that opensoc does not know.
+const IQ2_XXS: u32 = 16;
+
 #[test]
 fn wrong_magic() {
-    let mut spec = GgufSpec::tiny_llama();
-    spec.magic = *b"GGML";
-    open_fails("magic.gguf", &spec.build(), &["not a GGUF file"]);
+    let mut bytes = TinyModel::tiny_llama().build();
+    bytes[..4].copy_from_slice(b"GGML");
+    open_fails("magic.gguf", &bytes, &["not a GGUF file"]);
 }
 
 #[test]
 fn unsupported_versions() {
     for v in [0, 1, 4, u32::MAX] {
-        let mut spec = GgufSpec::tiny_llama();
-        spec.version = v;
+        let mut bytes = TinyModel::tiny_llama().build();
+        patch_version(&mut bytes, v);
         open_fails(
             &format!("v{v}.gguf"),
-            &spec.build(),
+            &bytes,
             &[&format!("unsupported GGUF version {v}")],
         );
     }
@@ -156,52 +163,51 @@ fn unsupported_versions() {
 #[test]
 fn unsupported_tensor_types() {
     // Q5_0 is a type the parser knows but the Llama loader has no kernel for.
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.attn_q.weight").ty = Q5_0;
+    let mut spec = TinyModel::tiny_llama();
+    spec.tensor("blk.0.attn_q.weight").ty = GgmlType::Q5_0;
     load_fails(
         "q5_0.gguf",
         &spec,
         &["blk.0.attn_q.weight", "Q5_0", "not support"],
     );
     // An IQ type is unknown to the parser itself.
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.ffn_up.weight").ty = IQ2_XXS;
+    let mut bytes = TinyModel::tiny_llama().build();
+    patch_tensor_type(&mut bytes, "blk.0.ffn_up.weight", IQ2_XXS);
     open_fails(
         "iq2.gguf",
-        &spec.build(),
+        &bytes,
         &["blk.0.ffn_up.weight", "unknown ggml type 16"],
     );
 }
 
 #[test]
 fn unsupported_architecture() {
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("general.architecture", Val::Str("gpt2".into()));
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("general.architecture", Value::String("gpt2".into()));
     load_fails("gpt2.gguf", &spec, &["\"gpt2\"", "not supported"]);
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     spec.remove("general.architecture");
     load_fails("noarch.gguf", &spec, &["general.architecture", "missing"]);
 }
 
 #[test]
 fn absurd_dimensions() {
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.attn_q.weight").dims = vec![1 << 32, 1 << 32];
-    open_fails(
+    let dims_fail = |name: &str, dims: &[u64], needles: &[&str]| {
+        let mut bytes = TinyModel::tiny_llama().build();
+        patch_tensor_dims(&mut bytes, "blk.0.attn_q.weight", dims);
+        open_fails(name, &bytes, needles);
+    };
+    dims_fail(
         "huge-dims.gguf",
-        &spec.build(),
+        &[1 << 32, 1 << 32],
         &["blk.0.attn_q.weight", "absurd shape"],
     );
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.attn_q.weight").dims = vec![32, 0];
-    open_fails("zero-dim.gguf", &spec.build(), &["absurd shape"]);
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.attn_q.weight").dims = vec![32, 1, 1, 1, 1];
-    open_fails("five-dims.gguf", &spec.build(), &["5 dimensions"]);
+    dims_fail("zero-dim.gguf", &[32, 0], &["absurd shape"]);
+    dims_fail("five-dims.gguf", &[32, 1, 1, 1, 1], &["5 dimensions"]);
     // A huge but self-consistent configuration must be rejected by the loader, not allocated.
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("llama.embedding_length", Val::U64(1 << 40));
-    spec.set("llama.attention.head_count", Val::U64(1 << 36));
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("llama.embedding_length", Value::U64(1 << 40));
+    spec.set("llama.attention.head_count", Value::U64(1 << 36));
     load_fails("huge-embd.gguf", &spec, &["token_embd.weight", "shape"]);
 }
 
@@ -210,8 +216,8 @@ fn huge_context_length_is_rejected_not_allocated() {
     // The RoPE tables are sized by the context length; 2^40 positions once aborted the process
     // on a failed multi-terabyte allocation.
     for ctx in [1u64 << 40, 1 << 32, u64::MAX] {
-        let mut spec = GgufSpec::tiny_llama();
-        spec.set("llama.context_length", Val::U64(ctx));
+        let mut spec = TinyModel::tiny_llama();
+        spec.set("llama.context_length", Value::U64(ctx));
         let t = Instant::now();
         load_fails(
             &format!("ctx-{ctx}.gguf"),
@@ -230,7 +236,7 @@ fn huge_context_length_is_rejected_not_allocated() {
 fn subnormal_weights_run() {
     // Found by the gguf_load fuzz target: norm weights of 1e-39 make every activation block's
     // maximum subnormal, and quantizing the activations overflowed (a panic in debug builds).
-    let bytes = GgufSpec::tiny_llama().build();
+    let bytes = TinyModel::tiny_llama().build();
     let probe = ModelFile::from_bytes("probe.gguf", &bytes).unwrap();
     let mut bytes = bytes.clone();
     for name in ["blk.0.attn_norm.weight", "blk.0.ffn_norm.weight"] {
@@ -248,40 +254,41 @@ fn subnormal_weights_run() {
 
 #[test]
 fn tensor_offset_outside_the_file() {
+    let with_offset = |offset: u64| {
+        let mut bytes = TinyModel::tiny_llama().build();
+        patch_tensor_offset(&mut bytes, "blk.0.ffn_down.weight", offset);
+        bytes
+    };
     for offset in [1u64 << 20, 1 << 40, !31] {
-        let mut spec = GgufSpec::tiny_llama();
-        spec.tensor("blk.0.ffn_down.weight").offset = Some(offset);
         open_fails(
             &format!("offset-{offset}.gguf"),
-            &spec.build(),
+            &with_offset(offset),
             &["blk.0.ffn_down.weight", "outside the data section"],
         );
     }
-    let mut spec = GgufSpec::tiny_llama();
-    spec.tensor("blk.0.ffn_down.weight").offset = Some(33);
-    open_fails("misaligned.gguf", &spec.build(), &["not aligned"]);
+    open_fails("misaligned.gguf", &with_offset(33), &["not aligned"]);
 }
 
 #[test]
 fn missing_tensor() {
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     spec.tensors.retain(|t| t.name != "blk.0.ffn_up.weight");
     load_fails("missing.gguf", &spec, &["blk.0.ffn_up.weight is missing"]);
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     spec.tensors.retain(|t| t.name != "output_norm.weight");
     load_fails("no-norm.gguf", &spec, &["output_norm.weight is missing"]);
 }
 
 #[test]
 fn wrong_tensor_shape() {
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     spec.tensor("blk.0.attn_k.weight").dims = vec![32, 32];
     load_fails(
         "shape.gguf",
         &spec,
         &["blk.0.attn_k.weight", "shape [32, 32]", "expected [32, 16]"],
     );
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     spec.tensor("blk.0.attn_norm.weight").dims = vec![16];
     load_fails(
         "norm-shape.gguf",
@@ -292,25 +299,25 @@ fn wrong_tensor_shape() {
 
 #[test]
 fn head_count_must_divide_the_embedding() {
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("llama.attention.head_count", Val::U32(5));
-    spec.set("llama.attention.head_count_kv", Val::U32(5));
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("llama.attention.head_count", Value::U32(5));
+    spec.set("llama.attention.head_count_kv", Value::U32(5));
     load_fails(
         "heads.gguf",
         &spec,
         &["5 heads do not divide the hidden size 32"],
     );
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("llama.attention.head_count", Val::U32(0));
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("llama.attention.head_count", Value::U32(0));
     load_fails("zero-heads.gguf", &spec, &["0 heads"]);
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("llama.attention.head_count_kv", Val::U32(3));
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("llama.attention.head_count_kv", Value::U32(3));
     load_fails("kv-heads.gguf", &spec, &["not a multiple of 3"]);
 }
 
 /// The header of the tiny model with one field overwritten at byte offset `at`.
 fn patched(at: usize, value: u64) -> Vec<u8> {
-    let mut b = GgufSpec::tiny_llama().build();
+    let mut b = TinyModel::tiny_llama().build();
     b[at..at + 8].copy_from_slice(&value.to_le_bytes());
     b
 }
@@ -329,17 +336,18 @@ fn absurd_counts_and_lengths_fail_fast() {
         ("key-max.gguf", patched(key_len_at, u64::MAX)),
         ("string-2-60.gguf", patched(string_len_at, 1 << 60)),
         ("array-2-60.gguf", {
-            let mut spec = GgufSpec::tiny_llama();
-            spec.kv.insert(0, ("a".into(), Val::Strs(vec!["x".into()])));
+            let mut spec = TinyModel::tiny_llama();
+            let key = "test.array";
+            spec.set(key, Value::Array(vec![Value::String("x".into())]));
             let mut b = spec.build();
-            // [len 1]["a"][type 9][elem type 8][count]
-            let at = 24 + 8 + 1 + 4 + 4;
+            // [len][key][type 9][elem type 8][count]
+            let at = value_offset(&b, key) + 4;
             b[at..at + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
             b
         }),
         ("tensor-name-2-60.gguf", {
-            let mut spec = GgufSpec::tiny_llama();
-            spec.kv.clear();
+            let mut spec = TinyModel::tiny_llama();
+            spec.meta = Default::default();
             let mut b = spec.build();
             b[24..32].copy_from_slice(&(1u64 << 60).to_le_bytes());
             b
@@ -355,16 +363,22 @@ fn absurd_counts_and_lengths_fail_fast() {
 
 #[test]
 fn duplicate_tensor_and_bad_alignment() {
-    let mut spec = GgufSpec::tiny_llama();
+    // The writer refuses duplicates, so a copy under a stand-in name is renamed afterwards.
+    let mut spec = TinyModel::tiny_llama();
     let dup = spec.tensor("blk.0.ffn_norm.weight").clone();
     spec.tensors.push(TensorSpec {
-        offset: None,
+        name: "blk.0.ffn_norm.weighx".into(),
         ..dup
     });
-    open_fails("dup.gguf", &spec.build(), &["listed twice"]);
-    let mut spec = GgufSpec::tiny_llama();
-    spec.set("general.alignment", Val::U32(24));
-    open_fails("align.gguf", &spec.build(), &["not a power of two"]);
+    let mut bytes = spec.build();
+    patch_tensor_name(&mut bytes, "blk.0.ffn_norm.weighx", "blk.0.ffn_norm.weight");
+    open_fails("dup.gguf", &bytes, &["listed twice"]);
+    let mut spec = TinyModel::tiny_llama();
+    spec.set("general.alignment", Value::U32(32));
+    let mut bytes = spec.build();
+    let at = value_offset(&bytes, "general.alignment");
+    bytes[at..at + 4].copy_from_slice(&24u32.to_le_bytes());
+    open_fails("align.gguf", &bytes, &["not a power of two"]);
 }
 
 /// Writes the fuzz seed corpus (valid tiny models and a few near-misses) into the directory
@@ -377,17 +391,17 @@ fn write_fuzz_seeds() {
     };
     let dir = PathBuf::from(dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut seeds: Vec<(&str, GgufSpec)> = vec![
-        ("tiny-gpt2", GgufSpec::tiny_llama()),
-        ("tiny-spm", GgufSpec::tiny_llama_spm()),
+    let mut seeds: Vec<(&str, Vec<u8>)> = vec![
+        ("tiny-gpt2", TinyModel::tiny_llama().build()),
+        ("tiny-spm", TinyModel::tiny_llama_spm().build()),
     ];
-    let mut v2 = GgufSpec::tiny_llama();
-    v2.version = 2;
+    let mut v2 = TinyModel::tiny_llama().build();
+    patch_version(&mut v2, 2);
     seeds.push(("tiny-v2", v2));
-    let mut q5 = GgufSpec::tiny_llama();
-    q5.tensor("blk.0.attn_q.weight").ty = Q5_0;
-    seeds.push(("tiny-q5_0", q5));
-    let mut two = GgufSpec::tiny_llama_spm();
+    let mut q5 = TinyModel::tiny_llama();
+    q5.tensor("blk.0.attn_q.weight").ty = GgmlType::Q5_0;
+    seeds.push(("tiny-q5_0", q5.build()));
+    let mut two = TinyModel::tiny_llama_spm();
     for t in two.tensors.clone() {
         if let Some(rest) = t.name.strip_prefix("blk.0.") {
             two.tensors.push(TensorSpec {
@@ -396,11 +410,11 @@ fn write_fuzz_seeds() {
             });
         }
     }
-    two.set("llama.block_count", Val::U32(2));
-    two.set("general.name", Val::Str("Phi-3 tiny".into()));
-    two.set("general.alignment", Val::U32(64));
-    seeds.push(("tiny-2-blocks", two));
-    for (name, spec) in seeds {
-        std::fs::write(dir.join(format!("{name}.gguf")), spec.build()).unwrap();
+    two.set("llama.block_count", Value::U32(2));
+    two.set("general.name", Value::String("Phi-3 tiny".into()));
+    two.set("general.alignment", Value::U32(64));
+    seeds.push(("tiny-2-blocks", two.build()));
+    for (name, bytes) in seeds {
+        std::fs::write(dir.join(format!("{name}.gguf")), bytes).unwrap();
     }
 }

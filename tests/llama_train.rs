@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::gguf_writer::{GgufSpec, F32};
-use opensoc::gguf::Gguf;
+use common::tiny_model::TinyModel;
+use opensoc::gguf::{GgmlType, Gguf};
 use opensoc::llama::Llama;
 use opensoc::llama_train::{AdapterGrads, Backprop, Dropout, Sequence};
 use opensoc::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
@@ -13,9 +13,9 @@ use opensoc::model_file::ModelFile;
 /// The tiny one-block model with every tensor in f32 and random weights (products in f32 are
 /// smooth, so finite differences are exact up to rounding).
 fn tiny_f32_model(dir: &std::path::Path) -> Llama {
-    let mut spec = GgufSpec::tiny_llama();
+    let mut spec = TinyModel::tiny_llama();
     for t in spec.tensors.iter_mut() {
-        t.ty = F32;
+        t.ty = GgmlType::F32;
     }
     let mut bytes = spec.build();
     let g = Gguf::parse(&bytes).expect("tiny model parses");

@@ -1,3 +1,3 @@
 //! Helpers shared by the integration tests.
 
-pub mod gguf_writer;
+pub mod tiny_model;

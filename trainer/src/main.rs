@@ -3,6 +3,8 @@
 
 mod train_cmd;
 
+mod export_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +44,9 @@ enum Command {
         #[arg(long, default_value_t = 512)]
         max_len: usize,
     },
+    /// Merges a PEFT adapter into the model and writes it as one GGUF file (f16, q8_0, q4_0,
+    /// q4_1 or q4_k) with all metadata and the tokenizer kept.
+    Export(export_cmd::ExportArgs),
 }
 
 /// mimalloc's `purge_delay` option (its position in `mi_option_e`; libmimalloc-sys names only
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let (data, max_len) = match cli.command {
         Command::Train(args) => return train_cmd::run(args, cli.model),
+        Command::Export(args) => return export_cmd::run(cli.model.as_deref(), args),
         Command::Stats { data, max_len } => (data, max_len),
     };
     let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;

@@ -216,7 +216,14 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         .get_str("general.name")
         .unwrap_or("llama")
         .to_string();
-    let _ = (&adapter, &base_name); // TEMP
+    // f16 halves the file (about 10 MB for SmolLM2), the size the binary embeds.
+    opensoc::peft::save_peft_as(
+        &adapter,
+        llama.config(),
+        &args.out,
+        &base_name,
+        opensoc::peft::PeftDtype::F16,
+    )?;
     let log_path = args.out.join(LOSS_LOG);
     let records: Vec<LossRecord> = std::fs::read_to_string(&log_path)
         .with_context(|| format!("reading {}", log_path.display()))?
