@@ -3,12 +3,24 @@
 
 /// Runs `f(task)` for each task in `0..n_tasks` on candle's CPU thread pool, the same pool
 /// candle's own operations use: two spinning pools on the same cores would fight.
+///
+/// Called from inside a task (a product inside a per-head task, say), it runs the tasks in
+/// turn on the calling thread: the pool cannot wait on itself.
 pub fn for_each_task(n_tasks: usize, f: impl Fn(usize) + Sync) {
-    if n_tasks == 1 {
-        f(0);
+    if n_tasks == 1 || IN_TASK.with(|t| t.get()) {
+        (0..n_tasks).for_each(f);
         return;
     }
-    candle_core::utils::barrier_pool().execute_chunked(n_tasks, |range| range.for_each(&f));
+    candle_core::utils::barrier_pool().execute_chunked(n_tasks, |range| {
+        IN_TASK.with(|t| t.set(true));
+        range.for_each(&f);
+        IN_TASK.with(|t| t.set(false));
+    });
+}
+
+thread_local! {
+    /// Whether this thread is running a task of [`for_each_task`].
+    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// A mutable buffer that parallel tasks write at disjoint ranges.
