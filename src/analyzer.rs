@@ -129,6 +129,10 @@ pub struct Analysis {
     pub prompt_tokens: usize,
     /// Prompt tokens served from the header's cache.
     pub cached_tokens: usize,
+    /// The prompt's token ids.
+    pub prompt_ids: Vec<u32>,
+    /// The token ids after the prompt (forced and chosen).
+    pub generated_ids: Vec<u32>,
     /// Lines of the entry and how many were cut from the prompt.
     pub input: FittedInput,
     /// Decoding counts.
@@ -325,6 +329,8 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
             mode: self.opts.mode,
             prompt_tokens: all.len(),
             cached_tokens: cached,
+            generated_ids: session.generated().to_vec(),
+            prompt_ids: all,
             input,
             stats: session.stats(),
             elapsed: start.elapsed(),

@@ -40,6 +40,18 @@ pub struct Prediction {
     /// The text the model wrote; lines in DESIGN.md's shorter format read as empty.
     #[serde(default)]
     pub output: String,
+    /// The prompt's and the output's token ids, when asked for (peer comparisons).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ids: Option<TokenIds>,
+}
+
+/// A prediction's token ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIds {
+    /// The prompt as fed to the model.
+    pub prompt: Vec<u32>,
+    /// What followed it.
+    pub output: Vec<u32>,
 }
 
 impl Prediction {
@@ -57,6 +69,7 @@ impl Prediction {
             risk_score: p.risk_score,
             latency_ms,
             output: output.to_string(),
+            token_ids: None,
         }
     }
 }

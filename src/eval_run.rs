@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::analyzer::{AnalyzeError, Analyzer};
 use crate::dataset::Example;
 use crate::decode::LanguageModel;
-use crate::eval::Prediction;
+use crate::eval::{Prediction, TokenIds};
 
 /// Examples of the data file whose prompts form the parity probe set.
 pub const PROBE_PROMPTS: usize = 8;
@@ -23,18 +23,25 @@ pub struct EvalRun {
 }
 
 /// Analyses every example with its own instruction; `progress` sees each prediction as it
-/// is made.
+/// is made; `token_ids` keeps each prediction's prompt and output ids.
 pub fn run<M: LanguageModel>(
     analyzer: &mut Analyzer<'_, M>,
     backend: &str,
     examples: &[Example],
+    token_ids: bool,
     progress: &mut dyn FnMut(&Prediction),
 ) -> Result<EvalRun, AnalyzeError> {
     let start = Instant::now();
     let mut predictions = Vec::with_capacity(examples.len());
     for (index, ex) in examples.iter().enumerate() {
         let a = analyzer.analyze_with(&ex.instruction, ex.input.as_bytes())?;
-        let p = Prediction::from_output(index, &a.output, a.elapsed.as_millis() as u64);
+        let mut p = Prediction::from_output(index, &a.output, a.elapsed.as_millis() as u64);
+        if token_ids {
+            p.token_ids = Some(TokenIds {
+                prompt: a.prompt_ids,
+                output: a.generated_ids,
+            });
+        }
         progress(&p);
         predictions.push(p);
     }

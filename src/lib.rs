@@ -26,6 +26,7 @@ pub mod prompt;
 pub mod qmatmul;
 pub mod quant;
 pub mod report;
+pub mod shipped;
 pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;

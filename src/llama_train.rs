@@ -316,7 +316,7 @@ impl<'m> Backprop<'m> {
         }
 
         // ---- backward ----
-        let dhr = self.head_t.matmul(&logits, rows.len());
+        let dhr = backward_product(&self.head_t, &logits, rows.len());
         let mut dhf = vec![0f32; t * d];
         for (r, &i) in rows.iter().enumerate() {
             dhf[i * d..(i + 1) * d].copy_from_slice(&dhr[r * d..(r + 1) * d]);
@@ -328,7 +328,7 @@ impl<'m> Backprop<'m> {
             let pairs = &adapter.blocks[l];
             let gl = &mut grads.blocks[l];
             // x_out = x_mid + down(m)
-            let mut dm = wt[Target::DownProj.index()].matmul(&dx, t);
+            let mut dm = backward_product(&wt[Target::DownProj.index()], &dx, t);
             lora_backward(
                 &pairs[Target::DownProj.index()],
                 &ac.lora[Target::DownProj.index()],
@@ -346,8 +346,8 @@ impl<'m> Backprop<'m> {
                 du[i] = dm[i] * g * sig;
                 dg[i] = dm[i] * u * sig * (1.0 + g * (1.0 - sig));
             }
-            let mut dh2 = wt[Target::GateProj.index()].matmul(&dg, t);
-            add(&mut dh2, &wt[Target::UpProj.index()].matmul(&du, t));
+            let mut dh2 = backward_product(&wt[Target::GateProj.index()], &dg, t);
+            add(&mut dh2, &backward_product(&wt[Target::UpProj.index()], &du, t));
             for (target, dy) in [(Target::GateProj, &dg), (Target::UpProj, &du)] {
                 let i = target.index();
                 lora_backward(&pairs[i], &ac.lora[i], &mut gl[i], dy, t, s, &mut dh2);
@@ -355,7 +355,7 @@ impl<'m> Backprop<'m> {
             let mut dx_mid = rms_norm_backward(&ac.x_mid, b.ffn_norm, eps, &dh2);
             add(&mut dx_mid, &dx);
             // x_mid = x_in + o(a)
-            let mut da = wt[Target::OProj.index()].matmul(&dx_mid, t);
+            let mut da = backward_product(&wt[Target::OProj.index()], &dx_mid, t);
             let oi = Target::OProj.index();
             lora_backward(&pairs[oi], &ac.lora[oi], &mut gl[oi], &dx_mid, t, s, &mut da);
             let (mut dq, mut dk, dv) = attention_backward(
@@ -370,9 +370,9 @@ impl<'m> Backprop<'m> {
             let neg_sin: Vec<f32> = sin.iter().map(|v| -v).collect();
             rope(&mut dq, cfg.n_head, cfg.head_dim(), 0, &cos, &neg_sin);
             rope(&mut dk, cfg.n_head_kv, cfg.head_dim(), 0, &cos, &neg_sin);
-            let mut dh1 = wt[Target::QProj.index()].matmul(&dq, t);
-            add(&mut dh1, &wt[Target::KProj.index()].matmul(&dk, t));
-            add(&mut dh1, &wt[Target::VProj.index()].matmul(&dv, t));
+            let mut dh1 = backward_product(&wt[Target::QProj.index()], &dq, t);
+            add(&mut dh1, &backward_product(&wt[Target::KProj.index()], &dk, t));
+            add(&mut dh1, &backward_product(&wt[Target::VProj.index()], &dv, t));
             for (target, dy) in [
                 (Target::QProj, &dq),
                 (Target::KProj, &dk),
@@ -386,6 +386,26 @@ impl<'m> Backprop<'m> {
         }
         Ok(nll)
     }
+}
+
+/// `∂x = ∂y · W` through the transposed weight, with `∂y` brought to unit scale first.
+///
+/// The quantized product rounds its input to 8-bit blocks with an f16 scale, as inference
+/// does; gradients are often far smaller than f16's smallest normal number (6·10⁻⁵), and their
+/// block scales would flush to zero. Dividing by the largest magnitude and multiplying the
+/// result back keeps the 8-bit rounding relative, whatever the gradient's size.
+fn backward_product(wt: &QMatrix, dy: &[f32], rows: usize) -> Vec<f32> {
+    let max = dy.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return wt.matmul(dy, rows);
+    }
+    let inv = 1.0 / max;
+    let unit: Vec<f32> = dy.iter().map(|v| v * inv).collect();
+    let mut out = wt.matmul(&unit, rows);
+    for v in out.iter_mut() {
+        *v *= max;
+    }
+    out
 }
 
 /// Turns each row of `logits` into `scale · (softmax − onehot(next token))`, the loss's

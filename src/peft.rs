@@ -370,9 +370,23 @@ struct ParsedConfig {
 pub fn load_peft(dir: &Path, model: &LlamaConfig) -> Result<LoraAdapter, PeftError> {
     let config_path = dir.join(CONFIG_FILE);
     let weights_path = dir.join(ADAPTER_FILE);
-    let parsed = parse_config(&config_path, model)?;
-    let bytes = read(&weights_path)?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|source| PeftError::Safetensors {
+    let config = read(&config_path)?;
+    let weights = read(&weights_path)?;
+    load_peft_bytes(&config, &config_path, &weights, &weights_path, model)
+}
+
+/// [`load_peft`] over the two files' contents (an adapter compiled into the binary); the
+/// paths only name the files in errors.
+pub fn load_peft_bytes(
+    config: &[u8],
+    config_path: &Path,
+    weights: &[u8],
+    weights_path: &Path,
+    model: &LlamaConfig,
+) -> Result<LoraAdapter, PeftError> {
+    let weights_path = weights_path.to_path_buf();
+    let parsed = parse_config(config, config_path, model)?;
+    let st = SafeTensors::deserialize(weights).map_err(|source| PeftError::Safetensors {
         path: weights_path.clone(),
         source,
     })?;
@@ -524,10 +538,9 @@ fn missing_hint(path: &Path) -> String {
     String::new()
 }
 
-fn parse_config(path: &Path, model: &LlamaConfig) -> Result<ParsedConfig, PeftError> {
-    let bytes = read(path)?;
+fn parse_config(bytes: &[u8], path: &Path, model: &LlamaConfig) -> Result<ParsedConfig, PeftError> {
     let v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|source| PeftError::Json {
+        serde_json::from_slice(bytes).map_err(|source| PeftError::Json {
             path: path.to_path_buf(),
             source,
         })?;

@@ -9,33 +9,60 @@ use opensoc::llama::Llama;
 use opensoc::llama_train::{AdapterGrads, Backprop, Dropout, Sequence};
 use opensoc::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
 use opensoc::model_file::ModelFile;
+use opensoc::quant;
 
-/// The tiny one-block model with every tensor in f32 and random weights (products in f32 are
-/// smooth, so finite differences are exact up to rounding).
-fn tiny_f32_model(dir: &std::path::Path) -> Llama {
+/// The tiny one-block model with random weights: every tensor in f32 (products in f32 are
+/// smooth, so finite differences are exact up to rounding), or with the 2-D weights in Q8_0
+/// (`quantized`), whose values the f32 model then holds exactly, dequantized.
+fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
     let mut spec = TinyModel::tiny_llama();
     for t in spec.tensors.iter_mut() {
-        t.ty = GgmlType::F32;
+        t.ty = if quantized && t.dims.len() == 2 {
+            GgmlType::Q8_0
+        } else {
+            GgmlType::F32
+        };
     }
     let mut bytes = spec.build();
     let g = Gguf::parse(&bytes).expect("tiny model parses");
     let mut rng = SplitMix64::new(3);
-    let spans: Vec<(usize, usize, bool)> = g
+    let spans: Vec<(usize, usize, usize, bool, GgmlType)> = g
         .tensors
         .iter()
         .map(|t| {
             let start = (g.data_offset + t.offset) as usize;
-            (start, t.size as usize, t.name.contains("norm"))
+            let n: u64 = t.dims.iter().product();
+            (start, t.size as usize, n as usize, t.name.contains("norm"), t.ty)
         })
         .collect();
-    for (start, size, norm) in spans {
-        for c in bytes[start..start + size].chunks_exact_mut(4) {
-            let r = rng.next_f32() * 2.0 - 1.0;
-            let v = if norm { 1.0 + 0.2 * r } else { 0.5 * r };
-            c.copy_from_slice(&v.to_le_bytes());
-        }
+    for (start, size, n, norm, ty) in spans {
+        let values: Vec<f32> = (0..n)
+            .map(|_| {
+                let r = rng.next_f32() * 2.0 - 1.0;
+                if norm {
+                    1.0 + 0.2 * r
+                } else {
+                    0.5 * r
+                }
+            })
+            .collect();
+        let mut q = Vec::new();
+        quant::quantize_row_into(GgmlType::Q8_0, &values, &mut q).unwrap();
+        let stored: Vec<u8> = match (ty, norm) {
+            (GgmlType::Q8_0, _) => q,
+            // The f32 twin of a quantized weight holds its dequantized values.
+            (_, false) if n.is_multiple_of(32) => {
+                let mut back = vec![0f32; n];
+                quant::dequantize_row(GgmlType::Q8_0, &q, &mut back);
+                back.iter().flat_map(|v| v.to_le_bytes()).collect()
+            }
+            _ => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        bytes[start..start + stored.len()].copy_from_slice(&stored);
+        assert!(stored.len() <= size);
     }
-    let path = dir.join("tiny-f32.gguf");
+    let name = if quantized { "tiny-q8.gguf" } else { "tiny-f32.gguf" };
+    let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     Llama::load(&ModelFile::open(&path).unwrap()).unwrap()
 }
@@ -44,10 +71,11 @@ fn loss(bp: &Backprop, adapter: &LoraAdapter, seq: &Sequence) -> f64 {
     bp.nll(adapter, seq).unwrap()
 }
 
-#[test]
-fn gradients_match_finite_differences() {
+/// Finite differences of the loss against the analytic gradients, with the same dropout masks
+/// in every evaluation when `dropout` is set.
+fn check_gradients(dropout: f32) {
     let dir = tempfile::tempdir().unwrap();
-    let model = tiny_f32_model(dir.path());
+    let model = tiny_model(dir.path(), false);
     let cfg = model.config().clone();
     let lc = LoraConfig {
         r: 4,
@@ -68,9 +96,18 @@ fn gradients_match_finite_differences() {
         targets: vec![false, false, false, true, true, true, true, true, false, true, true],
     };
     let bp = Backprop::new(&model);
+    // The same seed gives the same masks in every evaluation.
+    let eval = |a: &LoraAdapter, scale: f32, g: &mut AdapterGrads| {
+        let mut rng = SplitMix64::new(77);
+        let mut d = if dropout > 0.0 {
+            Dropout::train(dropout, &mut rng)
+        } else {
+            Dropout::off()
+        };
+        bp.accumulate(a, &seq, &mut d, scale, g).unwrap()
+    };
     let mut grads = AdapterGrads::zeros_like(&adapter);
-    bp.accumulate(&adapter, &seq, &mut Dropout::off(), 1.0, &mut grads)
-        .unwrap();
+    eval(&adapter, 1.0, &mut grads);
     let mut checked = 0;
     for target in Target::ALL {
         for which in ['A', 'B'] {
@@ -83,7 +120,7 @@ fn gradients_match_finite_differences() {
                     let p = a.blocks[0][target.index()].as_mut().unwrap();
                     let m = if which == 'A' { &mut p.a } else { &mut p.b };
                     m[idx] += delta;
-                    loss(&bp, &a, &seq)
+                    eval(&a, 0.0, &mut AdapterGrads::zeros_like(&a))
                 };
                 let numeric = (bump(h) - bump(-h)) / (2.0 * h as f64);
                 let analytic = g[idx] as f64;
@@ -97,6 +134,64 @@ fn gradients_match_finite_differences() {
         }
     }
     assert_eq!(checked, 42);
+}
+
+#[test]
+fn gradients_match_finite_differences() {
+    check_gradients(0.0);
+}
+
+#[test]
+fn gradients_match_finite_differences_under_dropout() {
+    check_gradients(0.3);
+}
+
+/// Gradients through quantized weights (8-bit activations, transposed Q8_0 weights in the
+/// backward pass) agree with the exact ones of the same weights in f32, even when the loss is
+/// scaled down as the trainer scales it (per-token means make gradients tiny).
+#[test]
+fn quantized_gradients_agree_with_float_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let q8 = tiny_model(dir.path(), true);
+    let f32m = tiny_model(dir.path(), false);
+    let lc = LoraConfig {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: Target::ALL.to_vec(),
+    };
+    let mut adapter = LoraAdapter::init(q8.config(), lc, 11);
+    let mut rng = SplitMix64::new(5);
+    for p in adapter.blocks.iter_mut().flatten().flatten() {
+        for b in p.b.iter_mut() {
+            *b = (rng.next_f32() - 0.5) * 0.2;
+        }
+    }
+    let seq = Sequence {
+        tokens: vec![0, 1, 2, 3, 5, 1, 0, 2, 4, 3, 1, 2, 5, 5, 0, 1],
+        targets: vec![true; 15],
+    };
+    for scale in [1.0f32, 1e-6] {
+        let grads = |m: &Llama| {
+            let mut g = AdapterGrads::zeros_like(&adapter);
+            Backprop::new(m)
+                .accumulate(&adapter, &seq, &mut Dropout::off(), scale, &mut g)
+                .unwrap();
+            opensoc::llama_train::buffers(&g.blocks)
+                .concat()
+                .iter()
+                .map(|&v| v as f64)
+                .collect::<Vec<f64>>()
+        };
+        let (a, b) = (grads(&q8), grads(&f32m));
+        let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let cos = dot / (na * nb);
+        assert!(nb > 0.0);
+        assert!(cos > 0.99, "scale {scale}: cosine {cos}");
+        assert!((na / nb - 1.0).abs() < 0.05, "scale {scale}: norms {na} vs {nb}");
+    }
 }
 
 #[test]

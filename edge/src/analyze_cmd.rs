@@ -77,7 +77,7 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let a = analyzer.analyze(&input).context("analysing the entry")?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", analysis_json(&a, &args.backend))?;
+        writeln!(out, "{}", analysis_json(&a, &args.backend, &lm.adapter))?;
     } else {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         write!(out, "{}", human(&a, color))?;
@@ -162,7 +162,7 @@ fn human(a: &Analysis, color: bool) -> String {
 }
 
 /// The analysis as one JSON object: the verdict's fields and how it was made.
-fn analysis_json(a: &Analysis, backend: &str) -> serde_json::Value {
+fn analysis_json(a: &Analysis, backend: &str, adapter: &str) -> serde_json::Value {
     let mut v = match &a.verdict {
         Some(verdict) => {
             let mut v = serde_json::to_value(verdict).unwrap_or_else(|_| json!({}));
@@ -181,6 +181,7 @@ fn analysis_json(a: &Analysis, backend: &str) -> serde_json::Value {
     v["valid"] = json!(a.valid);
     v["mode"] = json!(a.mode.as_str());
     v["backend"] = json!(backend);
+    v["adapter"] = json!(adapter);
     v["latency_ms"] = json!(a.elapsed.as_millis() as u64);
     v["prompt_tokens"] = json!(a.prompt_tokens);
     v["input_lines"] = json!(a.input.total_lines);

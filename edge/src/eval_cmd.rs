@@ -46,6 +46,10 @@ pub struct EvalArgs {
     /// Evaluate only the first N entries.
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
+    /// Keep each entry's prompt and output token ids in the predictions (for comparisons with
+    /// a peer such as llama.cpp).
+    #[arg(long)]
+    token_ids: bool,
 }
 
 /// Runs the eval and prints its metrics.
@@ -69,7 +73,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     for backend in &args.backends {
         let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts.clone())?;
         let bar = progress_bar(examples.len() as u64, backend);
-        let run = opensoc::eval_run::run(&mut analyzer, backend, &examples, &mut |p| {
+        let run = opensoc::eval_run::run(&mut analyzer, backend, &examples, args.token_ids, &mut |p| {
             bar.inc(1);
             if !p.valid {
                 bar.set_message(format!("entry {} invalid", p.index));
@@ -113,6 +117,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         v["mode"] = json!(mode.as_str());
         v["backend"] = json!(first.backend);
         v["model"] = json!(lm.path.display().to_string());
+        v["adapter"] = json!(lm.adapter);
         if runs.len() > 1 {
             v["backends"] = json!(runs
                 .iter()
@@ -127,6 +132,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
         println!("{v}");
     } else {
+        println!("model {} (adapter: {})", lm.path.display(), lm.adapter);
         for (i, (r, m, _)) in runs.iter().enumerate() {
             print_summary(&run_name(r, i), mode.as_str(), m);
         }

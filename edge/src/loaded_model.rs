@@ -8,12 +8,16 @@ use anyhow::Context;
 use opensoc::fetch::resolve_model;
 use opensoc::llama::Llama;
 use opensoc::model_file::ModelFile;
+use opensoc::peft::load_peft;
+use opensoc::shipped::shipped_adapter;
 use opensoc::tokenizer::Tokenizer;
 
-use crate::Global;
+use crate::{AdapterChoice, Global};
 
 /// A loaded model and its tokenizer.
 pub struct LoadedModel {
+    /// Which adapter is applied, in words (`shipped`, a directory, `none`).
+    pub adapter: String,
     /// Where the GGUF file is.
     pub path: PathBuf,
     /// The forward pass.
@@ -25,15 +29,41 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// Loads `--model`, `$OPENSOC_MODEL` or the default model (fetching it if needed).
+    /// Loads `--model`, `$OPENSOC_MODEL` or the default model (fetching it if needed), with
+    /// the adapter `--adapter` / `--no-adapter` ask for (the shipped one by default).
     pub fn load(global: &Global) -> anyhow::Result<LoadedModel> {
         let path = resolve_model(global.model.as_deref(), true)?;
         let start = Instant::now();
         let file = ModelFile::open(&path)?;
-        let model = Llama::load(&file)?;
+        let mut model = Llama::load(&file)?;
         let tokenizer = Tokenizer::from_gguf(&file.gguf)
             .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
+        let adapter = match &global.adapter {
+            AdapterChoice::None => "none".to_string(),
+            AdapterChoice::Dir(dir) => {
+                let a = load_peft(dir, model.config())
+                    .with_context(|| format!("loading the adapter in {}", dir.display()))?;
+                model.set_adapter(Some(a))?;
+                dir.display().to_string()
+            }
+            AdapterChoice::Shipped => match shipped_adapter(model.config()) {
+                Ok(a) => {
+                    model.set_adapter(Some(a))?;
+                    "shipped".to_string()
+                }
+                Err(e) => {
+                    // Another model (TinyLlama, say): the shipped adapter has other shapes.
+                    eprintln!(
+                        "note: the shipped adapter does not fit {} ({e}); running it without \
+                         an adapter (--adapter DIR gives one)",
+                        path.display()
+                    );
+                    "none".to_string()
+                }
+            },
+        };
         Ok(LoadedModel {
+            adapter,
             path,
             model,
             tokenizer,

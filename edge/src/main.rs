@@ -33,6 +33,15 @@ struct Cli {
     #[arg(long, global = true, env = "OPENSOC_MODEL", value_name = "PATH")]
     model: Option<PathBuf>,
 
+    /// LoRA adapter directory in PEFT's format (adapter_config.json and
+    /// adapter_model.safetensors) to apply instead of the shipped one.
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_adapter")]
+    adapter: Option<PathBuf>,
+
+    /// Run the base model without any adapter (the untuned baseline).
+    #[arg(long, global = true)]
+    no_adapter: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +51,19 @@ struct Cli {
 pub struct Global {
     /// The model given by `--model` on the command line (`$OPENSOC_MODEL` is read by the library).
     pub model: Option<PathBuf>,
+    /// Which adapter to apply.
+    pub adapter: AdapterChoice,
+}
+
+/// The adapter a command applies to the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdapterChoice {
+    /// The one compiled into the binary, when it fits the model.
+    Shipped,
+    /// A PEFT adapter directory.
+    Dir(PathBuf),
+    /// None: the base model.
+    None,
 }
 
 /// The commands; each family lives in its own module.
@@ -67,8 +89,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    let adapter = match (cli.adapter, cli.no_adapter) {
+        (Some(dir), _) => AdapterChoice::Dir(dir),
+        (None, true) => AdapterChoice::None,
+        (None, false) => AdapterChoice::Shipped,
+    };
     let global = Global {
         model: cli.model.filter(|_| from_flag),
+        adapter,
     };
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run(cmd, &global),

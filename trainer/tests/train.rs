@@ -1,0 +1,214 @@
+//! `opensoc-train train` on the real model: a smoke run whose loss falls, resuming gives the
+//! uninterrupted run's steps, Ctrl-C saves a checkpoint, and bad input is a clear error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn train_file() -> PathBuf {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let p = opensoc::dataset::data_dir_beside(&root).join("opensoc-ai/soc_train.json");
+    assert!(p.exists(), "{} missing: set OPENSOC_DATA", p.display());
+    p
+}
+
+fn train(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opensoc-train"))
+        .arg("train")
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env_remove("OPENSOC_MODEL")
+        .output()
+        .expect("runs")
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// (step, loss) of every line of the loss log.
+fn losses(dir: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(dir.join("loss.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// Six short examples trained hard enough that the loss must fall within a few steps
+/// (checkpoints every `--checkpoint-every` steps, given apart).
+const SMOKE_BASE: &[&str] = &[
+    "--limit", "6", "--batch", "2", "--accum", "1", "--epochs", "4", "--lr", "1e-3",
+    "--max-len", "256",
+];
+
+/// [`SMOKE_BASE`] with a checkpoint every two steps.
+const SMOKE: &[&str] = &[
+    "--limit", "6", "--batch", "2", "--accum", "1", "--epochs", "4", "--lr", "1e-3",
+    "--max-len", "256", "--checkpoint-every", "2",
+];
+
+#[test]
+fn smoke_run_loss_falls_and_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok(&train(&train_file(), &out, SMOKE));
+    let l = losses(&out);
+    assert_eq!(l.len(), 12, "{l:?}");
+    let first: f64 = l[..3].iter().map(|x| x.1).sum::<f64>() / 3.0;
+    let last: f64 = l[9..].iter().map(|x| x.1).sum::<f64>() / 3.0;
+    assert!(last < 0.7 * first, "loss did not fall: {l:?}");
+    for f in [
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "loss.svg",
+        "train_report.json",
+        "checkpoint.bin",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("train_report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["trainable_params"], 4_884_480);
+    assert_eq!(report["steps"], 12);
+    // The adapter loads back for the model it was trained on.
+    let model = opensoc::fetch::ensure_default_model(false).unwrap();
+    let file = opensoc::model_file::ModelFile::open(model).unwrap();
+    let cfg = opensoc::llama::LlamaConfig::from_gguf(&file.gguf).unwrap();
+    let a = opensoc::peft::load_peft(&out, &cfg).unwrap();
+    assert_eq!(a.param_count(), 4_884_480);
+    assert!(a.blocks[0][0].as_ref().unwrap().b.iter().any(|&v| v != 0.0));
+}
+
+#[test]
+fn resuming_continues_exactly_where_the_run_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole");
+    let parts = dir.path().join("parts");
+    let six = [SMOKE, &["--max-steps", "6"]].concat();
+    ok(&train(&train_file(), &whole, &six));
+    let three = [SMOKE, &["--max-steps", "3"]].concat();
+    ok(&train(&train_file(), &parts, &three));
+    ok(&train(&train_file(), &parts, &[six.as_slice(), &["--resume"]].concat()));
+    let (a, b) = (losses(&whole), losses(&parts));
+    assert_eq!(a.len(), 6);
+    assert_eq!(a, b, "a resumed run must repeat the uninterrupted one");
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_that_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_opensoc-train"))
+        .arg("train")
+        .arg("--data")
+        .arg(train_file())
+        .arg("--out")
+        .arg(&out)
+        .args(SMOKE_BASE)
+        .args(["--checkpoint-every", "0"])
+        .env_remove("OPENSOC_MODEL")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first step, then interrupt.
+    let log = out.join("loss.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&log).map_or(true, |s| s.is_empty()) {
+        assert!(start.elapsed().as_secs() < 300, "no step within 5 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("continue with --resume"), "{err}");
+    let done = losses(&out).len();
+    assert!(done < 12, "stopped early: {done} steps");
+    assert!(out.join("checkpoint.bin").is_file());
+    ok(&train(&train_file(), &out, &[SMOKE, &["--resume"]].concat()));
+    assert_eq!(losses(&out).len(), 12);
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let out = dir.path().join("out");
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (write("broken.json", "[{\"instruction\": "), "broken.json"),
+        (
+            write("missing.json", r#"[{"instruction": "x", "output": "y"}]"#),
+            "input",
+        ),
+        (write("empty.json", "[]"), "no examples"),
+        (dir.path().join("absent.json"), "absent.json"),
+        (write("soc_eval.json", "[]"), "held-out"),
+    ];
+    for (data, needle) in cases {
+        let o = train(&data, &out, &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", data.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle), "{}: {err}", data.display());
+    }
+    // A response longer than the whole length cap: the example cannot be kept.
+    let long = format!(
+        r#"[{{"instruction": "Analyze", "input": "x", "output": "THREAT_TYPE: {}"}}]"#,
+        "word ".repeat(400)
+    );
+    let o = train(&write("long.json", &long), &out, &["--max-len", "128"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("skipped 1") && err.contains("no training sequences"), "{err}");
+}
+
+#[test]
+fn an_exploding_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "--limit", "4", "--batch", "1", "--accum", "1", "--epochs", "3", "--max-len", "256",
+        "--lr", "1e6", "--max-grad-norm", "1e30", "--optim", "adamw", "--checkpoint-every", "1",
+        "--warmup-ratio", "0",
+    ];
+    let o = train(&train_file(), &out, &args);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the loss became"), "{err}");
+    assert!(err.contains("last good checkpoint"), "{err}");
+    assert!(out.join("checkpoint.bin").is_file());
+}
+
+#[test]
+fn a_failed_checkpoint_write_leaves_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let two = [SMOKE, &["--max-steps", "2"]].concat();
+    ok(&train(&train_file(), &out, &two));
+    let before = std::fs::read(out.join("checkpoint.bin")).unwrap();
+    // The temporary file cannot be created (a directory holds its name), as on a full disk.
+    std::fs::create_dir(out.join("checkpoint.bin.tmp")).unwrap();
+    let four = [SMOKE, &["--max-steps", "4", "--resume"]].concat();
+    let o = train(&train_file(), &out, &four);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("checkpoint.bin.tmp"), "{err}");
+    assert_eq!(std::fs::read(out.join("checkpoint.bin")).unwrap(), before);
+}
