@@ -4,6 +4,7 @@
 # the paper's per-entry time (18 s on CPU, 1.8 s on a T4 GPU).
 #
 #   scripts/bench-analyze.sh [RUNS] [MODES]     defaults: 5 "fast"
+#   ADAPTER=--no-adapter scripts/bench-analyze.sh   the untuned base model (default: shipped)
 #
 # Run it on a quiet machine: other builds or benchmarks on the same cores skew the figures.
 set -euo pipefail
@@ -11,13 +12,15 @@ cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
 MODES="${2:-fast}"
 BIN="${BIN:-target/release/opensoc}"
+ADAPTER="${ADAPTER:-}"
 DATA="${OPENSOC_DATA:-../shared/data}/opensoc-ai/soc_eval.json"
 [ -x "$BIN" ] || cargo build --release -p opensoc-edge
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for mode in $MODES; do
   for i in $(seq "$RUNS"); do
-    "$BIN" eval --data "$DATA" --mode "$mode" --json | tail -n 1 > "$out/$mode-$i.json"
+    # shellcheck disable=SC2086
+    "$BIN" eval $ADAPTER --data "$DATA" --mode "$mode" --json | tail -n 1 > "$out/$mode-$i.json"
   done
   python3 - "$mode" "$out"/"$mode"-*.json <<'PY'
 import json, statistics, sys

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Shows that every verdict is valid: runs `opensoc eval` over the seed's 500 prompts
-# (soc_train.json and soc_eval.json) in the constrained modes with the untuned model and fails
+# (soc_train.json and soc_eval.json) in the constrained modes with the untuned model (--no-adapter:
+# the schema, not the fine-tuning, must make every verdict valid) and fails
 # unless the valid rate is 100% in each run.
 #
 #   scripts/validate-seed.sh            all 500 prompts, fast and full modes
@@ -23,7 +24,7 @@ trap 'rm -rf "$out"' EXIT
 status=0
 for mode in $MODES; do
   for file in soc_train.json soc_eval.json; do
-    "$BIN" eval --data "$DATA/$file" --mode "$mode" "${limit_args[@]}" \
+    "$BIN" eval --no-adapter --data "$DATA/$file" --mode "$mode" "${limit_args[@]}" \
       --predictions "$out/$mode-$file.jsonl" --json > "$out/metrics.json"
     python3 - "$mode" "$file" "$out/metrics.json" "$out/$mode-$file.jsonl" <<'PY' || status=1
 import json, sys

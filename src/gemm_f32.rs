@@ -101,10 +101,20 @@ impl<'a> Mat<'a> {
 
 /// `out = alpha · a · b` (or `out += …` when `accumulate`), `out` dense `a.rows × b.cols`
 /// with rows `out_stride` apart; large products run in parallel over blocks of the output.
-pub fn matmul(out: &mut [f32], out_stride: usize, a: Mat<'_>, b: Mat<'_>, alpha: f32, accumulate: bool) {
+pub fn matmul(
+    out: &mut [f32],
+    out_stride: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    alpha: f32,
+    accumulate: bool,
+) {
     let (m, k, n) = (a.r(), a.c(), b.c());
     assert_eq!(k, b.r(), "matmul: inner dimensions differ");
-    assert!(n <= out_stride || m <= 1, "matmul: output stride below width");
+    assert!(
+        n <= out_stride || m <= 1,
+        "matmul: output stride below width"
+    );
     assert!(
         m == 0 || (m - 1) * out_stride + n <= out.len(),
         "matmul: output too small"
@@ -125,7 +135,14 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: Mat<'_>, b: Mat<'_>, alpha:
                 // SAFETY: task i writes only output rows r0..r1, inside the checked bounds.
                 unsafe {
                     let o = shared.ptr(r0 * out_stride);
-                    matmul_raw(o, out_stride, a.row_block(r0, r1 - r0), b, alpha, accumulate);
+                    matmul_raw(
+                        o,
+                        out_stride,
+                        a.row_block(r0, r1 - r0),
+                        b,
+                        alpha,
+                        accumulate,
+                    );
                 }
             }
         });
@@ -138,7 +155,14 @@ pub fn matmul(out: &mut [f32], out_stride: usize, a: Mat<'_>, b: Mat<'_>, alpha:
                 // bounds; tasks share rows but never elements, and no reference is formed.
                 unsafe {
                     let o = shared.ptr(c0);
-                    matmul_raw(o, out_stride, a, b.col_block(c0, c1 - c0), alpha, accumulate);
+                    matmul_raw(
+                        o,
+                        out_stride,
+                        a,
+                        b.col_block(c0, c1 - c0),
+                        alpha,
+                        accumulate,
+                    );
                 }
             }
         });
@@ -210,17 +234,41 @@ mod tests {
         let a: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 2×3
         let b: Vec<f32> = (0..12).map(|v| (v as f32) * 0.5 - 2.0).collect(); // 3×4
         let mut out = vec![0.0; 8];
-        matmul(&mut out, 4, Mat::new(&a, 2, 3), Mat::new(&b, 3, 4), 1.0, false);
+        matmul(
+            &mut out,
+            4,
+            Mat::new(&a, 2, 3),
+            Mat::new(&b, 3, 4),
+            1.0,
+            false,
+        );
         assert_eq!(out, naive(&a, 2, 3, &b, 4));
         // aᵀ·aᵀᵀ: (3×2)·(2×3).
         let at: Vec<f32> = vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0];
         let mut o2 = vec![1.0; 9];
-        matmul(&mut o2, 3, Mat::new(&a, 2, 3).t(), Mat::new(&a, 2, 3), 2.0, true);
-        let want: Vec<f32> = naive(&at, 3, 2, &a, 3).iter().map(|v| 1.0 + 2.0 * v).collect();
+        matmul(
+            &mut o2,
+            3,
+            Mat::new(&a, 2, 3).t(),
+            Mat::new(&a, 2, 3),
+            2.0,
+            true,
+        );
+        let want: Vec<f32> = naive(&at, 3, 2, &a, 3)
+            .iter()
+            .map(|v| 1.0 + 2.0 * v)
+            .collect();
         assert_eq!(o2, want);
         // A column block: the middle two columns of b as a 3×2 matrix.
         let mut o3 = vec![0.0; 4];
-        matmul(&mut o3, 2, Mat::new(&a, 2, 3), Mat::strided(&b[1..], 3, 2, 4), 1.0, false);
+        matmul(
+            &mut o3,
+            2,
+            Mat::new(&a, 2, 3),
+            Mat::strided(&b[1..], 3, 2, 4),
+            1.0,
+            false,
+        );
         let bm: Vec<f32> = (0..3).flat_map(|r| [b[r * 4 + 1], b[r * 4 + 2]]).collect();
         assert_eq!(o3, naive(&a, 2, 3, &bm, 2));
     }
@@ -248,6 +296,13 @@ mod tests {
     fn mismatched_shapes_panic() {
         let a = [0.0; 6];
         let mut out = [0.0; 4];
-        matmul(&mut out, 2, Mat::new(&a, 2, 3), Mat::new(&a, 2, 3), 1.0, false);
+        matmul(
+            &mut out,
+            2,
+            Mat::new(&a, 2, 3),
+            Mat::new(&a, 2, 3),
+            1.0,
+            false,
+        );
     }
 }

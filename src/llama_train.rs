@@ -170,9 +170,7 @@ impl<'m> Backprop<'m> {
     pub fn new(model: &'m Llama) -> Self {
         let wt = model
             .blocks_for_training()
-            .map(|b| {
-                [b.wq, b.wk, b.wv, b.wo, b.gate, b.up, b.down].map(transposed)
-            })
+            .map(|b| [b.wq, b.wk, b.wv, b.wo, b.gate, b.up, b.down].map(transposed))
             .collect();
         let head_t = transposed(model.output());
         Backprop { model, wt, head_t }
@@ -263,7 +261,8 @@ impl<'m> Backprop<'m> {
             }
             rope(&mut q, cfg.n_head, cfg.head_dim(), 0, &cos, &sin);
             rope(&mut k, cfg.n_head_kv, cfg.head_dim(), 0, &cos, &sin);
-            let (a, p) = attention_forward(&q, &k, &v, t, cfg.n_head, cfg.n_head_kv, cfg.head_dim());
+            let (a, p) =
+                attention_forward(&q, &k, &v, t, cfg.n_head, cfg.n_head_kv, cfg.head_dim());
             let mut o = b.wo.weight().matmul(&a, t);
             lora[Target::OProj.index()] =
                 lora_forward(&pairs[Target::OProj.index()], &a, t, s, &mut o, dropout);
@@ -281,8 +280,14 @@ impl<'m> Backprop<'m> {
                 lora_forward(&pairs[Target::UpProj.index()], &h2, t, s, &mut u, dropout);
             let m: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| silu(g) * u).collect();
             let mut down = b.down.weight().matmul(&m, t);
-            lora[Target::DownProj.index()] =
-                lora_forward(&pairs[Target::DownProj.index()], &m, t, s, &mut down, dropout);
+            lora[Target::DownProj.index()] = lora_forward(
+                &pairs[Target::DownProj.index()],
+                &m,
+                t,
+                s,
+                &mut down,
+                dropout,
+            );
             x = x_mid.clone();
             add(&mut x, &down);
             acts.push(BlockActs {
@@ -347,7 +352,10 @@ impl<'m> Backprop<'m> {
                 dg[i] = dm[i] * u * sig * (1.0 + g * (1.0 - sig));
             }
             let mut dh2 = backward_product(&wt[Target::GateProj.index()], &dg, t);
-            add(&mut dh2, &backward_product(&wt[Target::UpProj.index()], &du, t));
+            add(
+                &mut dh2,
+                &backward_product(&wt[Target::UpProj.index()], &du, t),
+            );
             for (target, dy) in [(Target::GateProj, &dg), (Target::UpProj, &du)] {
                 let i = target.index();
                 lora_backward(&pairs[i], &ac.lora[i], &mut gl[i], dy, t, s, &mut dh2);
@@ -357,22 +365,30 @@ impl<'m> Backprop<'m> {
             // x_mid = x_in + o(a)
             let mut da = backward_product(&wt[Target::OProj.index()], &dx_mid, t);
             let oi = Target::OProj.index();
-            lora_backward(&pairs[oi], &ac.lora[oi], &mut gl[oi], &dx_mid, t, s, &mut da);
-            let (mut dq, mut dk, dv) = attention_backward(
-                &da,
-                ac,
+            lora_backward(
+                &pairs[oi],
+                &ac.lora[oi],
+                &mut gl[oi],
+                &dx_mid,
                 t,
-                cfg.n_head,
-                cfg.n_head_kv,
-                cfg.head_dim(),
+                s,
+                &mut da,
             );
+            let (mut dq, mut dk, dv) =
+                attention_backward(&da, ac, t, cfg.n_head, cfg.n_head_kv, cfg.head_dim());
             // RoPE is a rotation: its backward is the rotation by the opposite angle.
             let neg_sin: Vec<f32> = sin.iter().map(|v| -v).collect();
             rope(&mut dq, cfg.n_head, cfg.head_dim(), 0, &cos, &neg_sin);
             rope(&mut dk, cfg.n_head_kv, cfg.head_dim(), 0, &cos, &neg_sin);
             let mut dh1 = backward_product(&wt[Target::QProj.index()], &dq, t);
-            add(&mut dh1, &backward_product(&wt[Target::KProj.index()], &dk, t));
-            add(&mut dh1, &backward_product(&wt[Target::VProj.index()], &dv, t));
+            add(
+                &mut dh1,
+                &backward_product(&wt[Target::KProj.index()], &dk, t),
+            );
+            add(
+                &mut dh1,
+                &backward_product(&wt[Target::VProj.index()], &dv, t),
+            );
             for (target, dy) in [
                 (Target::QProj, &dq),
                 (Target::KProj, &dk),
@@ -410,7 +426,13 @@ fn backward_product(wt: &QMatrix, dy: &[f32], rows: usize) -> Vec<f32> {
 
 /// Turns each row of `logits` into `scale · (softmax − onehot(next token))`, the loss's
 /// gradient, and returns the rows' summed negative log-likelihood.
-fn softmax_grad(logits: &mut [f32], vocab: usize, rows: &[usize], tokens: &[u32], scale: f32) -> f64 {
+fn softmax_grad(
+    logits: &mut [f32],
+    vocab: usize,
+    rows: &[usize],
+    tokens: &[u32],
+    scale: f32,
+) -> f64 {
     let mut nll = vec![0f64; rows.len()];
     let shared = SharedMut::new(logits);
     let per = SharedMut::new(&mut nll);
@@ -603,7 +625,14 @@ fn attention_forward(
             row[i + 1..].fill(0.0);
         }
         let mut a = vec![0f32; t * hd];
-        matmul(&mut a, hd, Mat::new(p, t, t), Mat::strided(&v[g * hd..], t, hd, kd), 1.0, false);
+        matmul(
+            &mut a,
+            hd,
+            Mat::new(p, t, t),
+            Mat::strided(&v[g * hd..], t, hd, kd),
+            1.0,
+            false,
+        );
         for (i, row) in a.chunks_exact(hd).enumerate() {
             // SAFETY: head h owns columns h·hd.. of every output row.
             unsafe { so.slice(i * qd + h * hd, hd) }.copy_from_slice(row);

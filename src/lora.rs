@@ -263,7 +263,13 @@ impl LoraAdapter {
 mod tests {
     use super::*;
 
-    fn cfg(n_layer: usize, n_embd: usize, n_head: usize, n_head_kv: usize, n_ff: usize) -> LlamaConfig {
+    fn cfg(
+        n_layer: usize,
+        n_embd: usize,
+        n_head: usize,
+        n_head_kv: usize,
+        n_ff: usize,
+    ) -> LlamaConfig {
         LlamaConfig {
             n_layer,
             n_embd,
@@ -306,7 +312,7 @@ mod tests {
     #[test]
     fn delta_is_scale_b_a_x() {
         let p = LoraPair {
-            a: vec![1.0, 2.0, 0.0, 1.0], // r=2, in=2
+            a: vec![1.0, 2.0, 0.0, 1.0],           // r=2, in=2
             b: vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], // out=3, r=2
             in_dim: 2,
             out_dim: 3,

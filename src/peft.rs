@@ -539,11 +539,10 @@ fn missing_hint(path: &Path) -> String {
 }
 
 fn parse_config(bytes: &[u8], path: &Path, model: &LlamaConfig) -> Result<ParsedConfig, PeftError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|source| PeftError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|source| PeftError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let bad = |problem: String| PeftError::Config {
         path: path.to_path_buf(),
         problem,

@@ -32,7 +32,13 @@ fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
         .map(|t| {
             let start = (g.data_offset + t.offset) as usize;
             let n: u64 = t.dims.iter().product();
-            (start, t.size as usize, n as usize, t.name.contains("norm"), t.ty)
+            (
+                start,
+                t.size as usize,
+                n as usize,
+                t.name.contains("norm"),
+                t.ty,
+            )
         })
         .collect();
     for (start, size, n, norm, ty) in spans {
@@ -61,7 +67,11 @@ fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
         bytes[start..start + stored.len()].copy_from_slice(&stored);
         assert!(stored.len() <= size);
     }
-    let name = if quantized { "tiny-q8.gguf" } else { "tiny-f32.gguf" };
+    let name = if quantized {
+        "tiny-q8.gguf"
+    } else {
+        "tiny-f32.gguf"
+    };
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     Llama::load(&ModelFile::open(&path).unwrap()).unwrap()
@@ -93,7 +103,9 @@ fn check_gradients(dropout: f32) {
     }
     let seq = Sequence {
         tokens: vec![0, 1, 2, 3, 5, 1, 0, 2, 4, 3, 1, 2],
-        targets: vec![false, false, false, true, true, true, true, true, false, true, true],
+        targets: vec![
+            false, false, false, true, true, true, true, true, false, true, true,
+        ],
     };
     let bp = Backprop::new(&model);
     // The same seed gives the same masks in every evaluation.
@@ -190,7 +202,10 @@ fn quantized_gradients_agree_with_float_ones() {
         let cos = dot / (na * nb);
         assert!(nb > 0.0);
         assert!(cos > 0.99, "scale {scale}: cosine {cos}");
-        assert!((na / nb - 1.0).abs() < 0.05, "scale {scale}: norms {na} vs {nb}");
+        assert!(
+            (na / nb - 1.0).abs() < 0.05,
+            "scale {scale}: norms {na} vs {nb}"
+        );
     }
 }
 

@@ -387,6 +387,11 @@ fn schema_builds_under_both_tokenizer_kinds() {
             .unwrap();
         assert_eq!(p.all(), whole, "{:?}", tok.kind());
         let line = encode_after_newline(&tok, "SEVERITY: HIGH\n").unwrap();
-        assert_eq!(tok.decode(&line).unwrap(), "SEVERITY: HIGH\n", "{:?}", tok.kind());
+        assert_eq!(
+            tok.decode(&line).unwrap(),
+            "SEVERITY: HIGH\n",
+            "{:?}",
+            tok.kind()
+        );
     }
 }

@@ -37,6 +37,7 @@ pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         model,
         tokenizer,
         load_s,
+        ..
     } = LoadedModel::load(global)?;
     let prompt = opensoc::bench::prompt_tokens(&tokenizer, args.prompt_tokens)?;
     let r = opensoc::bench::run(&model, &prompt, args.gen_tokens, args.runs)?;

@@ -73,12 +73,18 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     for backend in &args.backends {
         let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts.clone())?;
         let bar = progress_bar(examples.len() as u64, backend);
-        let run = opensoc::eval_run::run(&mut analyzer, backend, &examples, args.token_ids, &mut |p| {
-            bar.inc(1);
-            if !p.valid {
-                bar.set_message(format!("entry {} invalid", p.index));
-            }
-        })
+        let run = opensoc::eval_run::run(
+            &mut analyzer,
+            backend,
+            &examples,
+            args.token_ids,
+            &mut |p| {
+                bar.inc(1);
+                if !p.valid {
+                    bar.set_message(format!("entry {} invalid", p.index));
+                }
+            },
+        )
         .with_context(|| format!("evaluating on backend {backend}"))?;
         bar.finish_and_clear();
         let probes = if args.backends.len() > 1 {

@@ -161,12 +161,16 @@ mod tests {
 
     #[test]
     fn canonical_response_uses_taxonomy_names_and_keeps_texts() {
-        let seed = "THREAT_TYPE: Windows Threat: Failed Login\nMITRE_TECHNIQUE: T1110 (Failed Login)\n\
+        let seed =
+            "THREAT_TYPE: Windows Threat: Failed Login\nMITRE_TECHNIQUE: T1110 (Failed Login)\n\
                     MITRE_TACTIC: Credential Access\nSEVERITY: HIGH\nRISK_SCORE: 72\n\
                     EVIDENCE: Multiple failed logons.\nIMPACT: Lockout.\nRECOMMENDATION: 1) Check";
         let r = canonical_response(seed);
         assert!(r.contains("MITRE_TECHNIQUE: T1110 (Brute Force)\n"), "{r}");
-        assert!(r.starts_with("THREAT_TYPE: Windows Threat: Failed Login\n"), "{r}");
+        assert!(
+            r.starts_with("THREAT_TYPE: Windows Threat: Failed Login\n"),
+            "{r}"
+        );
         assert!(r.ends_with("RECOMMENDATION: 1) Check\n"), "{r}");
         // Unparseable outputs are kept as they are.
         assert_eq!(canonical_response("free text"), "free text\n");

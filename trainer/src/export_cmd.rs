@@ -11,9 +11,12 @@ use opensoc::model_file::ModelFile;
 /// Arguments of `opensoc-train export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// PEFT adapter directory to merge (default: none, the base model is re-quantized).
-    #[arg(long, value_name = "DIR")]
+    /// PEFT adapter directory to merge (default: the adapter shipped inside opensoc).
+    #[arg(long, value_name = "DIR", conflicts_with = "no_adapter")]
     adapter: Option<PathBuf>,
+    /// Merge nothing: the base model, re-quantized.
+    #[arg(long)]
+    no_adapter: bool,
     /// Output GGUF file; written whole or not at all.
     #[arg(long, value_name = "FILE.gguf")]
     out: PathBuf,
@@ -30,14 +33,18 @@ fn parse_quant(s: &str) -> Result<ExportQuant, String> {
 /// Runs the export of `args` on the model at `model` (default: the fetched default model).
 pub fn run(model: Option<&Path>, args: ExportArgs) -> anyhow::Result<()> {
     let path = opensoc::fetch::resolve_model(model, true)?;
-    let adapter = match &args.adapter {
-        None => None,
-        Some(dir) => {
-            let file = ModelFile::open(&path)?;
-            let cfg = LlamaConfig::from_gguf(&file.gguf)
-                .with_context(|| format!("reading the configuration of {}", path.display()))?;
-            Some(opensoc::peft::load_peft(dir, &cfg)?)
-        }
+    let cfg = || -> anyhow::Result<LlamaConfig> {
+        let file = ModelFile::open(&path)?;
+        LlamaConfig::from_gguf(&file.gguf)
+            .with_context(|| format!("reading the configuration of {}", path.display()))
+    };
+    let adapter = match (&args.adapter, args.no_adapter) {
+        (_, true) => None,
+        (Some(dir), false) => Some(opensoc::peft::load_peft(dir, &cfg()?)?),
+        (None, false) => Some(
+            opensoc::shipped::shipped_adapter(&cfg()?)
+                .context("the shipped adapter does not fit this model; give --adapter DIR")?,
+        ),
     };
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tensors, {msg}")

@@ -18,7 +18,7 @@ use opensoc::tokenizer::Tokenizer;
 #[derive(Debug, Parser)]
 #[command(name = "opensoc-train", version)]
 struct Cli {
-    /// GGUF model whose tokenizer is used [default: the fetched SmolLM2-135M-Instruct].
+    /// GGUF base model to train, measure or export [default: the fetched SmolLM2-135M-Instruct].
     #[arg(long, global = true, env = "OPENSOC_MODEL", value_name = "PATH")]
     model: Option<PathBuf>,
     #[command(subcommand)]

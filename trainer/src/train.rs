@@ -285,10 +285,9 @@ impl<'m> Trainer<'m> {
         let mut last_loss = f32::NAN;
         let mut last_good = self.progress.step;
         let mut interrupted = false;
-        let limit = self
-            .cfg
-            .max_steps
-            .map_or(self.progress.total_steps, |m| m.min(self.progress.total_steps));
+        let limit = self.cfg.max_steps.map_or(self.progress.total_steps, |m| {
+            m.min(self.progress.total_steps)
+        });
         while self.progress.step < limit {
             let step = self.progress.step;
             let (epoch, s) = (step / per_epoch, step % per_epoch);
@@ -325,7 +324,7 @@ impl<'m> Trainer<'m> {
                 self.save_checkpoint()?;
                 break;
             }
-            if every > 0 && self.progress.step % every == 0 {
+            if every > 0 && self.progress.step.is_multiple_of(every) {
                 self.save_checkpoint()?;
                 last_good = self.progress.step;
             }
@@ -360,9 +359,13 @@ impl<'m> Trainer<'m> {
                 let seq = &self.seqs[i];
                 tokens += seq.tokens.len();
                 let mut drop = Dropout::train(p, &mut rng);
-                let nll =
-                    self.bp
-                        .accumulate(&self.adapter, seq, &mut drop, norm as f32, &mut self.grads)?;
+                let nll = self.bp.accumulate(
+                    &self.adapter,
+                    seq,
+                    &mut drop,
+                    norm as f32,
+                    &mut self.grads,
+                )?;
                 loss_sum += nll * norm;
             }
         }
@@ -410,7 +413,10 @@ impl<'m> Trainer<'m> {
         };
         if let Err(e) = write() {
             let _ = std::fs::remove_file(&tmp);
-            return Err(TrainError::Io { path: tmp, source: e });
+            return Err(TrainError::Io {
+                path: tmp,
+                source: e,
+            });
         }
         std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
         Ok(())
@@ -437,10 +443,7 @@ impl<'m> Trainer<'m> {
         {
             return Err(bad(&format!(
                 "it was written for {} sequences and {} parameters, this run has {} and {}",
-                progress.sequences,
-                progress.params,
-                self.progress.sequences,
-                self.progress.params
+                progress.sequences, progress.params, self.progress.sequences, self.progress.params
             )));
         }
         for p in buffers_mut(&mut self.adapter.blocks) {
@@ -509,6 +512,9 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..450).collect::<Vec<_>>());
         // The last step holds the remaining 2 sequences in one micro-batch.
-        assert_eq!(step_sequences(&order, 28, &cfg), vec![order[448..].to_vec()]);
+        assert_eq!(
+            step_sequences(&order, 28, &cfg),
+            vec![order[448..].to_vec()]
+        );
     }
 }

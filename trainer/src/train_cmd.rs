@@ -22,9 +22,11 @@ use serde_json::json;
 
 /// Arguments of `opensoc-train train`; the defaults are the paper's Table IV.
 #[derive(Debug, Args)]
-#[command(after_help = "Writes into --out: adapter_model.safetensors and adapter_config.json \
+#[command(
+    after_help = "Writes into --out: adapter_model.safetensors and adapter_config.json \
                         (PEFT's format), loss.jsonl, loss.svg, train_report.json and \
-                        checkpoint.bin (for --resume). Ctrl-C saves a checkpoint and stops.")]
+                        checkpoint.bin (for --resume). Ctrl-C saves a checkpoint and stops."
+)]
 pub struct TrainArgs {
     /// Training data in the seed's format (a JSON list of {instruction, input, output}).
     #[arg(long, value_name = "FILE.json")]
@@ -83,6 +85,10 @@ pub struct TrainArgs {
     /// Continue from DIR/checkpoint.bin.
     #[arg(long)]
     resume: bool,
+    /// After training, evaluate the adapter (fast mode) on this seed-format file with the eval
+    /// harness `opensoc eval` uses; the metrics go into train_report.json.
+    #[arg(long, value_name = "FILE.json")]
+    eval_data: Option<PathBuf>,
     /// Device to train on.
     #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
     device: String,
@@ -169,7 +175,14 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         max_steps: args.max_steps,
     };
     let bp = Backprop::new(&llama);
-    let mut trainer = Trainer::new(&bp, built.seqs, adapter, cfg.clone(), &args.out, args.resume)?;
+    let mut trainer = Trainer::new(
+        &bp,
+        built.seqs,
+        adapter,
+        cfg.clone(),
+        &args.out,
+        args.resume,
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -184,11 +197,9 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let total = trainer.total_steps();
     let bar = ProgressBar::new(total as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "train [{bar:30}] {pos}/{len} steps {msg} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template("train [{bar:30}] {pos}/{len} steps {msg} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar.set_position(trainer.steps_done() as u64);
     if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -200,8 +211,11 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         tokens_seen += rec.tokens;
         let tps = tokens_seen as f64 / loop_start.elapsed().as_secs_f64();
         bar.set_position(rec.step as u64);
-        bar.set_message(format!("loss {:.4} lr {:.2e} {tps:.0} tok/s", rec.loss, rec.lr));
-        if bar.is_hidden() && (rec.step % 5 == 0 || rec.step == total) {
+        bar.set_message(format!(
+            "loss {:.4} lr {:.2e} {tps:.0} tok/s",
+            rec.loss, rec.lr
+        ));
+        if bar.is_hidden() && (rec.step.is_multiple_of(5) || rec.step == total) {
             eprintln!(
                 "step {}/{} epoch {} loss {:.4} lr {:.2e} grad {:.3} {tps:.0} tok/s",
                 rec.step, total, rec.epoch, rec.loss, rec.lr, rec.grad_norm
@@ -234,6 +248,10 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     std::fs::write(&svg_path, loss_svg(&records))
         .with_context(|| format!("writing {}", svg_path.display()))?;
     let tok_s = summary.tokens as f64 / summary.wall_s.max(1e-9);
+    let eval = match &args.eval_data {
+        Some(data) => Some(evaluate(&file, &tok, &adapter, data)?),
+        None => None,
+    };
     let report = json!({
         "model": path.display().to_string(),
         "data": args.data.display().to_string(),
@@ -250,6 +268,7 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         "tokens": summary.tokens,
         "tokens_per_s": tok_s,
         "peak_rss_mb": opensoc::bench::peak_rss_mb(),
+        "eval": eval,
     });
     let report_path = args.out.join("train_report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)?)
@@ -262,4 +281,42 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The eval harness's metrics of `adapter` on `data` (fast mode), as `opensoc eval` gives them.
+fn evaluate(
+    file: &ModelFile,
+    tok: &Tokenizer,
+    adapter: &LoraAdapter,
+    data: &std::path::Path,
+) -> anyhow::Result<serde_json::Value> {
+    let mut model = Llama::load(file)?;
+    model.set_adapter(Some(adapter.clone()))?;
+    let examples = opensoc::dataset::load_examples(data)?;
+    let golds: Vec<opensoc::eval::Gold> = examples
+        .iter()
+        .map(|e| opensoc::eval::Gold::from_output(&e.output))
+        .collect();
+    let mut analyzer = opensoc::analyzer::Analyzer::new(
+        &model,
+        tok,
+        opensoc::analyzer::AnalyzerOptions::default(),
+    )?;
+    eprintln!("evaluating the adapter on {}...", data.display());
+    let run = opensoc::eval_run::run(&mut analyzer, "cpu", &examples, false, &mut |_| {})?;
+    let m = opensoc::eval::score(&golds, &run.predictions, run.total_s);
+    eprintln!(
+        "eval: strict threat {:.1}%, category {:.1}%, severity {:.1}%, technique {:.1}%, valid {:.1}%",
+        m.strict_threat_accuracy * 100.0,
+        m.category_accuracy * 100.0,
+        m.severity_accuracy * 100.0,
+        m.technique_accuracy * 100.0,
+        m.valid_rate * 100.0
+    );
+    let mut v = serde_json::to_value(&m)?;
+    if let Some(o) = v.as_object_mut() {
+        o.remove("confusion");
+        o.insert("data".into(), json!(data.display().to_string()));
+    }
+    Ok(v)
 }

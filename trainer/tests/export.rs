@@ -73,7 +73,7 @@ fn merges_a_peft_adapter_and_requantizes_without_one() {
 
     // No adapter, q4_k: SmolLM2's rows of 576 are not whole Q4_K blocks; the report says so.
     let out = dir.join("base-q4_k.gguf");
-    let o = export(&["--quant", "q4_k"], &out);
+    let o = export(&["--no-adapter", "--quant", "q4_k"], &out);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
     assert!(stdout.contains("adapter             none"), "{stdout}");
@@ -85,6 +85,15 @@ fn merges_a_peft_adapter_and_requantizes_without_one() {
     assert_eq!(
         f.gguf.tensor("blk.0.ffn_down.weight").unwrap().ty,
         GgmlType::Q4_K
+    );
+    // Without --adapter: the shipped adapter, merged.
+    let out = dir.join("shipped-q8_0.gguf");
+    let o = export(&["--quant", "q8_0"], &out);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("210 merged"),
+        "{}",
+        text(&o.stdout)
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -48,14 +48,36 @@ fn losses(dir: &Path) -> Vec<(u64, f64)> {
 /// Six short examples trained hard enough that the loss must fall within a few steps
 /// (checkpoints every `--checkpoint-every` steps, given apart).
 const SMOKE_BASE: &[&str] = &[
-    "--limit", "6", "--batch", "2", "--accum", "1", "--epochs", "4", "--lr", "1e-3",
-    "--max-len", "256",
+    "--limit",
+    "6",
+    "--batch",
+    "2",
+    "--accum",
+    "1",
+    "--epochs",
+    "4",
+    "--lr",
+    "1e-3",
+    "--max-len",
+    "256",
 ];
 
 /// [`SMOKE_BASE`] with a checkpoint every two steps.
 const SMOKE: &[&str] = &[
-    "--limit", "6", "--batch", "2", "--accum", "1", "--epochs", "4", "--lr", "1e-3",
-    "--max-len", "256", "--checkpoint-every", "2",
+    "--limit",
+    "6",
+    "--batch",
+    "2",
+    "--accum",
+    "1",
+    "--epochs",
+    "4",
+    "--lr",
+    "1e-3",
+    "--max-len",
+    "256",
+    "--checkpoint-every",
+    "2",
 ];
 
 #[test]
@@ -100,7 +122,11 @@ fn resuming_continues_exactly_where_the_run_stopped() {
     ok(&train(&train_file(), &whole, &six));
     let three = [SMOKE, &["--max-steps", "3"]].concat();
     ok(&train(&train_file(), &parts, &three));
-    ok(&train(&train_file(), &parts, &[six.as_slice(), &["--resume"]].concat()));
+    ok(&train(
+        &train_file(),
+        &parts,
+        &[six.as_slice(), &["--resume"]].concat(),
+    ));
     let (a, b) = (losses(&whole), losses(&parts));
     assert_eq!(a.len(), 6);
     assert_eq!(a, b, "a resumed run must repeat the uninterrupted one");
@@ -131,7 +157,11 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
     let o = child.wait_with_output().unwrap();
     ok(&o);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -139,7 +169,11 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     let done = losses(&out).len();
     assert!(done < 12, "stopped early: {done} steps");
     assert!(out.join("checkpoint.bin").is_file());
-    ok(&train(&train_file(), &out, &[SMOKE, &["--resume"]].concat()));
+    ok(&train(
+        &train_file(),
+        &out,
+        &[SMOKE, &["--resume"]].concat(),
+    ));
     assert_eq!(losses(&out).len(), 12);
 }
 
@@ -176,7 +210,10 @@ fn bad_input_is_a_clear_error() {
     let o = train(&write("long.json", &long), &out, &["--max-len", "128"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("skipped 1") && err.contains("no training sequences"), "{err}");
+    assert!(
+        err.contains("skipped 1") && err.contains("no training sequences"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -184,9 +221,26 @@ fn an_exploding_loss_stops_and_keeps_the_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let args = [
-        "--limit", "4", "--batch", "1", "--accum", "1", "--epochs", "3", "--max-len", "256",
-        "--lr", "1e6", "--max-grad-norm", "1e30", "--optim", "adamw", "--checkpoint-every", "1",
-        "--warmup-ratio", "0",
+        "--limit",
+        "4",
+        "--batch",
+        "1",
+        "--accum",
+        "1",
+        "--epochs",
+        "3",
+        "--max-len",
+        "256",
+        "--lr",
+        "1e6",
+        "--max-grad-norm",
+        "1e30",
+        "--optim",
+        "adamw",
+        "--checkpoint-every",
+        "1",
+        "--warmup-ratio",
+        "0",
     ];
     let o = train(&train_file(), &out, &args);
     assert_eq!(o.status.code(), Some(2));
