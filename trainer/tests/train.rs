@@ -62,29 +62,16 @@ const SMOKE_BASE: &[&str] = &[
     "256",
 ];
 
-/// [`SMOKE_BASE`] with a checkpoint every two steps.
-const SMOKE: &[&str] = &[
-    "--limit",
-    "6",
-    "--batch",
-    "2",
-    "--accum",
-    "1",
-    "--epochs",
-    "4",
-    "--lr",
-    "1e-3",
-    "--max-len",
-    "256",
-    "--checkpoint-every",
-    "2",
-];
+/// [`SMOKE_BASE`] with a checkpoint every two steps, then `extra`.
+fn smoke(extra: &[&'static str]) -> Vec<&'static str> {
+    [SMOKE_BASE, &["--checkpoint-every", "2"], extra].concat()
+}
 
 #[test]
 fn smoke_run_loss_falls_and_writes_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    ok(&train(&train_file(), &out, SMOKE));
+    ok(&train(&train_file(), &out, &smoke(&[])));
     let l = losses(&out);
     assert_eq!(l.len(), 12, "{l:?}");
     let first: f64 = l[..3].iter().map(|x| x.1).sum::<f64>() / 3.0;
@@ -118,9 +105,9 @@ fn resuming_continues_exactly_where_the_run_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
     let parts = dir.path().join("parts");
-    let six = [SMOKE, &["--max-steps", "6"]].concat();
+    let six = smoke(&["--max-steps", "6"]);
     ok(&train(&train_file(), &whole, &six));
-    let three = [SMOKE, &["--max-steps", "3"]].concat();
+    let three = smoke(&["--max-steps", "3"]);
     ok(&train(&train_file(), &parts, &three));
     ok(&train(
         &train_file(),
@@ -169,11 +156,7 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     let done = losses(&out).len();
     assert!(done < 12, "stopped early: {done} steps");
     assert!(out.join("checkpoint.bin").is_file());
-    ok(&train(
-        &train_file(),
-        &out,
-        &[SMOKE, &["--resume"]].concat(),
-    ));
+    ok(&train(&train_file(), &out, &smoke(&["--resume"])));
     assert_eq!(losses(&out).len(), 12);
 }
 
@@ -254,12 +237,12 @@ fn an_exploding_loss_stops_and_keeps_the_last_good_checkpoint() {
 fn a_failed_checkpoint_write_leaves_the_previous_one() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let two = [SMOKE, &["--max-steps", "2"]].concat();
+    let two = smoke(&["--max-steps", "2"]);
     ok(&train(&train_file(), &out, &two));
     let before = std::fs::read(out.join("checkpoint.bin")).unwrap();
     // The temporary file cannot be created (a directory holds its name), as on a full disk.
     std::fs::create_dir(out.join("checkpoint.bin.tmp")).unwrap();
-    let four = [SMOKE, &["--max-steps", "4", "--resume"]].concat();
+    let four = smoke(&["--max-steps", "4", "--resume"]);
     let o = train(&train_file(), &out, &four);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
