@@ -371,6 +371,8 @@ pub fn load_peft(dir: &Path, model: &LlamaConfig) -> Result<LoraAdapter, PeftErr
     let config_path = dir.join(CONFIG_FILE);
     let weights_path = dir.join(ADAPTER_FILE);
     let config = read(&config_path)?;
+    // A broken configuration is reported before a missing weights file.
+    parse_config(&config, &config_path, model)?;
     let weights = read(&weights_path)?;
     load_peft_bytes(&config, &config_path, &weights, &weights_path, model)
 }
