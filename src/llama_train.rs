@@ -328,6 +328,8 @@ impl<'m> Backprop<'m> {
         }
         let mut dx = rms_norm_backward(&x, self.model.output_norm(), eps, &dhf);
         let blocks: Vec<_> = self.model.blocks_for_training().collect();
+        // RoPE is a rotation: its backward is the rotation by the opposite angle.
+        let neg_sin: Vec<f32> = sin.iter().map(|v| -v).collect();
         for l in (0..cfg.n_layer).rev() {
             let (b, ac, wt) = (&blocks[l], &acts[l], &self.wt[l]);
             let pairs = &adapter.blocks[l];
@@ -376,8 +378,6 @@ impl<'m> Backprop<'m> {
             );
             let (mut dq, mut dk, dv) =
                 attention_backward(&da, ac, t, cfg.n_head, cfg.n_head_kv, cfg.head_dim());
-            // RoPE is a rotation: its backward is the rotation by the opposite angle.
-            let neg_sin: Vec<f32> = sin.iter().map(|v| -v).collect();
             rope(&mut dq, cfg.n_head, cfg.head_dim(), 0, &cos, &neg_sin);
             rope(&mut dk, cfg.n_head_kv, cfg.head_dim(), 0, &cos, &neg_sin);
             let mut dh1 = backward_product(&wt[Target::QProj.index()], &dq, t);

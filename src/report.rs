@@ -4,9 +4,10 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_atomically;
 use crate::eval::{Confusion, Metrics, Parity, Prediction, PARITY_FIELDS};
 
 /// Why a predictions file could not be read.
@@ -37,37 +38,15 @@ pub fn write_predictions(path: &Path, preds: &[Prediction]) -> io::Result<()> {
     let with_path = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     let mut sorted: Vec<&Prediction> = preds.iter().collect();
     sorted.sort_by_key(|p| p.index);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    // Same directory, so the rename cannot cross file systems; a reader (or a crash) never
-    // sees half a file.
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".predictions.").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        // tempfile's default 0600 would leave the result unreadable to others, unlike any file
-        // a plain create would make.
-        builder.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(with_path)?;
-    write_lines(tmp.as_file_mut(), &sorted).map_err(with_path)?;
-    tmp.persist(path).map_err(|e| with_path(e.error))?;
-    Ok(())
-}
-
-fn write_lines(file: &mut File, preds: &[&Prediction]) -> io::Result<()> {
-    let mut w = BufWriter::new(&mut *file);
-    for p in preds {
-        serde_json::to_writer(&mut w, p).map_err(io::Error::from)?;
-        w.write_all(b"\n")?;
-    }
-    w.flush()?;
-    drop(w);
-    // Durable before the rename makes it visible, so a crash cannot leave an empty result.
-    file.sync_all()
+    write_atomically(path, with_path, |w| {
+        for p in &sorted {
+            serde_json::to_writer(&mut *w, p)
+                .map_err(io::Error::from)
+                .map_err(with_path)?;
+            w.write_all(b"\n").map_err(with_path)?;
+        }
+        Ok(())
+    })
 }
 
 /// Reads a predictions file written by [`write_predictions`] (or in DESIGN.md's shorter line

@@ -147,9 +147,10 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
         assert!(start.elapsed().as_secs() < 300, "no step within 5 minutes");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
+    // The shell's own `kill`: a fresh machine may lack procps' /bin/kill.
+    let kill = format!("kill -INT {}", child.id());
+    assert!(Command::new("sh")
+        .args(["-c", &kill])
         .status()
         .unwrap()
         .success());
