@@ -1,0 +1,468 @@
+//! Which log files to read and in which order.
+//!
+//! `scan` and `watch` take files, directories and glob patterns. A file argument brings its
+//! rotated siblings (`NAME.1`, `NAME.2.gz`, `NAME-20261127`, `NAME.2026-11-27.gz`) so content
+//! written before the last rotation is not missed; every file is put in the group of its base
+//! name and each group is listed oldest first, the live file last, so windows see lines in the
+//! order they were written.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// One file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFile {
+    /// Where the file is now.
+    pub path: PathBuf,
+    /// The base log name, e.g. "/var/log/auth.log" for auth.log.1 and auth.log-20261127.gz.
+    pub group: String,
+    /// Gzip content (decided by the magic bytes, not the name).
+    pub compressed: bool,
+    /// The base file itself, which a logger may still be writing to.
+    pub live: bool,
+}
+
+/// The outcome of [`discover`]: the files to read and the paths that could not be used.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Files in reading order: groups in argument order, each oldest first.
+    pub files: Vec<LogFile>,
+    /// Paths that could not be read, with the reason; the other files are still listed.
+    pub problems: Vec<(PathBuf, String)>,
+}
+
+/// Where a file stands in its rotation; the derived order is oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rotation {
+    /// `NAME-YYYYMMDD` or `NAME.YYYY-MM-DD` (as a YYYYMMDD number). Placed before numbered
+    /// files because a group only has both after `dateext` was switched off, and the dated
+    /// files then predate the numbered ones.
+    Dated(u32),
+    /// `NAME.N`, stored as `u64::MAX - N` so that higher numbers (older) sort first.
+    Numbered(u64),
+    /// The base file.
+    Live,
+}
+
+/// Lists the files to read for `paths` (files, directories, glob patterns).
+pub fn discover(paths: &[PathBuf]) -> Discovery {
+    let mut out = Discovery::default();
+    // Groups keep their first-seen order; files are deduplicated by device and inode so
+    // that two spellings of one path (or a glob that also matches a sibling) read it once.
+    let mut group_order: Vec<String> = Vec::new();
+    let mut groups: HashMap<String, Vec<(Rotation, LogFile)>> = HashMap::new();
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
+
+    for arg in paths {
+        let mut seeds: Vec<(PathBuf, bool)> = Vec::new();
+        match fs::metadata(arg) {
+            Ok(meta) if meta.is_dir() => match list_dir(arg) {
+                Ok(entries) => seeds.extend(entries.into_iter().map(|p| (p, false))),
+                Err(e) => out.problems.push((arg.clone(), e)),
+            },
+            Ok(meta) if meta.is_file() => seeds.push((arg.clone(), true)),
+            Ok(_) => out
+                .problems
+                .push((arg.clone(), "not a regular file or directory".to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_pattern(arg) => {
+                expand_glob(arg, &mut seeds, &mut out.problems)
+            }
+            Err(e) => out.problems.push((arg.clone(), e.to_string())),
+        }
+
+        for (seed, with_siblings) in seeds {
+            let mut members = vec![seed.clone()];
+            if with_siblings {
+                match siblings(&seed) {
+                    Ok(found) => members.extend(found),
+                    Err(e) => out.problems.push((seed.clone(), e)),
+                }
+            }
+            for path in members {
+                let Some((group, rotation)) = classify(&path) else {
+                    continue;
+                };
+                let (ident, compressed) = match probe(&path) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        out.problems.push((path, e));
+                        continue;
+                    }
+                };
+                if !seen.insert(ident) {
+                    continue;
+                }
+                if !groups.contains_key(&group) {
+                    group_order.push(group.clone());
+                }
+                let file = LogFile {
+                    path,
+                    group: group.clone(),
+                    compressed,
+                    live: rotation == Rotation::Live && !compressed,
+                };
+                groups.entry(group).or_default().push((rotation, file));
+            }
+        }
+    }
+
+    for group in group_order {
+        if let Some(mut members) = groups.remove(&group) {
+            // Equal keys only when two names give one rotation (`NAME.1` and `NAME.1.gz`
+            // both present, mid-compression); path order keeps the result deterministic.
+            members.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.path.cmp(&b.1.path)));
+            out.files.extend(members.into_iter().map(|(_, f)| f));
+        }
+    }
+    out
+}
+
+/// True when the argument contains glob metacharacters.
+fn is_pattern(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '['])
+}
+
+/// Expands a glob pattern; matching directories are listed like directory arguments.
+fn expand_glob(
+    pattern: &Path,
+    seeds: &mut Vec<(PathBuf, bool)>,
+    problems: &mut Vec<(PathBuf, String)>,
+) {
+    let text = pattern.to_string_lossy();
+    let entries = match glob::glob(&text) {
+        Ok(entries) => entries,
+        Err(e) => {
+            problems.push((pattern.to_path_buf(), format!("bad pattern: {e}")));
+            return;
+        }
+    };
+    let mut matched = false;
+    for entry in entries {
+        match entry {
+            Ok(path) => {
+                matched = true;
+                match fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => match list_dir(&path) {
+                        Ok(found) => seeds.extend(found.into_iter().map(|p| (p, false))),
+                        Err(e) => problems.push((path, e)),
+                    },
+                    Ok(m) if m.is_file() => seeds.push((path, true)),
+                    Ok(_) => {}
+                    Err(e) => problems.push((path, e.to_string())),
+                }
+            }
+            Err(e) => {
+                matched = true;
+                problems.push((e.path().to_path_buf(), e.error().to_string()));
+            }
+        }
+    }
+    if !matched {
+        problems.push((
+            pattern.to_path_buf(),
+            "no file matches the pattern".to_string(),
+        ));
+    }
+}
+
+/// The regular, non-hidden files of a directory, sorted by name.
+fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = fs::read_dir(dir).map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // metadata() follows symlinks: a link to a log file is a log file.
+        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The rotated siblings of a base file in its directory.
+fn siblings(file: &Path) -> Result<Vec<PathBuf>, String> {
+    let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return Ok(Vec::new());
+    };
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut found = Vec::new();
+    for path in list_dir(&dir)? {
+        let Some(other) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if let Some((base, _)) = split_rotation(&other) {
+            if base == name {
+                // Keep the argument's spelling of the directory so groups read as given.
+                found.push(file.with_file_name(path.file_name().unwrap_or_default()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The group (base path) and rotation of a path.
+fn classify(path: &Path) -> Option<(String, Rotation)> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    match split_rotation(&name) {
+        Some((base, rotation)) => Some((
+            path.with_file_name(base).to_string_lossy().into_owned(),
+            rotation,
+        )),
+        None => Some((path.to_string_lossy().into_owned(), Rotation::Live)),
+    }
+}
+
+/// Splits a rotated file name into its base name and rotation; `None` for a base name.
+fn split_rotation(name: &str) -> Option<(&str, Rotation)> {
+    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    // NAME.N
+    if let Some((base, n)) = stem.rsplit_once('.') {
+        if !base.is_empty()
+            && !n.is_empty()
+            && n.len() <= 6
+            && n.bytes().all(|b| b.is_ascii_digit())
+        {
+            let n: u64 = n.parse().ok()?;
+            return Some((base, Rotation::Numbered(u64::MAX - n)));
+        }
+        // NAME.YYYY-MM-DD
+        if !base.is_empty() {
+            if let Some(date) = parse_dashed_date(n) {
+                return Some((base, Rotation::Dated(date)));
+            }
+        }
+    }
+    // NAME-YYYYMMDD
+    if let Some((base, d)) = stem.rsplit_once('-') {
+        if !base.is_empty() && d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) {
+            let date: u32 = d.parse().ok()?;
+            if plausible_date(date) {
+                return Some((base, Rotation::Dated(date)));
+            }
+        }
+    }
+    None
+}
+
+/// `YYYY-MM-DD` as the number YYYYMMDD.
+fn parse_dashed_date(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits: String = s.chars().filter(|c| *c != '-').collect();
+    if digits.len() != 8 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let date: u32 = digits.parse().ok()?;
+    plausible_date(date).then_some(date)
+}
+
+/// Rejects numbers that cannot be a YYYYMMDD date, so `app-12345678` stays a base name.
+fn plausible_date(date: u32) -> bool {
+    let (month, day) = ((date / 100) % 100, date % 100);
+    (1..=12).contains(&month) && (1..=31).contains(&day) && date / 10000 >= 1970
+}
+
+/// Device and inode, and whether the content is gzip, read from the file itself.
+fn probe(path: &Path) -> Result<((u64, u64), bool), String> {
+    let mut file = File::open(path).map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(((meta.dev(), meta.ino()), got == 2 && magic == [0x1f, 0x8b]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn write_gz(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut enc = GzEncoder::new(File::create(&path).expect("create"), Compression::fast());
+        enc.write_all(text.as_bytes()).expect("gz");
+        enc.finish().expect("finish");
+        path
+    }
+
+    fn names(d: &Discovery) -> Vec<String> {
+        d.files
+            .iter()
+            .map(|f| {
+                f.path
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn file_argument_brings_rotated_siblings_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "auth.log", "live\n");
+        write(d, "auth.log.1", "one\n");
+        write_gz(d, "auth.log.2.gz", "two\n");
+        write_gz(d, "auth.log.10.gz", "ten\n");
+        write(d, "auth.logger", "other\n");
+        write(d, "syslog.1", "other group\n");
+        let got = discover(&[d.join("auth.log")]);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(
+            names(&got),
+            ["auth.log.10.gz", "auth.log.2.gz", "auth.log.1", "auth.log"]
+        );
+        let group = d.join("auth.log").to_string_lossy().into_owned();
+        assert!(got.files.iter().all(|f| f.group == group));
+        let flags: Vec<(bool, bool)> = got.files.iter().map(|f| (f.compressed, f.live)).collect();
+        assert_eq!(
+            flags,
+            [(true, false), (true, false), (false, false), (false, true)]
+        );
+    }
+
+    #[test]
+    fn dated_names_sort_by_date() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "secure", "live\n");
+        write_gz(d, "secure-20261127.gz", "b\n");
+        write(d, "secure-20261103", "a\n");
+        write(d, "secure.2026-12-01", "c\n");
+        write(d, "secure-12345678", "not a date: its own group\n");
+        let got = discover(&[d.join("secure")]);
+        assert_eq!(
+            names(&got),
+            [
+                "secure-20261103",
+                "secure-20261127.gz",
+                "secure.2026-12-01",
+                "secure"
+            ]
+        );
+    }
+
+    #[test]
+    fn directory_groups_in_order_and_skips_hidden() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "b.log", "b\n");
+        write(d, "b.log.1", "b1\n");
+        write(d, "a.log", "a\n");
+        write(d, ".hidden", "h\n");
+        fs::create_dir(d.join("sub")).expect("mkdir");
+        write(&d.join("sub"), "inner.log", "no recursion\n");
+        let got = discover(&[d.to_path_buf()]);
+        assert_eq!(names(&got), ["a.log", "b.log.1", "b.log"]);
+    }
+
+    #[test]
+    fn groups_follow_argument_order_and_no_file_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "z.log", "z\n");
+        write(d, "a.log", "a\n");
+        write(d, "a.log.1", "a1\n");
+        let pattern = d.join("a.log*");
+        let got = discover(&[d.join("z.log"), pattern, d.join("a.log"), d.to_path_buf()]);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(names(&got), ["z.log", "a.log.1", "a.log"]);
+    }
+
+    #[test]
+    fn gzip_is_detected_by_magic_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "app.log", "x\n");
+        write_gz(d, "app.log.2", "compressed without the name\n");
+        write(d, "app.log.1.gz", "plain text named .gz\n");
+        let got = discover(&[d.join("app.log")]);
+        let compressed: Vec<(String, bool)> = got
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    f.compressed,
+                )
+            })
+            .collect();
+        assert_eq!(
+            compressed,
+            [
+                ("app.log.2".to_string(), true),
+                ("app.log.1.gz".to_string(), false),
+                ("app.log".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_paths_and_empty_globs_are_problems_not_panics() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "ok.log", "fine\n");
+        let got = discover(&[
+            d.join("missing.log"),
+            d.join("nothing*.log"),
+            d.join("ok.log"),
+        ]);
+        assert_eq!(names(&got), ["ok.log"]);
+        let bad: Vec<PathBuf> = got.problems.iter().map(|p| p.0.clone()).collect();
+        assert_eq!(bad, [d.join("missing.log"), d.join("nothing*.log")]);
+    }
+
+    #[test]
+    fn unreadable_file_is_reported_and_others_go_on() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "ok.log", "fine\n");
+        // A path through a regular file fails to open for root too, unlike chmod 000.
+        let got = discover(&[d.join("ok.log/inner"), d.join("ok.log")]);
+        assert_eq!(names(&got), ["ok.log"]);
+        assert_eq!(got.problems.len(), 1);
+        // And a mode-000 file, when the test does not run as root.
+        let secret = write(d, "secret.log", "x\n");
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).expect("chmod");
+        if File::open(&secret).is_err() {
+            let got = discover(&[d.to_path_buf()]);
+            assert_eq!(names(&got), ["ok.log"]);
+            assert_eq!(got.problems[0].0, secret);
+        }
+    }
+}
