@@ -4,3 +4,4 @@
 pub mod discover;
 pub mod identity;
 pub mod line_reader;
+pub mod store;
