@@ -3,5 +3,7 @@
 
 pub mod discover;
 pub mod identity;
+pub mod ingest;
 pub mod line_reader;
+pub mod run_lock;
 pub mod store;

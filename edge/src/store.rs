@@ -268,6 +268,34 @@ pub struct NewVerdict {
     pub input: String,
 }
 
+impl NewVerdict {
+    /// The verdict as stored under `id`.
+    pub fn stored_as(self, id: i64) -> StoredVerdict {
+        StoredVerdict {
+            id,
+            created_at: self.created_at,
+            first_time: self.first_time,
+            last_time: self.last_time,
+            source: self.source,
+            entity: self.entity,
+            records: self.records,
+            signature: self.signature,
+            cached_from: self.cached_from,
+            threat_type: self.threat_type,
+            category: self.category,
+            technique: self.technique,
+            tactic: self.tactic,
+            severity: self.severity,
+            risk_score: self.risk_score,
+            evidence: self.evidence,
+            impact: self.impact,
+            recommendation: self.recommendation,
+            secondary: self.secondary,
+            input: self.input,
+        }
+    }
+}
+
 /// A stored verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredVerdict {

@@ -1,0 +1,144 @@
+//! What `scan` and `watch` share: their flags, the database and its lock, the model as the
+//! pipeline's judge, and how a finding is printed.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use opensoc::analyzer::Analyzer;
+use opensoc::fetch::home_dir;
+use opensoc::llama::Llama;
+use opensoc::verdict::{Severity, Verdict};
+use opensoc_edge::ingest::{IngestConfig, Judge};
+use opensoc_edge::run_lock::RunLock;
+use opensoc_edge::store::{Store, StoredVerdict};
+use opensoc_edge::window::WindowConfig;
+
+use crate::analyze_cmd::ModeArgs;
+use crate::verdict_format::{format_time, parse_severity};
+
+/// Flags of `scan` and `watch`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Log files, directories or glob patterns; rotated siblings (`.1`, `.2.gz`, dated names)
+    /// of a file are read too, oldest first.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The verdict database (created with mode 0600 if absent).
+    #[arg(long, env = "OPENSOC_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Alert threshold: verdicts at or above it are findings (printed; `scan` exits 1).
+    #[arg(long, default_value = "MEDIUM", value_name = "LEVEL", value_parser = parse_severity)]
+    pub min_severity: Severity,
+    /// Seconds of log time one window may span.
+    #[arg(long, default_value_t = WindowConfig::default().span_secs, value_name = "S")]
+    pub window_secs: i64,
+    /// A window closes after this many seconds without a line from its entity.
+    #[arg(long, default_value_t = WindowConfig::default().idle_secs, value_name = "S")]
+    pub idle_secs: i64,
+    /// Records one window holds at most.
+    #[arg(long, default_value_t = WindowConfig::default().max_records, value_name = "N")]
+    pub max_lines: usize,
+    /// Analyse every window with the model, even one whose masked signature was seen before.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Delete stored verdicts older than this many days (0 keeps everything).
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub keep_days: u32,
+    #[command(flatten)]
+    pub mode: ModeArgs,
+}
+
+impl AgentArgs {
+    /// The database path: `--db`, `$OPENSOC_DB`, else `verdicts.db` in opensoc's home.
+    pub fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| home_dir().join("verdicts.db"))
+    }
+
+    /// The pipeline's settings.
+    pub fn ingest_config(&self) -> anyhow::Result<IngestConfig> {
+        if self.window_secs < 1 || self.idle_secs < 1 || self.max_lines < 1 {
+            anyhow::bail!("--window-secs, --idle-secs and --max-lines must be at least 1");
+        }
+        Ok(IngestConfig {
+            window: WindowConfig {
+                span_secs: self.window_secs,
+                idle_secs: self.idle_secs,
+                max_records: self.max_lines,
+                ..WindowConfig::default()
+            },
+            use_cache: !self.no_cache,
+            ..IngestConfig::default()
+        })
+    }
+
+    /// Locks and opens the database, and applies retention.
+    pub fn open_store(&self) -> anyhow::Result<(RunLock, Store)> {
+        let path = self.db_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the directory of {}", path.display()))?;
+        }
+        let lock = RunLock::acquire(&path)?;
+        let mut store = Store::open(&path)?;
+        if self.keep_days > 0 {
+            let before = opensoc_edge::ingest::unix_now() - i64::from(self.keep_days) * 86_400;
+            store.prune(before)?;
+        }
+        Ok((lock, store))
+    }
+}
+
+/// The analyzer as the pipeline's judge.
+pub struct ModelJudge<'m> {
+    /// The analyzer over the loaded model.
+    pub analyzer: Analyzer<'m, Llama>,
+}
+
+impl Judge for ModelJudge<'_> {
+    fn judge(&mut self, input: &str) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
+        let a = self.analyzer.analyze(input.as_bytes())?;
+        a.verdict
+            .ok_or_else(|| "the model's text lacks a verdict field (use --mode fast or full)".into())
+    }
+}
+
+/// Prints the verdicts at or above the threshold: one line each, or one JSON object a line.
+pub fn print_findings(
+    out: &mut impl Write,
+    verdicts: &[StoredVerdict],
+    min: Severity,
+    json: bool,
+) -> anyhow::Result<usize> {
+    let mut n = 0;
+    for v in verdicts.iter().filter(|v| severity_of(v) >= min) {
+        n += 1;
+        if json {
+            writeln!(out, "{}", crate::verdict_format::verdict_json(v))?;
+        } else {
+            writeln!(
+                out,
+                "{}  {:<8}  {}  {}  {} ({} line{})",
+                v.first_time.map_or_else(|| "-".to_string(), format_time),
+                v.severity,
+                v.threat_type,
+                v.entity.as_deref().unwrap_or("-"),
+                v.source,
+                v.records,
+                if v.records == 1 { "" } else { "s" }
+            )?;
+        }
+    }
+    Ok(n)
+}
+
+/// A stored verdict's severity (the store only holds the four names).
+pub fn severity_of(v: &StoredVerdict) -> Severity {
+    parse_severity(&v.severity).unwrap_or(Severity::Low)
+}

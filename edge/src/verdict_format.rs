@@ -1,0 +1,178 @@
+//! How stored verdicts are shown: times, severities, JSON objects, CSV rows and text tables.
+
+use opensoc::verdict::Severity;
+use opensoc_edge::store::StoredVerdict;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// `LOW`, `medium`, … as a severity (clap value parser).
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown severity `{s}` (LOW, MEDIUM, HIGH or CRITICAL)"))
+}
+
+/// Unix seconds as `2026-11-27 09:47:00Z`.
+pub fn format_time(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A time given on the command line: RFC 3339 (`2026-11-27T09:00:00Z`), a date
+/// (`2026-11-27`, midnight UTC), or an age before `now` (`30m`, `24h`, `7d`).
+pub fn parse_time(s: &str, now: i64) -> Result<i64, String> {
+    if let Some((n, unit)) = s
+        .char_indices()
+        .last()
+        .and_then(|(i, c)| s[..i].parse::<i64>().ok().map(|n| (n, c)))
+    {
+        let secs = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(format!("unknown unit in `{s}` (s, m, h, d or w)")),
+        };
+        return Ok(now - n.saturating_mul(secs));
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    if let Ok(d) = time::Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc().unix_timestamp());
+    }
+    Err(format!(
+        "cannot read the time `{s}`: give 2026-11-27, 2026-11-27T09:00:00Z or an age like 24h"
+    ))
+}
+
+/// One verdict as a JSON object.
+pub fn verdict_json(v: &StoredVerdict) -> serde_json::Value {
+    json!({
+        "id": v.id,
+        "created_at": format_time(v.created_at),
+        "first_time": v.first_time.map(format_time),
+        "last_time": v.last_time.map(format_time),
+        "source": v.source,
+        "entity": v.entity,
+        "lines": v.records,
+        "threat_type": v.threat_type,
+        "category": v.category,
+        "mitre_technique": v.technique,
+        "mitre_tactic": v.tactic,
+        "severity": v.severity,
+        "risk_score": v.risk_score,
+        "evidence": v.evidence,
+        "impact": v.impact,
+        "recommendation": v.recommendation,
+        "secondary_threat": v.secondary,
+        "cached_from": v.cached_from,
+        "input": v.input,
+    })
+}
+
+/// The CSV header row, matching [`csv_row`].
+pub const CSV_HEADER: &str = "id,first_time,last_time,source,entity,lines,threat_type,category,\
+                              mitre_technique,mitre_tactic,severity,risk_score,evidence,cached_from";
+
+/// One verdict as a CSV row (RFC 4180 quoting).
+pub fn csv_row(v: &StoredVerdict) -> String {
+    let fields = [
+        v.id.to_string(),
+        v.first_time.map(format_time).unwrap_or_default(),
+        v.last_time.map(format_time).unwrap_or_default(),
+        v.source.clone(),
+        v.entity.clone().unwrap_or_default(),
+        v.records.to_string(),
+        v.threat_type.clone(),
+        v.category.clone(),
+        v.technique.clone(),
+        v.tactic.clone(),
+        v.severity.clone(),
+        v.risk_score.to_string(),
+        v.evidence.clone(),
+        v.cached_from.map(|c| c.to_string()).unwrap_or_default(),
+    ];
+    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A text table: the header row, then rows, each column padded to its widest cell.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_dates_rfc3339_and_ages() {
+        let now = 1_800_000_000;
+        assert_eq!(parse_time("24h", now), Ok(now - 86_400));
+        assert_eq!(parse_time("7d", now), Ok(now - 7 * 86_400));
+        assert_eq!(parse_time("2026-11-27", now), Ok(1_795_737_600));
+        assert_eq!(parse_time("2026-11-27T09:00:00Z", now), Ok(1_795_737_600 + 9 * 3600));
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_time("5y", now).unwrap_err().contains("unit"));
+        assert_eq!(format_time(1_795_737_600 + 9 * 3600), "2026-11-27 09:00:00Z");
+    }
+
+    #[test]
+    fn csv_fields_with_commas_quotes_and_newlines_are_quoted() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn severities_parse_in_any_case() {
+        assert_eq!(parse_severity("high"), Ok(Severity::High));
+        assert!(parse_severity("urgent").is_err());
+    }
+
+    #[test]
+    fn table_columns_are_padded_to_the_widest_cell() {
+        let t = table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\nxxx  y\n");
+    }
+}

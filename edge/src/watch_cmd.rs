@@ -1,0 +1,200 @@
+//! `opensoc watch`: follows files and directories until SIGINT/SIGTERM.
+//!
+//! inotify (through notify) wakes the loop when a watched directory changes; a poll every
+//! `--poll-secs` catches what events miss (network file systems, an exhausted inotify limit).
+//! The files themselves are the queue: when the model is slower than the log, reading pauses
+//! while windows are analysed, the unread bytes are counted and reported as lag, and reading
+//! catches up afterwards; open descriptors keep rotated-away and deleted files readable, so
+//! nothing is dropped.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use notify::{RecursiveMode, Watcher};
+use opensoc::analyzer::Analyzer;
+use opensoc_edge::ingest::Ingest;
+use serde_json::json;
+
+use crate::agent_cmd::{print_findings, AgentArgs, ModelJudge};
+use crate::loaded_model::LoadedModel;
+use crate::Global;
+
+/// Lines read between two looks at the stop flag, the lag and the findings.
+const CHUNK_LINES: usize = 500;
+
+/// How often the lag is reported while the reader is behind.
+const LAG_REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// Arguments of `opensoc watch`.
+#[derive(Debug, Args)]
+#[command(after_help = "Findings at or above --min-severity are printed as they are stored \
+                        (one JSON object a line with --json); every verdict goes to the \
+                        database. SIGINT/SIGTERM finish the window being analysed, write the \
+                        checkpoints and exit 0; the next scan or watch resumes there.\n\n\
+                        A systemd unit: scripts/opensoc-watch.service")]
+pub struct WatchArgs {
+    #[command(flatten)]
+    agent: AgentArgs,
+    /// Seconds between two looks at the files when no event arrives.
+    #[arg(long, default_value_t = 2.0, value_name = "S")]
+    poll_secs: f64,
+    /// Poll only; no inotify.
+    #[arg(long)]
+    poll_only: bool,
+}
+
+/// Follows the paths until a signal.
+pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let a = &args.agent;
+    if !(args.poll_secs > 0.0 && args.poll_secs <= 3600.0) {
+        anyhow::bail!("--poll-secs must be between 0 and 3600");
+    }
+    let config = a.ingest_config()?;
+    let idle = Duration::from_secs(config.window.idle_secs as u64);
+    let opts = a.mode.options()?;
+    let (_lock, store) = a.open_store()?;
+    let lm = LoadedModel::load(global)?;
+    let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
+    let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the SIGINT/SIGTERM handler")?;
+
+    let (tx, rx) = mpsc::channel();
+    let _watcher = if args.poll_only {
+        None
+    } else {
+        match start_watcher(&a.paths, tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("warning: no file events ({e}); polling every {} s", args.poll_secs);
+                None
+            }
+        }
+    };
+    eprintln!(
+        "watching {} path{} into {} (Ctrl-C to stop)",
+        a.paths.len(),
+        if a.paths.len() == 1 { "" } else { "s" },
+        a.db_path().display()
+    );
+
+    let poll = Duration::from_secs_f64(args.poll_secs);
+    let mut last_line = Instant::now();
+    let mut last_lag_report: Option<Instant> = None;
+    let mut max_lag = 0u64;
+    let mut out = std::io::stdout().lock();
+    while !stop.load(Ordering::SeqCst) {
+        ingest.refresh(&a.paths)?;
+        for p in ingest.take_problems() {
+            eprintln!("warning: {}: {}", p.path.display(), p.message);
+        }
+        while !stop.load(Ordering::SeqCst) {
+            let n = ingest.pump(Some(CHUNK_LINES))?;
+            ingest.close_idle_by_log_time()?;
+            print_findings(&mut out, &ingest.take_stored(), a.min_severity, a.json)?;
+            out.flush()?;
+            if n == 0 {
+                break;
+            }
+            last_line = Instant::now();
+            let lag = ingest.lag_bytes();
+            max_lag = max_lag.max(lag);
+            if lag > 0 && last_lag_report.is_none_or(|t| t.elapsed() >= LAG_REPORT_EVERY) {
+                eprintln!("lag: {lag} bytes not read yet (the model is slower than the log); catching up");
+                last_lag_report = Some(Instant::now());
+            }
+        }
+        if last_line.elapsed() >= idle && ingest.has_open() {
+            // Quiet for the idle time: close what is open rather than hold it indefinitely.
+            ingest.flush()?;
+            print_findings(&mut out, &ingest.take_stored(), a.min_severity, a.json)?;
+            out.flush()?;
+        }
+        // Wait for an event or the poll; drain the burst an event brings.
+        if rx.recv_timeout(poll).is_ok() {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+
+    let s = ingest.stats();
+    let summary = json!({
+        "stopped": true,
+        "files": s.files,
+        "lines": s.lines,
+        "windows": s.windows,
+        "model_calls": s.model_calls,
+        "cache_hits": s.cache_hits,
+        "max_lag_bytes": max_lag,
+        "open_lines_left_for_next_run": ingest.lag_bytes(),
+    });
+    if a.json {
+        writeln!(out, "{summary}")?;
+    } else {
+        eprintln!(
+            "stopped: {} lines, {} windows stored ({} analysed, {} cached), largest lag {} bytes; \
+             checkpoints written",
+            s.lines, s.windows, s.model_calls, s.cache_hits, max_lag
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Watches the directory of every path (not the files: rotation replaces them).
+fn start_watcher(
+    paths: &[PathBuf],
+    tx: mpsc::Sender<notify::Result<notify::Event>>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    let mut watcher = notify::recommended_watcher(tx)?;
+    for p in paths {
+        let dir = watch_dir(p);
+        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    }
+    Ok(watcher)
+}
+
+/// The directory to watch for a path: itself when a directory, else the parent of its first
+/// component without glob characters.
+fn watch_dir(p: &Path) -> PathBuf {
+    if p.is_dir() {
+        return p.to_path_buf();
+    }
+    let mut dir = PathBuf::new();
+    for c in p.components() {
+        let s = c.as_os_str().to_string_lossy();
+        if s.contains(['*', '?', '[']) {
+            break;
+        }
+        dir.push(c);
+    }
+    if dir == p {
+        dir.pop();
+    }
+    if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watched_directory_is_the_parent_or_the_part_before_a_glob() {
+        assert_eq!(watch_dir(Path::new("/var/log/auth.log")), PathBuf::from("/var/log"));
+        assert_eq!(watch_dir(Path::new("/var/log/nginx/*.log")), PathBuf::from("/var/log/nginx"));
+        assert_eq!(watch_dir(Path::new("auth.log")), PathBuf::from("."));
+        assert_eq!(watch_dir(Path::new("/tmp")), PathBuf::from("/tmp"));
+    }
+}

@@ -1,0 +1,294 @@
+//! `opensoc scan`, `watch`, `verdicts` and `report` as a user runs them: the real binary, the
+//! real model, the project's sample logs.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn opensoc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_opensoc"));
+    c.env_remove("OPENSOC_MODEL").env_remove("OPENSOC_DB");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    // The tests share the default model; fetch it once before any run needs it.
+    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc().args(args).output().expect("run opensoc")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/samples")
+}
+
+/// The stored verdicts as JSON objects.
+fn stored(db: &Path) -> Vec<serde_json::Value> {
+    let out = run(&["verdicts", "--db", db.to_str().unwrap(), "--format", "json", "--limit", "0"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// Copies the samples into a scratch directory (scans follow the files' identities, and
+/// tests append to them).
+fn scratch_samples(dir: &Path) -> PathBuf {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for name in ["access.log", "auth.log", "windows-security.txt"] {
+        std::fs::copy(samples().join(name), logs.join(name)).unwrap();
+    }
+    logs
+}
+
+#[test]
+fn scan_finds_the_attacks_in_the_samples_and_a_second_scan_has_nothing_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    let out = run(&["scan", "--db", db.to_str().unwrap(), "--json", logs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "findings exit 1: {}", text(&out.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).trim()).expect("one JSON object");
+    assert_eq!(summary["files"], 3);
+    let lines = summary["lines"].as_u64().unwrap();
+    let expected: usize = ["access.log", "auth.log", "windows-security.txt"]
+        .iter()
+        .map(|n| std::fs::read_to_string(logs.join(n)).unwrap().lines().count())
+        .sum();
+    assert_eq!(lines as usize, expected);
+    let windows = summary["windows"].as_u64().unwrap();
+    assert!(windows >= 10, "{summary}");
+    assert_eq!(
+        windows,
+        summary["model_calls"].as_u64().unwrap() + summary["cache_hits"].as_u64().unwrap()
+    );
+    let findings = summary["findings"].as_array().unwrap();
+    let found = |entity: &str| {
+        findings
+            .iter()
+            .any(|f| f["entity"].as_str().is_some_and(|e| e.contains(entity)))
+    };
+    // The password-guessing burst on sshd and the scanner on the web server.
+    assert!(found("185.220.101.33"), "{summary}");
+    assert!(found("203.0.113.45"), "{summary}");
+    assert_eq!(stored(&db).len() as u64, windows);
+
+    let again = run(&["scan", "--db", db.to_str().unwrap(), "--json", logs.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let s2: serde_json::Value = serde_json::from_str(text(&again.stdout).trim()).unwrap();
+    assert_eq!(s2["lines"], 0);
+    assert_eq!(s2["windows"], 0);
+    assert_eq!(stored(&db).len() as u64, windows);
+}
+
+#[test]
+fn verdicts_and_report_read_the_database_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    let dbs = db.to_str().unwrap();
+    let auth = logs.join("auth.log");
+    let out = run(&["scan", "--db", dbs, auth.to_str().unwrap()]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out.stderr));
+    let human = text(&out.stdout);
+    assert!(human.contains("scanned 1 file"), "{human}");
+
+    let all = stored(&db);
+    assert!(!all.is_empty());
+    for v in &all {
+        for key in ["threat_type", "category", "mitre_technique", "severity", "evidence", "input"] {
+            assert!(v[key].is_string(), "{key} in {v}");
+        }
+    }
+    let high = run(&["verdicts", "--db", dbs, "--format", "json", "--min-severity", "HIGH"]);
+    for l in text(&high.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(["HIGH", "CRITICAL"].contains(&v["severity"].as_str().unwrap()), "{v}");
+    }
+    let csv = run(&["verdicts", "--db", dbs, "--format", "csv", "--limit", "0"]);
+    let csv = text(&csv.stdout);
+    assert!(csv.starts_with("id,first_time,"), "{csv}");
+    let table = run(&["verdicts", "--db", dbs]);
+    assert!(text(&table.stdout).starts_with("id "), "{}", text(&table.stdout));
+    let none = run(&["verdicts", "--db", dbs, "--since", "2999-01-01"]);
+    assert!(text(&none.stdout).contains("no verdicts match"));
+
+    let report = run(&["report", "--db", dbs, "--json"]);
+    assert!(report.status.success(), "{}", text(&report.stderr));
+    let r: serde_json::Value = serde_json::from_str(text(&report.stdout).trim()).unwrap();
+    assert_eq!(r["verdicts"].as_u64().unwrap() as usize, all.len());
+    let by_sev: u64 = r["by_severity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_sev as usize, all.len());
+    let report = run(&["report", "--db", dbs]);
+    let t = text(&report.stdout);
+    assert!(t.contains("by severity") && t.contains("timeline"), "{t}");
+
+    let bad = run(&["verdicts", "--db", dbs, "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("cannot read the time"), "{}", text(&bad.stderr));
+    let missing = run(&["verdicts", "--db", dir.path().join("none.db").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(!dir.path().join("none.db").exists(), "verdicts must not create a database");
+}
+
+#[test]
+fn a_second_agent_on_the_same_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    let _held = opensoc_edge::run_lock::RunLock::acquire(&db).unwrap();
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("another opensoc scan or watch"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_database_locked_by_another_program_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    drop(opensoc_edge::store::Store::open(&db).unwrap());
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.join("auth.log").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("locked"), "{}", text(&out.stderr));
+    conn.execute_batch("ROLLBACK").unwrap();
+    drop(conn);
+    let store = opensoc_edge::store::Store::open_read_only(&db).unwrap();
+    assert!(store.verdicts(&Default::default()).unwrap().is_empty());
+}
+
+#[test]
+fn a_read_only_database_is_a_clear_error_and_stays_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    let first = run(&["scan", "--db", db.to_str().unwrap(), logs.join("auth.log").to_str().unwrap()]);
+    assert!(first.status.code().is_some_and(|c| c < 2), "{}", text(&first.stderr));
+    let before = std::fs::read(&db).unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(logs.join("auth.log")).unwrap();
+    writeln!(f, "Nov 27 11:00:00 shop-web1 sshd[9]: Failed password for root from 192.0.2.200 port 4 ssh2").unwrap();
+    drop(f);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.join("auth.log").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("read-only"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+/// Waits until `db` holds at least `n` verdicts.
+fn wait_for_verdicts(db: &Path, n: usize, child: &mut Child) {
+    let start = Instant::now();
+    loop {
+        if db.exists() {
+            let store = opensoc_edge::store::Store::open_read_only(db);
+            if let Ok(s) = store {
+                if s.verdicts(&Default::default()).unwrap().len() >= n {
+                    return;
+                }
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("watch exited early: {status}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no {n} verdicts within 2 minutes");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An access log of `n` windows, each a different client making one request.
+fn write_requests(path: &Path, from: usize, n: usize) {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+    for i in from..from + n {
+        writeln!(
+            f,
+            "10.1.{}.{} - - [27/Nov/2026:10:{:02}:00 +0000] \"GET /item/{i} HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"",
+            i / 200,
+            i % 200 + 1,
+            i % 60
+        )
+        .unwrap();
+    }
+}
+
+fn watch(db: &Path, logs: &Path) -> Child {
+    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc()
+        .args([
+            "watch", "--db", db.to_str().unwrap(), "--no-cache", "--poll-secs", "0.2",
+            "--idle-secs", "1", "--max-lines", "1", logs.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start watch")
+}
+
+/// Every request line is in exactly one stored window.
+fn assert_each_request_once(db: &Path, n: usize) {
+    let mut seen = vec![0usize; n];
+    for v in stored(db) {
+        for part in v["input"].as_str().unwrap().split("GET /item/").skip(1) {
+            let i: usize = part.split(' ').next().unwrap().parse().unwrap();
+            seen[i] += 1;
+        }
+    }
+    let wrong: Vec<(usize, usize)> = seen.iter().copied().enumerate().filter(|(_, c)| *c != 1).collect();
+    assert!(wrong.is_empty(), "(line, times stored) not once: {wrong:?}");
+}
+
+#[test]
+fn kill_9_of_watch_while_it_analyses_loses_and_repeats_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let db = dir.path().join("v.db");
+    write_requests(&logs.join("access.log"), 0, 60);
+    let mut child = watch(&db, &logs);
+    wait_for_verdicts(&db, 5, &mut child);
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let done = stored(&db).len();
+    assert!(done < 60, "watch finished before the kill ({done} windows)");
+    write_requests(&logs.join("access.log"), 60, 5);
+    let out = run(&["scan", "--db", db.to_str().unwrap(), "--no-cache", logs.to_str().unwrap()]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out.stderr));
+    assert_each_request_once(&db, 65);
+}
+
+#[test]
+fn sigterm_stops_watch_cleanly_and_the_next_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let db = dir.path().join("v.db");
+    write_requests(&logs.join("access.log"), 0, 40);
+    let mut child = watch(&db, &logs);
+    wait_for_verdicts(&db, 3, &mut child);
+    // A rotation while watch runs: rename, then a new file.
+    std::fs::rename(logs.join("access.log"), logs.join("access.log.1")).unwrap();
+    write_requests(&logs.join("access.log"), 40, 10);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("checkpoints written"), "{}", text(&out.stderr));
+    let out = run(&["scan", "--db", db.to_str().unwrap(), "--no-cache", logs.to_str().unwrap()]);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{}", text(&out.stderr));
+    assert_each_request_once(&db, 50);
+}
