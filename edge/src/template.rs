@@ -13,7 +13,8 @@ const MONTH: &str = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*";
 const WEEKDAY: &str = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*";
 
 static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
-    let clock = r"\d{1,2}:\d{2}:\d{2}(?:[.,:]\d+)?";
+    // Some writers do not zero-pad (`22:15:2:606`).
+    let clock = r"\d{1,2}:\d{1,2}:\d{1,2}(?:[.,:]\d+)?";
     let zone = r"(?:\s?(?:Z|[+-]\d{2}:?\d{2})\b)?";
     let ts = [
         // ISO 8601 / RFC 3339, also `2005-06-03-15.42.50.675872` (BGL) and `20171223-22:15:29:606`.
@@ -32,14 +33,17 @@ static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
     .join("|");
     let pattern = [
         r"(?P<uuid>\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b)".to_string(),
+        // DNS names (two dots or more, ending in a TLD-like label): the peer, not the event.
+        r"(?P<host>\b[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+\.(?:com|net|org|edu|gov|mil|int|info|biz|io|local|lan|internal|arpa|[a-z]{2}))(?P<hostend>[^\w.\-]|\.[^\w]|\.?$)".to_string(),
         r"(?P<ip4>\b(?:\d{1,3}\.){3}\d{1,3}\b(?::\d{1,5}\b)?)".to_string(),
         format!(r"(?P<ts>{ts})"),
         r"(?P<ip6>\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?\]?)".to_string(),
         // Escapes name characters: `%27` and `%20` must stay apart.
         r"(?P<esc>%[0-9A-Fa-f]{2}|&#x?[0-9A-Fa-f]+;|\\x[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4})".to_string(),
         r"(?P<hex>\b0[xX][0-9A-Fa-f]+\b|\b[0-9A-Fa-f]{8,}\b)".to_string(),
-        // Tokens that mix letters and digits, like `a64f992` or `blk_38865`: ids when hex-like.
-        r"(?P<alnum>\b[0-9A-Fa-f]*(?:\d[0-9A-Fa-f]*[A-Fa-f]|[A-Fa-f][0-9A-Fa-f]*\d)[0-9A-Fa-f]*\b)".to_string(),
+        // Words (letters, digits, `_.-`) that mix letters and digits are ids and names:
+        // `a64f992`, `blk_-3884`, `R02-M1-NF-C`, `ip-10-0-0-1`, `node-246`.
+        r"(?P<word>[A-Za-z0-9_][A-Za-z0-9_.\-]*[A-Za-z0-9_]|[A-Za-z_])".to_string(),
         r"(?P<num>\d+)".to_string(),
     ]
     .join("|");
@@ -61,10 +65,17 @@ static BYTES_FIELD: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// One line with variable parts masked: IPv4/IPv6 → <IP>, numbers → <N>, hex ids (8+ hex digits), UUIDs → <ID>, timestamps → <T>; letters and punctuation of payloads kept.
+///
+/// Also: words mixing letters and digits → `<ID>`, DNS names → `<HOST>`; kept verbatim are
+/// escapes (`%27`), HTTP status, event ids and status codes; the response size becomes `<N`digits`>`.
 pub fn mask(line: &str) -> String {
     let mut kept: Vec<(usize, usize)> = Vec::new();
     for c in KEPT.captures_iter(line) {
-        if let Some(m) = c.name("status").or_else(|| c.name("code")) {
+        if let Some(m) = c
+            .name("status")
+            .or_else(|| c.name("code"))
+            .or_else(|| c.name("psid"))
+        {
             kept.push((m.start(), m.end()));
         }
     }
@@ -73,6 +84,18 @@ pub fn mask(line: &str) -> String {
     for c in BYTES_FIELD.captures_iter(line) {
         if let Some(m) = c.name("bytes") {
             sizes.push((m.start(), m.end()));
+        }
+    }
+    // Inside double quotes (a request line, a user agent, a JSON string) a word is payload:
+    // its letters stay, so `nue37` and `asdf3334` keep apart.
+    let mut quoted: Vec<(usize, usize)> = Vec::new();
+    let mut open_at = None;
+    for (i, b) in line.bytes().enumerate() {
+        if b == b'"' && !line[..i].ends_with('\\') {
+            match open_at.take() {
+                Some(o) => quoted.push((o, i)),
+                None => open_at = Some(i),
+            }
         }
     }
     let mut out = String::with_capacity(line.len());
@@ -94,7 +117,19 @@ pub fn mask(line: &str) -> String {
             out.push_str(&format!("<N{}>", text.len()));
             continue;
         }
-        let replacement = if c.name("ts").is_some() {
+        let in_quotes = quoted.iter().any(|&(qs, qe)| qs < s && e <= qe);
+        let payload_word = (c.name("hex").is_some() || c.name("word").is_some())
+            && text.bytes().any(|b| b.is_ascii_alphabetic());
+        if in_quotes && payload_word {
+            out.push_str(&mask_digits(text));
+            continue;
+        }
+        let replacement = if c.name("host").is_some() {
+            // The character after the name was consumed only to check the name ends there.
+            out.push_str("<HOST>");
+            out.push_str(c.name("hostend").map_or("", |m| m.as_str()));
+            continue;
+        } else if c.name("ts").is_some() {
             "<T>"
         } else if c.name("uuid").is_some() {
             "<ID>"
@@ -103,7 +138,10 @@ pub fn mask(line: &str) -> String {
         } else if c.name("ip6").is_some() {
             let bare = text.trim_start_matches('[').trim_end_matches(']');
             let bare = bare.split('%').next().unwrap_or(bare);
-            if bare.len() >= 3 && bare.parse::<IpAddr>().is_ok() {
+            // `Foo::ea` in a symbol is not an address: it must stand apart from words.
+            let apart = !line[..s].ends_with(|c: char| c.is_alphanumeric())
+                && !line[e..].starts_with(|c: char| c.is_alphanumeric());
+            if apart && bare.len() >= 3 && bare.parse::<IpAddr>().is_ok() {
                 "<IP>"
             } else {
                 // Not an address (`a::b`, `::`): keep it but mask its numbers.
@@ -116,18 +154,28 @@ pub fn mask(line: &str) -> String {
             if text.starts_with("0x") || text.starts_with("0X") {
                 // Kept apart from bare hex: `0x41` in a query is SQL, not a session id.
                 "0x<ID>"
+            } else if text.bytes().all(|b| b.is_ascii_digit()) {
+                // A long number is still a number, never an id a random word could share.
+                "<N>"
             } else if text.bytes().any(|b| b.is_ascii_digit()) {
                 "<ID>"
             } else {
                 // All letters (`deadbeef`, `acceded`): a word, not an id.
                 text
             }
-        } else if c.name("alnum").is_some() {
-            if text.len() >= 6 {
-                "<ID>"
-            } else {
-                out.push_str(&mask_digits(text));
-                continue;
+        } else if c.name("word").is_some() {
+            let letters = text.bytes().any(|b| b.is_ascii_alphabetic());
+            let digits = text.bytes().any(|b| b.is_ascii_digit());
+            let hexish = text.bytes().all(|b| b.is_ascii_hexdigit());
+            match (letters, digits) {
+                // Short hex values (`3a0f`) are numbers printed in hex: same field, same mask.
+                (true, true) if hexish && text.len() < 8 => "<N>",
+                (true, true) => "<ID>",
+                (true, false) => text,
+                _ => {
+                    out.push_str(&mask_digits(text));
+                    continue;
+                }
             }
         } else {
             "<N>"
@@ -135,6 +183,35 @@ pub fn mask(line: &str) -> String {
         out.push_str(replacement);
     }
     out.push_str(&line[last..]);
+    let out = collapse_blanks(&out);
+    // Syslog's host field (after the stamp, before `tag[pid]:`) names the entity, not the event.
+    match SYSLOG_HOST.captures(&out) {
+        Some(c) if c[2] != *"<HOST>" => {
+            format!("{}<HOST>{}", &c[1], &out[c.get(2).map_or(0, |m| m.end())..])
+        }
+        _ => out,
+    }
+}
+
+static SYSLOG_HOST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^((?:<\d{1,3}>)?<T> )(\S+) [^\s:\[]+(?:\[<N>\])?: ").expect("static regex")
+});
+
+/// Runs of spaces and tabs become one space: column padding varies with the values it aligns.
+fn collapse_blanks(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut blank = false;
+    for ch in s.chars() {
+        if ch == ' ' || ch == '\t' {
+            if !blank {
+                out.push(' ');
+            }
+            blank = true;
+        } else {
+            out.push(ch);
+            blank = false;
+        }
+    }
     out
 }
 
@@ -227,15 +304,23 @@ mod tests {
             "txn <ID> and deadbeef"
         );
         assert_eq!(mask("flags=0x1f set"), "flags=0x<ID> set");
-        assert_eq!(mask("token a64f992 u0"), "token <ID> u<N>");
+        assert_eq!(mask("token a64f992 u0 x86_64"), "token <N> <ID> <ID>");
         assert_eq!(mask("took 15 ms, 3 retries"), "took <N> ms, <N> retries");
         assert_eq!(mask("2026-11-28T10:00:01.003Z host app"), "<T> host app");
         assert_eq!(mask("2026-11-28T10:00:01.123456+01:00 h"), "<T> h");
         assert_eq!(
             mask("Nov 28 10:00:01 host sshd[123]: x"),
-            "<T> host sshd[<N>]: x"
+            "<T> <HOST> sshd[<N>]: x"
         );
         assert_eq!(mask("Jul  1 09:00:55 host"), "<T> host");
+        assert_eq!(
+            mask("rhost=dsl-1.example.co.uk  user=root"),
+            "rhost=<HOST> user=root"
+        );
+        assert_eq!(
+            mask("pkg com.tencent.qt.qtl ok"),
+            "pkg com.tencent.qt.qtl ok"
+        );
         assert_eq!(mask("at Sat Jun 18 02:23:10 2005 ok"), "at <T> ok");
         assert_eq!(mask("[15/Mar/2025:02:14:01] x"), "[<T>] x");
         assert_eq!(mask("[10/Oct/2026:13:55:36 -0700] x"), "[<T>] x");
@@ -243,7 +328,9 @@ mod tests {
             mask("TimeCreated : 11/20/2026 10:15:02 AM"),
             "TimeCreated : <T>"
         );
-        assert_eq!(mask("2005-06-03-15.42.50.675872 R02"), "<T> R<N>");
+        assert_eq!(mask("2005-06-03-15.42.50.675872 R02"), "<T> <ID>");
+        assert_eq!(mask("AppleHAL::early x"), "AppleHAL::early x");
+        assert_eq!(mask(r#"GET "/q?a=nue37" x1y"#), r#"GET "/q?a=nue<N>" <ID>"#);
     }
 
     #[test]
