@@ -1,0 +1,622 @@
+//! Records to windows: the records of one entity in one log within a time span, closed by span,
+//! size, idleness or a flush, with a summary line in the training data's bracket style.
+
+use crate::logline::{Entity, EntityKind, Event, LogFormat, ParsedLine};
+use crate::record::Record;
+use std::collections::{BTreeMap, HashMap};
+
+/// When windows close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowConfig {
+    /// Longest log-time span from a window's first record to its last.
+    pub span_secs: i64,
+    /// Quiet time after which a window closes.
+    pub idle_secs: i64,
+    /// Most records in one window.
+    pub max_records: usize,
+    /// Most bytes of record text in one window.
+    pub max_bytes: usize,
+}
+
+impl Default for WindowConfig {
+    fn default() -> Self {
+        WindowConfig {
+            span_secs: 300,
+            idle_secs: 60,
+            max_records: 50,
+            max_bytes: 8192,
+        }
+    }
+}
+
+/// A closed window: the analyzer's unit of work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The log's group (base name).
+    pub group: String,
+    /// The entity all records share; None when keyed by format.
+    pub entity: Option<Entity>,
+    /// The first record's format.
+    pub format: LogFormat,
+    /// The records, in arrival order.
+    pub records: Vec<Record>,
+    /// Earliest log time among the records.
+    pub first_time: Option<i64>,
+    /// Latest log time among the records.
+    pub last_time: Option<i64>,
+    /// The bracketed summary line, for windows of two or more records.
+    pub summary: Option<String>,
+}
+
+impl Window {
+    /// The analyzer's input: the records' text, one per line, then the summary line last.
+    pub fn input(&self) -> String {
+        let mut out = String::new();
+        for r in &self.records {
+            out.push_str(&r.text);
+            out.push('\n');
+        }
+        if let Some(s) = &self.summary {
+            out.push_str(s);
+        } else {
+            out.pop();
+        }
+        out
+    }
+
+    /// The byte ranges covered, merged where contiguous: (file, start, end).
+    pub fn spans(&self) -> Vec<(i64, u64, u64)> {
+        let mut ranges: Vec<(i64, u64, u64)> = self
+            .records
+            .iter()
+            .map(|r| (r.file, r.start, r.end))
+            .collect();
+        ranges.sort_unstable();
+        let mut out: Vec<(i64, u64, u64)> = Vec::with_capacity(ranges.len());
+        for (file, start, end) in ranges {
+            match out.last_mut() {
+                Some(last) if last.0 == file && start <= last.2 => last.2 = last.2.max(end),
+                _ => out.push((file, start, end)),
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    window: Window,
+    events: Vec<Event>,
+    bytes: usize,
+    /// Arrival number of the first record: the output order.
+    seq: u64,
+    /// For windows without log times: the latest `close_idle` clock seen while it was active.
+    seen_at: Option<i64>,
+}
+
+/// Groups records into windows per (log group, entity).
+#[derive(Debug)]
+pub struct Windower {
+    config: WindowConfig,
+    open: HashMap<String, Open>,
+    /// Per group, a lower bound of its open windows' last times: skips scans that would close nothing.
+    group_min_last: HashMap<String, i64>,
+    seq: u64,
+    clock: Option<i64>,
+}
+
+fn key(group: &str, parsed: &ParsedLine) -> String {
+    match &parsed.entity {
+        Some(e) => format!("{group}\u{0}{}\u{0}{}", e.kind.as_str(), e.value),
+        None => format!("{group}\u{0}format\u{0}{}", parsed.format.as_str()),
+    }
+}
+
+impl Windower {
+    /// A windower with `config`.
+    pub fn new(config: WindowConfig) -> Self {
+        Windower {
+            config,
+            open: HashMap::new(),
+            group_min_last: HashMap::new(),
+            seq: 0,
+            clock: None,
+        }
+    }
+
+    /// Adds a record of log `group` (the log's base name, so `auth.log.1` and `auth.log` share windows); returns the windows this closed.
+    pub fn push(&mut self, group: &str, record: Record, parsed: ParsedLine) -> Vec<Window> {
+        let mut closed = Vec::new();
+        if let Some(t) = parsed.time {
+            self.close_group_idle(group, t, &mut closed);
+        }
+        let k = key(group, &parsed);
+        let full = self.open.get(&k).is_some_and(|o| {
+            let w = &o.window;
+            let past_span = match (parsed.time, w.first_time) {
+                (Some(t), Some(first)) => t.saturating_sub(first) > self.config.span_secs,
+                _ => false,
+            };
+            past_span
+                || w.records.len() >= self.config.max_records
+                || o.bytes + record.text.len() > self.config.max_bytes
+        });
+        if full {
+            if let Some(o) = self.open.remove(&k) {
+                closed.push(o);
+            }
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        let clock = self.clock;
+        let o = self.open.entry(k).or_insert_with(|| Open {
+            window: Window {
+                group: group.to_string(),
+                entity: parsed.entity.clone(),
+                format: parsed.format,
+                records: Vec::new(),
+                first_time: None,
+                last_time: None,
+                summary: None,
+            },
+            events: Vec::new(),
+            bytes: 0,
+            seq,
+            seen_at: None,
+        });
+        o.seen_at = clock;
+        if let Some(t) = parsed.time {
+            let w = &mut o.window;
+            w.first_time = Some(w.first_time.map_or(t, |f| f.min(t)));
+            w.last_time = Some(w.last_time.map_or(t, |l| l.max(t)));
+            let min = self.group_min_last.entry(group.to_string()).or_insert(t);
+            *min = (*min).min(t);
+        }
+        o.bytes += record.text.len();
+        o.window.records.push(record);
+        o.events.push(parsed.event);
+        finish(closed)
+    }
+
+    /// Closes windows idle since before `now - idle_secs` (unix seconds; the watcher passes wall-clock time, the scanner log time).
+    pub fn close_idle(&mut self, now: i64) -> Vec<Window> {
+        let cutoff = now.saturating_sub(self.config.idle_secs);
+        let mut closed = Vec::new();
+        let keys: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| match o.window.last_time {
+                Some(last) => last < cutoff,
+                // No log time: idle once a whole idle period of this clock passed over it.
+                None => o.seen_at.is_some_and(|seen| seen < cutoff),
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            closed.extend(self.open.remove(&k));
+        }
+        for o in self.open.values_mut() {
+            if o.seen_at.is_none() {
+                o.seen_at = Some(now);
+            }
+        }
+        self.clock = Some(now);
+        self.recompute_min();
+        finish(closed)
+    }
+
+    /// Closes every open window (end of a scan, shutdown).
+    pub fn flush(&mut self) -> Vec<Window> {
+        self.group_min_last.clear();
+        finish(self.open.drain().map(|(_, o)| o).collect())
+    }
+
+    /// Per file, the smallest start offset of a record held in an open window.
+    pub fn open_starts(&self) -> HashMap<i64, u64> {
+        let mut out: HashMap<i64, u64> = HashMap::new();
+        for r in self.open.values().flat_map(|o| &o.window.records) {
+            let e = out.entry(r.file).or_insert(r.start);
+            *e = (*e).min(r.start);
+        }
+        out
+    }
+
+    /// Whether no window is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    fn close_group_idle(&mut self, group: &str, t: i64, closed: &mut Vec<Open>) {
+        let cutoff = t.saturating_sub(self.config.idle_secs);
+        match self.group_min_last.get(group) {
+            Some(min) if *min < cutoff => {}
+            _ => return,
+        }
+        let keys: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| {
+                o.window.group == group && o.window.last_time.is_some_and(|l| l < cutoff)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in keys {
+            closed.extend(self.open.remove(&k));
+        }
+        let min = self
+            .open
+            .values()
+            .filter(|o| o.window.group == group)
+            .filter_map(|o| o.window.last_time)
+            .min();
+        match min {
+            Some(m) => self.group_min_last.insert(group.to_string(), m),
+            None => self.group_min_last.remove(group),
+        };
+    }
+
+    fn recompute_min(&mut self) {
+        self.group_min_last.clear();
+        for o in self.open.values() {
+            if let Some(l) = o.window.last_time {
+                let e = self
+                    .group_min_last
+                    .entry(o.window.group.clone())
+                    .or_insert(l);
+                *e = (*e).min(l);
+            }
+        }
+    }
+}
+
+/// Orders closed windows by first arrival and writes their summaries.
+fn finish(mut closed: Vec<Open>) -> Vec<Window> {
+    closed.sort_by_key(|o| o.seq);
+    closed
+        .into_iter()
+        .map(|mut o| {
+            o.window.summary = summarize(&o.window, &o.events);
+            o.window
+        })
+        .collect()
+}
+
+fn subject(entity: &Option<Entity>) -> String {
+    match entity {
+        Some(Entity {
+            kind: EntityKind::Ip,
+            value,
+        }) => format!(" from {value}"),
+        Some(Entity {
+            kind: EntityKind::User,
+            value,
+        }) => format!(" by user {value}"),
+        Some(Entity {
+            kind: EntityKind::Host,
+            value,
+        }) => format!(" on host {value}"),
+        None => String::new(),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The bracketed summary line; None for a single record.
+fn summarize(w: &Window, events: &[Event]) -> Option<String> {
+    let n = w.records.len();
+    if n < 2 {
+        return None;
+    }
+    let during = match (w.first_time, w.last_time) {
+        (Some(f), Some(l)) => format!(" in {} s", l.saturating_sub(f)),
+        _ => String::new(),
+    };
+    let from = subject(&w.entity);
+
+    let mut requests = 0usize;
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut paths: Vec<&str> = Vec::new();
+    let mut bytes: u64 = 0;
+    let mut failed = 0usize;
+    let mut failed_users: Vec<&str> = Vec::new();
+    let mut accepted_after_failure: Option<Option<&str>> = None;
+    for e in events {
+        match e {
+            Event::Request {
+                path,
+                status,
+                bytes: b,
+                ..
+            } => {
+                requests += 1;
+                *statuses.entry(*status).or_default() += 1;
+                if !paths.contains(&path.as_str()) {
+                    paths.push(path);
+                }
+                bytes = bytes.saturating_add(*b);
+            }
+            Event::FailedLogin { user } => {
+                failed += 1;
+                if let Some(u) = user {
+                    if !failed_users.contains(&u.as_str()) {
+                        failed_users.push(u);
+                    }
+                }
+            }
+            Event::AcceptedLogin { user } if failed > 0 => {
+                accepted_after_failure = Some(user.as_deref());
+            }
+            _ => {}
+        }
+    }
+
+    if let Some(user) = accepted_after_failure {
+        let who = match user {
+            Some(u) => format!(" for {u}"),
+            None => String::new(),
+        };
+        return Some(format!(
+            "[{} then an accepted login{who}{from}{during}]",
+            plural(failed, "failed login")
+        ));
+    }
+    if failed > 0 {
+        let users = if failed_users.is_empty() {
+            String::new()
+        } else {
+            format!(" for {}", plural(failed_users.len(), "user"))
+        };
+        let others = if failed < n {
+            format!(" among {n} events")
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "[{}{users}{from}{during}{others}]",
+            plural(failed, "failed login")
+        ));
+    }
+    if requests > 0 {
+        let mut by_count: Vec<(u16, usize)> = statuses.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let codes: Vec<String> = by_count
+            .iter()
+            .take(6)
+            .map(|(code, count)| format!("{code} ×{count}"))
+            .collect();
+        let paths = if paths.len() > 1 {
+            format!(", {} distinct paths", paths.len())
+        } else {
+            String::new()
+        };
+        let kb = if bytes >= 1024 * 1024 {
+            format!(", {} KB sent", bytes / 1024)
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "[{}{during}{from} — {}{paths}{kb}]",
+            plural(requests, "request"),
+            codes.join(", ")
+        ));
+    }
+    Some(format!("[{}{during}{from}]", plural(n, "event")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logline::parse;
+
+    struct Feed {
+        w: Windower,
+        off: u64,
+    }
+
+    impl Feed {
+        fn new(config: WindowConfig) -> Self {
+            Feed {
+                w: Windower::new(config),
+                off: 0,
+            }
+        }
+
+        fn push(&mut self, group: &str, line: &str) -> Vec<Window> {
+            let start = self.off;
+            self.off += line.len() as u64 + 1;
+            let record = Record {
+                file: 1,
+                start,
+                end: self.off,
+                text: line.to_string(),
+            };
+            let parsed = parse(line, 2026);
+            self.w.push(group, record, parsed)
+        }
+    }
+
+    fn access(ip: &str, secs: u32, path: &str, status: u16) -> String {
+        format!(
+            "{ip} - - [28/Nov/2026:10:{:02}:{:02} +0000] \"GET {path} HTTP/1.1\" {status} 0 \"-\" \"curl\"",
+            secs / 60,
+            secs % 60
+        )
+    }
+
+    #[test]
+    fn requests_of_one_ip_share_a_window_with_a_summary() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..5 {
+            assert!(f
+                .push("access.log", &access("1.2.3.4", i, "/login", 401))
+                .is_empty());
+        }
+        assert!(f
+            .push("access.log", &access("5.6.7.8", 5, "/", 200))
+            .is_empty());
+        assert!(f
+            .push("access.log", &access("1.2.3.4", 6, "/x", 404))
+            .is_empty());
+        let closed = f.w.flush();
+        assert_eq!(closed.len(), 2);
+        let w = &closed[0];
+        assert_eq!(
+            w.entity.as_ref().map(|e| e.to_string()).as_deref(),
+            Some("ip 1.2.3.4")
+        );
+        assert_eq!(w.records.len(), 6);
+        assert_eq!(
+            w.summary.as_deref(),
+            Some("[6 requests in 6 s from 1.2.3.4 — 401 ×5, 404 ×1, 2 distinct paths]")
+        );
+        let input = w.input();
+        assert_eq!(input.lines().count(), 7);
+        assert!(input.ends_with("2 distinct paths]"));
+        assert_eq!(closed[1].summary, None, "a single record has no summary");
+        assert_eq!(closed[1].input(), access("5.6.7.8", 5, "/", 200));
+        assert!(f.w.is_empty());
+    }
+
+    #[test]
+    fn span_and_caps_start_new_windows() {
+        let config = WindowConfig {
+            span_secs: 10,
+            idle_secs: 1000,
+            max_records: 3,
+            max_bytes: 100_000,
+        };
+        let mut f = Feed::new(config);
+        assert!(f.push("a", &access("1.2.3.4", 0, "/", 200)).is_empty());
+        assert!(f.push("a", &access("1.2.3.4", 10, "/", 200)).is_empty());
+        let closed = f.push("a", &access("1.2.3.4", 11, "/", 200));
+        assert_eq!(closed.len(), 1, "11 s after the first passes a 10 s span");
+        assert_eq!(closed[0].records.len(), 2);
+        f.push("a", &access("1.2.3.4", 12, "/", 200));
+        f.push("a", &access("1.2.3.4", 13, "/", 200));
+        let closed = f.push("a", &access("1.2.3.4", 14, "/", 200));
+        assert_eq!(closed.len(), 1, "max_records");
+        assert_eq!(closed[0].records.len(), 3);
+
+        let line = access("1.2.3.4", 0, "/", 200);
+        let mut f = Feed::new(WindowConfig {
+            max_bytes: 2 * line.len() + 1,
+            ..config
+        });
+        assert!(f.push("a", &line).is_empty());
+        assert!(f.push("a", &line).is_empty());
+        assert_eq!(f.push("a", &line).len(), 1, "max_bytes");
+    }
+
+    #[test]
+    fn idle_windows_close_on_later_log_time_of_the_same_group_only() {
+        let mut f = Feed::new(WindowConfig::default());
+        f.push("access.log", &access("1.2.3.4", 0, "/", 200));
+        f.push("access.log", &access("9.9.9.9", 1, "/", 200));
+        f.push("other.log", &access("1.2.3.4", 0, "/", 200));
+        assert!(
+            f.push("access.log", &access("5.6.7.8", 60, "/", 200))
+                .is_empty(),
+            "60 s is not more than idle_secs"
+        );
+        let closed = f.push("access.log", &access("5.6.7.8", 62, "/", 200));
+        let ips: Vec<String> = closed
+            .iter()
+            .map(|w| {
+                w.entity
+                    .as_ref()
+                    .map(|e| e.value.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(ips, ["1.2.3.4", "9.9.9.9"], "in first-arrival order");
+        assert!(closed.iter().all(|w| w.group == "access.log"));
+        let left = f.w.flush();
+        assert_eq!(left.len(), 2);
+        assert_eq!(left[0].group, "other.log");
+    }
+
+    #[test]
+    fn close_idle_uses_the_given_clock_also_for_untimed_windows() {
+        let mut f = Feed::new(WindowConfig::default());
+        f.push("app.log", "no time here at all");
+        f.push("access.log", &access("1.2.3.4", 0, "/", 200));
+        let t0 =
+            f.w.open
+                .values()
+                .find_map(|o| o.window.first_time)
+                .unwrap_or_default();
+        assert!(f.w.close_idle(t0 + 30).is_empty());
+        let closed = f.w.close_idle(t0 + 61);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].group, "access.log");
+        assert!(
+            f.w.close_idle(t0 + 80).is_empty(),
+            "untimed: seen at +30, not yet idle"
+        );
+        let closed = f.w.close_idle(t0 + 95);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].format, LogFormat::Plain);
+        assert!(f.w.is_empty());
+    }
+
+    #[test]
+    fn open_starts_and_spans() {
+        let mut f = Feed::new(WindowConfig::default());
+        let a = access("1.2.3.4", 0, "/", 200);
+        let b = access("5.6.7.8", 0, "/", 200);
+        f.push("x", &a);
+        f.push("x", &a);
+        f.push("x", &b);
+        f.push("x", &a);
+        let starts = f.w.open_starts();
+        assert_eq!(starts.get(&1), Some(&0));
+        let closed = f.w.flush();
+        let l = a.len() as u64 + 1;
+        assert_eq!(
+            closed[0].spans(),
+            vec![
+                (1, 0, 2 * l),
+                (1, 2 * l + b.len() as u64 + 1, 3 * l + b.len() as u64 + 1)
+            ]
+        );
+        assert!(f.w.open_starts().is_empty());
+    }
+
+    #[test]
+    fn login_summaries() {
+        let mut f = Feed::new(WindowConfig::default());
+        for (i, user) in ["root", "admin", "root"].iter().enumerate() {
+            f.push(
+                "auth.log",
+                &format!("Nov 28 10:00:0{i} web sshd[1]: Failed password for {user} from 203.0.113.9 port 22 ssh2"),
+            );
+        }
+        let w = f.w.flush();
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[3 failed logins for 2 users from 203.0.113.9 in 2 s]")
+        );
+
+        for i in 0..4 {
+            f.push(
+                "auth.log",
+                &format!("Nov 28 10:00:0{i} web sshd[1]: Failed password for root from 203.0.113.9 port 22 ssh2"),
+            );
+        }
+        f.push(
+            "auth.log",
+            "Nov 28 10:00:09 web sshd[1]: Accepted password for root from 203.0.113.9 port 22 ssh2",
+        );
+        let w = f.w.flush();
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[4 failed logins then an accepted login for root from 203.0.113.9 in 9 s]")
+        );
+    }
+}
