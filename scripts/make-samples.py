@@ -26,19 +26,21 @@ BROWSERS = [
 ]
 PAGES = [
     ("GET", "/", 200, 5120),
-    ("GET", "/index.html", 200, 5120),
-    ("GET", "/css/site.css", 200, 18342),
-    ("GET", "/js/app.js", 200, 40211),
-    ("GET", "/images/logo.png", 200, 7311),
     ("GET", "/products?category=shoes&page=2", 200, 11876),
     ("GET", "/products/1842", 200, 9312),
     ("GET", "/blog/2026/11/winter-sale", 200, 14021),
     ("POST", "/api/cart", 201, 312),
     ("GET", "/checkout", 200, 8123),
-    ("GET", "/favicon.ico", 200, 1150),
     ("GET", "/contact", 200, 4410),
-    ("GET", "/robots.txt", 200, 68),
     ("GET", "/products/9999", 404, 512),
+    ("GET", "/account/login", 200, 3870),
+    ("POST", "/account/login", 302, 0),
+]
+ASSETS = [
+    ("GET", "/css/site.css", 200, 18342),
+    ("GET", "/js/app.js", 200, 40211),
+    ("GET", "/images/logo.png", 200, 7311),
+    ("GET", "/favicon.ico", 200, 1150),
 ]
 CUSTOMERS = ["10.0.0.21", "10.0.0.34", "192.168.1.15", "81.2.69.160", "92.40.12.7", "172.16.4.9", "88.198.20.14"]
 
@@ -51,12 +53,17 @@ def access_line(t, ip, method, path, status, size, agent, referer="-"):
 def access_log():
     events = []
     t = START
-    for _ in range(260):
-        t += dt.timedelta(seconds=RNG.randint(3, 40))
+    # Visits: a page and the assets it pulls in within a second or two, then the next page.
+    for _ in range(110):
+        t += dt.timedelta(seconds=RNG.randint(5, 45))
         ip = RNG.choice(CUSTOMERS)
-        method, path, status, size = RNG.choice(PAGES)
         agent = BROWSERS[CUSTOMERS.index(ip) % len(BROWSERS)]
+        method, path, status, size = RNG.choice(PAGES)
         events.append((t, access_line(t, ip, method, path, status, size + RNG.randint(0, 40), agent, "https://shop.example.com/")))
+        if method == "GET" and status == 200:
+            for k, (m, p, st, sz) in enumerate(RNG.sample(ASSETS, RNG.randint(1, 3))):
+                ta = t + dt.timedelta(milliseconds=300 * (k + 1))
+                events.append((ta, access_line(ta, ip, m, p, st, sz, agent, "https://shop.example.com" + path)))
     # A scanner probing for forgotten files, 2 requests a second.
     t = START + dt.timedelta(minutes=23)
     for i, path in enumerate(["/.env", "/.git/config", "/wp-admin/", "/phpmyadmin/", "/backup.zip", "/db.sql",

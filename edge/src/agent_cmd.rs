@@ -104,8 +104,9 @@ pub struct ModelJudge<'m> {
 impl Judge for ModelJudge<'_> {
     fn judge(&mut self, input: &str) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
         let a = self.analyzer.analyze(input.as_bytes())?;
-        a.verdict
-            .ok_or_else(|| "the model's text lacks a verdict field (use --mode fast or full)".into())
+        a.verdict.ok_or_else(|| {
+            "the model's text lacks a verdict field (use --mode fast or full)".into()
+        })
     }
 }
 

@@ -38,10 +38,10 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The model failed on a window.
-    #[error("analysing a window of {source}: {message}")]
+    #[error("analysing a window of {log}: {message}")]
     Judge {
         /// The window's log.
-        source: String,
+        log: String,
         /// The analyzer's error.
         message: String,
     },
@@ -129,7 +129,7 @@ pub struct Ingest<J: Judge> {
 impl<J: Judge> Ingest<J> {
     /// A pipeline writing into `store`, analysing with `judge`.
     pub fn new(store: Store, judge: J, config: IngestConfig) -> Self {
-        let windower = Windower::new(config.window.clone());
+        let windower = Windower::new(config.window);
         Ingest {
             store,
             judge,
@@ -217,7 +217,7 @@ impl<J: Judge> Ingest<J> {
                     id: row.id,
                     dev: t.identity.dev,
                     ino: t.identity.ino,
-                    fingerprint: t.identity.fingerprint.clone(),
+                    fingerprint: t.identity.fingerprint,
                     offset: t.reader.position(),
                 },
                 None => row.known(),
@@ -235,7 +235,8 @@ impl<J: Judge> Ingest<J> {
         known: Option<i64>,
         start: u64,
     ) -> Result<(), IngestError> {
-        let same_inode = |t: &Tail| t.identity.dev == identity.dev && t.identity.ino == identity.ino;
+        let same_inode =
+            |t: &Tail| t.identity.dev == identity.dev && t.identity.ino == identity.ino;
         let id = match known {
             Some(id) => {
                 if let Some(t) = self.tails.get_mut(&id) {
@@ -370,8 +371,7 @@ impl<J: Judge> Ingest<J> {
             while t.skip.front().is_some_and(|&(_, end)| end <= line.start) {
                 t.skip.pop_front();
             }
-            if t
-                .skip
+            if t.skip
                 .front()
                 .is_some_and(|&(s, e)| s <= line.start && line.end <= e)
             {
@@ -401,7 +401,12 @@ impl<J: Judge> Ingest<J> {
     }
 
     fn push_record(&mut self, group: &str, rec: Record) -> Result<(), IngestError> {
-        let parsed = parse(&rec.text, self.year);
+        let mut parsed = parse(&rec.text, self.year);
+        if parsed.time.is_some_and(|t| t > unix_now() + 2 * 86_400) {
+            // A syslog stamp without a year read as this year lies in the future: the line is
+            // from last December, read in January.
+            parsed = parse(&rec.text, self.year - 1);
+        }
         if let Some(t) = parsed.time {
             self.log_clock = Some(self.log_clock.map_or(t, |c| c.max(t)));
         }
@@ -490,13 +495,10 @@ impl<J: Judge> Ingest<J> {
             }
             None => {
                 self.stats.model_calls += 1;
-                let v = self
-                    .judge
-                    .judge(&input)
-                    .map_err(|e| IngestError::Judge {
-                        source: w.group.clone(),
-                        message: e.to_string(),
-                    })?;
+                let v = self.judge.judge(&input).map_err(|e| IngestError::Judge {
+                    log: w.group.clone(),
+                    message: e.to_string(),
+                })?;
                 (v, None)
             }
         };
@@ -587,6 +589,5 @@ pub fn unix_now() -> i64 {
 
 /// This year in UTC: RFC 3164 timestamps carry no year.
 fn current_year() -> i32 {
-    time::OffsetDateTime::from_unix_timestamp(unix_now())
-        .map_or(1970, |t| t.year())
+    time::OffsetDateTime::from_unix_timestamp(unix_now()).map_or(1970, |t| t.year())
 }

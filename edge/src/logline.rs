@@ -169,6 +169,20 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146097 + doe - 719468
 }
 
+/// Year, month, day of a day count since 1970-01-01 (the inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -850,6 +864,100 @@ fn windows_fields(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A Windows event block (wevtutil text or Format-List) in the compact layout of the seed's
+/// training inputs (`EventID:`, `Timestamp:`, `Source IP:`, `User:`, `Description:`,
+/// `Additional:`), which the model reads far better than forty lines of export; `None` for
+/// any other text.
+pub fn windows_event_compact(text: &str) -> Option<String> {
+    let first = text.lines().next()?;
+    if !is_windows_block(text, first) || first.trim_start().starts_with("EventID:") {
+        return None;
+    }
+    let p = parse_windows(text);
+    let fields = windows_fields(text);
+    let get = |keys: &[&str]| {
+        fields
+            .iter()
+            .find(|(k, v)| keys.contains(&k.as_str()) && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    };
+    let id = get(&["event id", "id", "eventid", "eventcode"])?;
+    // wevtutil puts the message on the lines after an empty `Description:`.
+    let description = get(&["message"]).map(str::to_string).or_else(|| {
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Description:"));
+        lines.next()?;
+        lines
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    });
+    let mut out = format!("EventID: {id}\n");
+    if let Some(t) = p.time {
+        out.push_str(&format!("Timestamp: {}\n", seed_time(t)));
+    }
+    let user = match &p.event {
+        Event::FailedLogin { user } | Event::AcceptedLogin { user } => user.clone(),
+        _ => None,
+    }
+    .or_else(|| match &p.entity {
+        Some(Entity {
+            kind: EntityKind::User,
+            value,
+        }) => Some(value.clone()),
+        _ => None,
+    });
+    if let Some(Entity {
+        kind: EntityKind::Ip,
+        value,
+    }) = &p.entity
+    {
+        out.push_str(&format!("Source IP: {value}\n"));
+    }
+    if let Some(u) = user {
+        out.push_str(&format!("User: {u}\n"));
+    }
+    if let Some(d) = description {
+        out.push_str(&format!("Description: {d}\n"));
+    }
+    // The lines that say what happened beyond the headline: task, command, new account.
+    for key in [
+        "task name",
+        "task content",
+        "service name",
+        "service file name",
+        "new process name",
+        "process command line",
+    ] {
+        if let Some(v) = get(&[key]) {
+            out.push_str(&format!("Detail: {v}\n"));
+        }
+    }
+    if let Some(h) = &p.host {
+        out.push_str(&format!("Additional: Workstation {h}\n"));
+    }
+    out.pop();
+    Some(out)
+}
+
+/// Unix seconds as the seed writes them: `18-Mar-2025:09:00:01`.
+fn seed_time(t: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{d:02}-{}-{y}:{:02}:{:02}:{:02}",
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 fn parse_windows(text: &str) -> ParsedLine {
     let fields = windows_fields(text);
     let get = |keys: &[&str]| {
@@ -1181,6 +1289,27 @@ mod tests {
             parse(&ntlm.replace("0xC000006A", "0x0"), 2020).event,
             Event::Other
         );
+    }
+
+    #[test]
+    fn windows_events_in_the_seeds_compact_layout() {
+        let c = windows_event_compact(WEVTUTIL).unwrap();
+        assert_eq!(
+            c,
+            "EventID: 4625\nTimestamp: 28-Nov-2026:10:00:01\nSource IP: 185.220.101.5\n\
+             User: administrator\nDescription: An account failed to log on.\n\
+             Additional: Workstation WIN-SRV01"
+        );
+        assert_eq!(
+            windows_event_compact("Nov 28 10:00:01 host sshd[1]: hello"),
+            None
+        );
+        assert_eq!(seed_time(0), "01-Jan-1970:00:00:00");
+        assert_eq!(seed_time(1_709_251_200 + 3_661), "01-Mar-2024:01:01:01");
+        for days in [-1, 0, 59, 365 * 30 + 7, 20_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]

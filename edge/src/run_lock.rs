@@ -61,7 +61,10 @@ impl RunLock {
                     lock,
                 }
             } else {
-                LockError::Open { path: lock, source: err }
+                LockError::Open {
+                    path: lock,
+                    source: err,
+                }
             });
         }
         Ok(RunLock { _file: file })

@@ -22,12 +22,14 @@ const CHUNK_LINES: usize = 2_000;
 
 /// Arguments of `opensoc scan`.
 #[derive(Debug, Args)]
-#[command(after_help = "Reads each file from where the last scan stopped (files that rotated \
+#[command(
+    after_help = "Reads each file from where the last scan stopped (files that rotated \
                         since are found by inode and content fingerprint), groups lines into \
                         windows per entity, and stores one verdict per window in the database.\n\n\
                         Exit status: 0 no finding at or above --min-severity, 1 findings, 2 error.\n\n\
                         Cron, every 10 minutes:\n  \
-                        */10 * * * * opensoc scan --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log")]
+                        */10 * * * * opensoc scan --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log"
+)]
 pub struct ScanArgs {
     #[command(flatten)]
     agent: AgentArgs,
@@ -138,7 +140,10 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             )?;
         }
         if interrupted {
-            writeln!(out, "interrupted: the next scan resumes where this one stopped")?;
+            writeln!(
+                out,
+                "interrupted: the next scan resumes where this one stopped"
+            )?;
         }
     }
     if interrupted {

@@ -104,7 +104,11 @@ pub fn csv_row(v: &StoredVerdict) -> String {
         v.evidence.clone(),
         v.cached_from.map(|c| c.to_string()).unwrap_or_default(),
     ];
-    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn csv_field(s: &str) -> String {
@@ -150,10 +154,16 @@ mod tests {
         assert_eq!(parse_time("24h", now), Ok(now - 86_400));
         assert_eq!(parse_time("7d", now), Ok(now - 7 * 86_400));
         assert_eq!(parse_time("2026-11-27", now), Ok(1_795_737_600));
-        assert_eq!(parse_time("2026-11-27T09:00:00Z", now), Ok(1_795_737_600 + 9 * 3600));
+        assert_eq!(
+            parse_time("2026-11-27T09:00:00Z", now),
+            Ok(1_795_737_600 + 9 * 3600)
+        );
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("5y", now).unwrap_err().contains("unit"));
-        assert_eq!(format_time(1_795_737_600 + 9 * 3600), "2026-11-27 09:00:00Z");
+        assert_eq!(
+            format_time(1_795_737_600 + 9 * 3600),
+            "2026-11-27 09:00:00Z"
+        );
     }
 
     #[test]

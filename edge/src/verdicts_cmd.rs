@@ -70,8 +70,10 @@ impl FilterArgs {
 
 /// Arguments of `opensoc verdicts`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  opensoc verdicts --since 24h --min-severity HIGH\n  \
-                        opensoc verdicts --format csv --category \"SQL Injection\" > sqli.csv")]
+#[command(
+    after_help = "Examples:\n  opensoc verdicts --since 24h --min-severity HIGH\n  \
+                        opensoc verdicts --format csv --category \"SQL Injection\" > sqli.csv"
+)]
 pub struct VerdictsArgs {
     #[command(flatten)]
     filter: FilterArgs,
@@ -107,7 +109,15 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
                 out,
                 "{}",
                 table(
-                    &["id", "time", "severity", "threat type", "entity", "source", "lines"],
+                    &[
+                        "id",
+                        "time",
+                        "severity",
+                        "threat type",
+                        "entity",
+                        "source",
+                        "lines"
+                    ],
                     &rows
                 )
             )?;

@@ -34,11 +34,13 @@ const LAG_REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// Arguments of `opensoc watch`.
 #[derive(Debug, Args)]
-#[command(after_help = "Findings at or above --min-severity are printed as they are stored \
+#[command(
+    after_help = "Findings at or above --min-severity are printed as they are stored \
                         (one JSON object a line with --json); every verdict goes to the \
                         database. SIGINT/SIGTERM finish the window being analysed, write the \
                         checkpoints and exit 0; the next scan or watch resumes there.\n\n\
-                        A systemd unit: scripts/opensoc-watch.service")]
+                        A systemd unit: scripts/opensoc-watch.service"
+)]
 pub struct WatchArgs {
     #[command(flatten)]
     agent: AgentArgs,
@@ -76,7 +78,10 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         match start_watcher(&a.paths, tx) {
             Ok(w) => Some(w),
             Err(e) => {
-                eprintln!("warning: no file events ({e}); polling every {} s", args.poll_secs);
+                eprintln!(
+                    "warning: no file events ({e}); polling every {} s",
+                    args.poll_secs
+                );
                 None
             }
         }
@@ -110,7 +115,9 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
             let lag = ingest.lag_bytes();
             max_lag = max_lag.max(lag);
             if lag > 0 && last_lag_report.is_none_or(|t| t.elapsed() >= LAG_REPORT_EVERY) {
-                eprintln!("lag: {lag} bytes not read yet (the model is slower than the log); catching up");
+                eprintln!(
+                    "lag: {lag} bytes not read yet (the model is slower than the log); catching up"
+                );
                 last_lag_report = Some(Instant::now());
             }
         }
@@ -192,8 +199,14 @@ mod tests {
 
     #[test]
     fn the_watched_directory_is_the_parent_or_the_part_before_a_glob() {
-        assert_eq!(watch_dir(Path::new("/var/log/auth.log")), PathBuf::from("/var/log"));
-        assert_eq!(watch_dir(Path::new("/var/log/nginx/*.log")), PathBuf::from("/var/log/nginx"));
+        assert_eq!(
+            watch_dir(Path::new("/var/log/auth.log")),
+            PathBuf::from("/var/log")
+        );
+        assert_eq!(
+            watch_dir(Path::new("/var/log/nginx/*.log")),
+            PathBuf::from("/var/log/nginx")
+        );
         assert_eq!(watch_dir(Path::new("auth.log")), PathBuf::from("."));
         assert_eq!(watch_dir(Path::new("/tmp")), PathBuf::from("/tmp"));
     }

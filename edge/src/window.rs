@@ -16,15 +16,21 @@ pub struct WindowConfig {
     pub max_records: usize,
     /// Most bytes of record text in one window.
     pub max_bytes: usize,
+    /// Most windows open at once (a flood of distinct addresses must not grow memory without
+    /// bound): past it, the oldest tenth are closed early.
+    pub max_open: usize,
 }
 
 impl Default for WindowConfig {
     fn default() -> Self {
         WindowConfig {
             span_secs: 300,
-            idle_secs: 60,
+            // A visitor reads a page for a minute or two between requests; shorter splits one
+            // visit into many one-line windows that tell the model little.
+            idle_secs: 120,
             max_records: 50,
             max_bytes: 8192,
+            max_open: 10_000,
         }
     }
 }
@@ -53,7 +59,10 @@ impl Window {
     pub fn input(&self) -> String {
         let mut out = String::new();
         for r in &self.records {
-            out.push_str(&r.text);
+            match crate::logline::windows_event_compact(&r.text) {
+                Some(compact) => out.push_str(&compact),
+                None => out.push_str(&r.text),
+            }
             out.push('\n');
         }
         if let Some(s) = &self.summary {
@@ -175,6 +184,16 @@ impl Windower {
         o.bytes += record.text.len();
         o.window.records.push(record);
         o.events.push(parsed.event);
+        if self.open.len() > self.config.max_open {
+            let mut by_age: Vec<(u64, String)> =
+                self.open.iter().map(|(k, o)| (o.seq, k.clone())).collect();
+            by_age.sort_unstable();
+            for (_, k) in by_age.into_iter().take(self.config.max_open / 10 + 1) {
+                if let Some(o) = self.open.remove(&k) {
+                    closed.push(o);
+                }
+            }
+        }
         finish(closed)
     }
 
@@ -490,6 +509,7 @@ mod tests {
             idle_secs: 1000,
             max_records: 3,
             max_bytes: 100_000,
+            ..WindowConfig::default()
         };
         let mut f = Feed::new(config);
         assert!(f.push("a", &access("1.2.3.4", 0, "/", 200)).is_empty());
@@ -515,7 +535,10 @@ mod tests {
 
     #[test]
     fn idle_windows_close_on_later_log_time_of_the_same_group_only() {
-        let mut f = Feed::new(WindowConfig::default());
+        let mut f = Feed::new(WindowConfig {
+            idle_secs: 60,
+            ..WindowConfig::default()
+        });
         f.push("access.log", &access("1.2.3.4", 0, "/", 200));
         f.push("access.log", &access("9.9.9.9", 1, "/", 200));
         f.push("other.log", &access("1.2.3.4", 0, "/", 200));
@@ -542,8 +565,29 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_entities_closes_the_oldest_windows_early() {
+        let mut f = Feed::new(WindowConfig {
+            max_open: 20,
+            ..WindowConfig::default()
+        });
+        let mut closed = Vec::new();
+        for i in 0..100 {
+            closed.extend(f.push("access.log", &access(&format!("10.0.0.{i}"), 0, "/", 200)));
+            assert!(f.w.open.len() <= 20);
+        }
+        assert!(!closed.is_empty());
+        let first = closed[0].entity.as_ref().map(|e| e.value.clone());
+        assert_eq!(first.as_deref(), Some("10.0.0.0"), "the oldest goes first");
+        closed.extend(f.w.flush());
+        assert_eq!(closed.len(), 100, "every record in exactly one window");
+    }
+
+    #[test]
     fn close_idle_uses_the_given_clock_also_for_untimed_windows() {
-        let mut f = Feed::new(WindowConfig::default());
+        let mut f = Feed::new(WindowConfig {
+            idle_secs: 60,
+            ..WindowConfig::default()
+        });
         f.push("app.log", "no time here at all");
         f.push("access.log", &access("1.2.3.4", 0, "/", 200));
         let t0 =

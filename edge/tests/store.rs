@@ -378,7 +378,7 @@ fn verdict_filters() {
             source: Some("%".into()),
             ..Default::default()
         }),
-        []
+        Vec::<i64>::new()
     );
     assert_eq!(
         times(VerdictFilter {
