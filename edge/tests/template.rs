@@ -126,7 +126,7 @@ const SYSTEMS: [&str; 10] = [
 ];
 
 /// Mean grouping accuracy of the raw-line mask measured by examples/template_grouping.rs.
-const MEASURED_MEAN: f64 = 0.632;
+const MEASURED_MEAN: f64 = 0.637;
 
 #[test]
 fn loghub_grouping_accuracy_does_not_regress() {
