@@ -22,7 +22,7 @@ use crate::verdict_format::{format_time, parse_severity};
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// Log files, directories or glob patterns; rotated siblings (`.1`, `.2.gz`, dated names)
-    /// of a file are read too, oldest first.
+    /// of a file are read too, oldest first. `-` reads stdin to its end (scan only).
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
     /// The verdict database (created with mode 0600 if absent).

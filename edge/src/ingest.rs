@@ -17,7 +17,7 @@ use opensoc::taxonomy::taxonomy;
 use opensoc::verdict::{Severity, Verdict};
 
 use crate::discover::{discover, LogFile};
-use crate::identity::{identify, resolve, Identity, Known};
+use crate::identity::{identify, resolve, Fingerprint, Identity, Known};
 use crate::line_reader::{LineReader, ReadError};
 use crate::logline::parse;
 use crate::record::{Record, RecordAssembler};
@@ -208,6 +208,42 @@ impl<J: Judge> Ingest<J> {
         Ok(())
     }
 
+    /// Adds a stream read once to its end (stdin) as log `name`. It has no identity to resume
+    /// by: each run stores what it reads.
+    pub fn add_stream(
+        &mut self,
+        name: &str,
+        stream: Box<dyn std::io::Read + Send>,
+    ) -> Result<(), IngestError> {
+        let file = LogFile {
+            path: PathBuf::from(name),
+            group: name.to_string(),
+            compressed: false,
+            live: false,
+        };
+        let identity = Identity {
+            dev: 0,
+            ino: 0,
+            size: 0,
+            fingerprint: Fingerprint::of(&[]),
+            head: Vec::new(),
+        };
+        let id = self.store.add_file(&file.path, &file.group, &identity)?;
+        self.stats.files += 1;
+        self.tails.insert(
+            id,
+            Tail {
+                reader: LineReader::from_stream(&file.path, stream),
+                file,
+                identity,
+                assembler: RecordAssembler::new(id),
+                skip: VecDeque::new(),
+                present: true,
+            },
+        );
+        Ok(())
+    }
+
     /// What is known of every file: the store's checkpoints, overridden by open readers.
     fn known(&self) -> Result<Vec<Known>, IngestError> {
         let mut known: Vec<Known> = Vec::new();
@@ -356,15 +392,21 @@ impl<J: Judge> Ingest<J> {
         let group = t.file.group.clone();
         let mut records = Vec::new();
         let mut lines = 0u64;
+        // Whether the reader has given all there is now (not stopped by the line budget).
+        let mut drained = false;
         loop {
             if max_lines.is_some_and(|m| lines as usize >= m) {
                 break;
             }
             let line = match t.reader.next_line(take_partial) {
                 Ok(Some(line)) => line,
-                Ok(None) => break,
+                Ok(None) => {
+                    drained = true;
+                    break;
+                }
                 Err(e) => {
                     self.problems.push(problem(&t.file, &e));
+                    drained = true;
                     break;
                 }
             };
@@ -385,8 +427,7 @@ impl<J: Judge> Ingest<J> {
                 records.push(rec);
             }
         }
-        let at_end = t.reader.position() >= t.identity.size;
-        if at_end && take_partial {
+        if drained && take_partial {
             if let Some(rec) = t.assembler.finish() {
                 records.push(rec);
             }

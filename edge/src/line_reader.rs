@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
@@ -72,6 +72,8 @@ pub enum ReadError {
 enum Source {
     Plain(File),
     Gzip(Box<MultiGzDecoder<File>>),
+    /// A pipe read once to its end (stdin).
+    Stream(Box<dyn Read + Send>),
 }
 
 impl Read for Source {
@@ -79,6 +81,7 @@ impl Read for Source {
         match self {
             Source::Plain(f) => f.read(buf),
             Source::Gzip(d) => d.read(buf),
+            Source::Stream(r) => r.read(buf),
         }
     }
 }
@@ -143,6 +146,24 @@ impl LineReader {
             failed: false,
             read_to: position,
         })
+    }
+
+    /// Reads a stream (stdin) from its start; `name` stands for it in errors.
+    pub fn from_stream(name: &Path, stream: Box<dyn Read + Send>) -> LineReader {
+        LineReader {
+            path: name.to_path_buf(),
+            compressed: false,
+            source: Source::Stream(stream),
+            buf: vec![0u8; CHUNK],
+            buf_pos: 0,
+            buf_len: 0,
+            line_start: 0,
+            line: Vec::new(),
+            line_seen: 0,
+            last_byte: None,
+            failed: false,
+            read_to: 0,
+        }
     }
 
     /// The next complete line; `Ok(None)` at the end of what is there now.

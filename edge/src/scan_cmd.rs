@@ -1,6 +1,7 @@
 //! `opensoc scan`: one pass over what the logs gained since the last run, for cron.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,7 +51,15 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C handler")?;
 
-    ingest.refresh(&a.paths)?;
+    let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) =
+        a.paths.iter().cloned().partition(|p| p.as_os_str() == "-");
+    if stdin.len() > 1 {
+        anyhow::bail!("`-` (stdin) given more than once");
+    }
+    ingest.refresh(&files)?;
+    if !stdin.is_empty() {
+        ingest.add_stream("-", Box::new(std::io::stdin()))?;
+    }
     let backlog = ingest.lag_bytes();
     let bar = progress_bar(backlog);
     let mut verdicts = Vec::new();

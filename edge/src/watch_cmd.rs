@@ -58,6 +58,9 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if !(args.poll_secs > 0.0 && args.poll_secs <= 3600.0) {
         anyhow::bail!("--poll-secs must be between 0 and 3600");
     }
+    if a.paths.iter().any(|p| p.as_os_str() == "-") {
+        anyhow::bail!("watch follows files; for stdin use `opensoc scan -`");
+    }
     let config = a.ingest_config()?;
     let idle = Duration::from_secs(config.window.idle_secs as u64);
     let opts = a.mode.options()?;

@@ -445,3 +445,40 @@ fn sigterm_stops_watch_cleanly_and_the_next_run_resumes() {
     );
     assert_each_request_once(&db, 50);
 }
+
+#[test]
+fn scan_reads_stdin_when_given_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    opensoc::fetch::ensure_default_model(false).expect("default model");
+    let log = std::fs::read(samples().join("auth.log")).unwrap();
+    let mut child = opensoc()
+        .args(["scan", "--db", db.to_str().unwrap(), "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&log).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(
+        s["lines"].as_u64().unwrap() as usize,
+        text(&log).lines().count()
+    );
+    let all = stored(&db);
+    assert_eq!(all.len() as u64, s["windows"].as_u64().unwrap());
+    assert!(all.iter().all(|v| v["source"] == "-"));
+    let watch = run(&["watch", "--db", db.to_str().unwrap(), "-"]);
+    assert_eq!(watch.status.code(), Some(2));
+    assert!(
+        text(&watch.stderr).contains("opensoc scan -"),
+        "{}",
+        text(&watch.stderr)
+    );
+}

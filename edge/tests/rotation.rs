@@ -536,3 +536,36 @@ fn a_watcher_that_keeps_its_readers_open_follows_every_kind_of_rotation() {
     // pass above read the file before it was cut, so nothing is lost here.
     s.assert_exactly_once();
 }
+
+#[test]
+fn a_stream_is_read_to_its_end_in_chunks() {
+    let s = Scene::new();
+    let mut text = String::new();
+    for i in 0..100 {
+        text.push_str(&format!(
+            "Nov 28 10:00:{:02} web0 app[1]: request seq={i} from 10.0.0.{}\n",
+            i % 60,
+            i % 3
+        ));
+    }
+    let store = Store::open(&s.db()).unwrap();
+    let mut ingest = Ingest::new(
+        store,
+        FixedJudge {
+            calls: 0,
+            fail_at: None,
+        },
+        IngestConfig::default(),
+    );
+    ingest
+        .add_stream("-", Box::new(std::io::Cursor::new(text.into_bytes())))
+        .unwrap();
+    while ingest.pump(Some(7)).unwrap() > 0 {}
+    ingest.flush().unwrap();
+    assert_eq!(ingest.stats().lines, 100);
+    drop(ingest);
+    let mut s = s;
+    s.next_seq = 100;
+    s.written = 100;
+    s.assert_exactly_once();
+}
