@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::taxonomy::taxonomy;
 use crate::verdict::{normalize_technique, strict_threat, ParsedVerdict, Severity};
 
 /// The pseudo category of a prediction without a readable threat type (or no prediction at all).
@@ -170,6 +171,12 @@ pub struct Metrics {
     pub tactic_accuracy: f64,
     /// Mean absolute risk-score error over entries where both scores exist.
     pub risk_mae: Option<f64>,
+    /// Of the entries whose reference is benign, the share predicted as any threat (or left
+    /// without a category); `None` when the data has no benign entry.
+    pub false_positive_rate: Option<f64>,
+    /// Of the entries whose reference is a threat, the share predicted as some threat (any
+    /// category: the alert is raised); `None` when the data has no threat entry.
+    pub detection_recall: Option<f64>,
     /// Median latency per entry (nearest rank).
     pub latency_p50_ms: u64,
     /// 90th percentile latency per entry (nearest rank).
@@ -280,6 +287,34 @@ pub fn score(golds: &[Gold], preds: &[Prediction], total_s: f64) -> Metrics {
     let risk_mae = (!risk_errors.is_empty())
         .then(|| risk_errors.iter().sum::<f64>() / risk_errors.len() as f64);
 
+    let benign = label_key(&taxonomy().benign().category);
+    let is_benign = |c: Option<&str>| c.is_some_and(|c| label_key(c) == benign);
+    let gold_benign = pairs
+        .iter()
+        .filter(|(g, _)| is_benign(g.category.as_deref()))
+        .count();
+    let gold_threat = pairs
+        .iter()
+        .filter(|(g, _)| g.category.is_some() && !is_benign(g.category.as_deref()))
+        .count();
+    let flagged_benign = pairs
+        .iter()
+        .filter(|(g, p)| {
+            is_benign(g.category.as_deref()) && !is_benign(p.and_then(|p| p.category.as_deref()))
+        })
+        .count();
+    let detected = pairs
+        .iter()
+        .filter(|(g, p)| {
+            g.category.is_some()
+                && !is_benign(g.category.as_deref())
+                && p.and_then(|p| p.category.as_deref())
+                    .is_some_and(|c| label_key(c) != benign)
+        })
+        .count();
+    let false_positive_rate = (gold_benign > 0).then(|| share(flagged_benign, gold_benign));
+    let detection_recall = (gold_threat > 0).then(|| share(detected, gold_threat));
+
     let latencies: Vec<u64> = pairs
         .iter()
         .filter_map(|(_, p)| p.map(|p| p.latency_ms))
@@ -319,6 +354,8 @@ pub fn score(golds: &[Gold], preds: &[Prediction], total_s: f64) -> Metrics {
         technique_accuracy: share(technique, n),
         tactic_accuracy: share(tactic, n),
         risk_mae,
+        false_positive_rate,
+        detection_recall,
         latency_p50_ms: percentile_nearest_rank(&latencies, 50.0),
         latency_p90_ms: percentile_nearest_rank(&latencies, 90.0),
         entries_per_minute,
@@ -631,6 +668,66 @@ mod tests {
     }
 
     #[test]
+    fn false_positives_count_benign_references_flagged_and_recall_any_threat_raised() {
+        let benign = "No Threat Detected — Normal Traffic";
+        let golds: Vec<Gold> = [
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            block(
+                "SSH Brute Force Attack",
+                "T1110",
+                "Credential Access",
+                "HIGH",
+                "70",
+            ),
+            block(
+                "SSH Brute Force Attack",
+                "T1110",
+                "Credential Access",
+                "HIGH",
+                "70",
+            ),
+        ]
+        .iter()
+        .map(|o| Gold::from_output(o))
+        .collect();
+        let outputs = [
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            block(
+                "Brute Force Attack",
+                "T1110",
+                "Credential Access",
+                "HIGH",
+                "70",
+            ),
+            "unreadable".to_string(),
+            block(benign, "N/A", "N/A", "LOW", "5"),
+            // Another threat category still raises the alert.
+            block(
+                "Credential Stuffing Attack",
+                "T1110.004",
+                "Credential Access",
+                "HIGH",
+                "70",
+            ),
+            block(benign, "N/A", "N/A", "LOW", "5"),
+        ];
+        let preds: Vec<Prediction> = outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Prediction::from_output(i, o, 10))
+            .collect();
+        let m = score(&golds, &preds, 1.0);
+        // Two of four benign entries flagged (one a threat, one unreadable).
+        assert_eq!(m.false_positive_rate, Some(0.5));
+        assert_eq!(m.detection_recall, Some(0.5));
+        let only_threats = score(&golds[4..], &preds[4..], 1.0);
+        assert_eq!(only_threats.false_positive_rate, None);
+    }
+
+    #[test]
     fn prediction_reads_the_block() {
         let p = Prediction::from_output(3, &golds_text(), 42);
         assert_eq!(p.index, 3);
@@ -788,14 +885,20 @@ mod tests {
         assert_eq!(m.entries_per_minute, 0.0);
         assert!(m.confusion.labels.is_empty() && m.per_class.is_empty());
         let json = serde_json::to_string(&m).expect("serialises");
-        // serde_json writes NaN as null; the only null allowed is the absent MAE.
-        assert_eq!(json.matches("null").count(), 1, "{json}");
+        // serde_json writes NaN as null; the only nulls allowed are the absent Options (MAE,
+        // false-positive rate, detection recall: nothing to measure them on).
+        assert_eq!(json.matches("null").count(), 3, "{json}");
+        for key in ["risk_mae", "false_positive_rate", "detection_recall"] {
+            assert!(json.contains(&format!("\"{key}\":null")), "{json}");
+        }
         let m = score(&golds(), &[], f64::NAN);
         assert_eq!((m.total_s, m.entries_per_minute), (0.0, 0.0));
         assert_eq!(m.valid_rate, 0.0);
         assert_eq!(m.confusion.labels.last().map(String::as_str), Some(INVALID));
         let json = serde_json::to_string(&m).expect("serialises");
-        assert_eq!(json.matches("null").count(), 1, "{json}");
+        // No benign reference here: only the MAE and the false-positive rate are absent.
+        assert_eq!(json.matches("null").count(), 2, "{json}");
+        assert!(json.contains("\"detection_recall\":0.0"), "{json}");
     }
 
     #[test]

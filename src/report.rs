@@ -105,7 +105,7 @@ pub fn markdown(title: &str, m: &Metrics, parity: &[Parity]) -> String {
     // Writing to a String cannot fail; the results are ignored for that reason.
     let _ = writeln!(s, "# {}\n", title.replace(['\n', '\r'], " "));
     s.push_str("| metric | value |\n| --- | --- |\n");
-    let rows: [(&str, String); 15] = [
+    let rows: [(&str, String); 17] = [
         ("entries", m.n.to_string()),
         (
             "threat accuracy (strict, the paper's)",
@@ -121,6 +121,14 @@ pub fn markdown(title: &str, m: &Metrics, parity: &[Parity]) -> String {
         (
             "risk score MAE",
             m.risk_mae.map_or("–".to_string(), |x| format!("{x:.1}")),
+        ),
+        (
+            "false-positive rate (benign references flagged)",
+            m.false_positive_rate.map_or("–".to_string(), pct),
+        ),
+        (
+            "detection recall (threat references flagged)",
+            m.detection_recall.map_or("–".to_string(), pct),
         ),
         ("valid rate", pct(m.valid_rate)),
         ("latency p50", format!("{} ms", m.latency_p50_ms)),

@@ -245,6 +245,12 @@ fn print_summary(name: &str, mode: &str, m: &Metrics) {
     println!("  severity accuracy         {}", pct(m.severity_accuracy));
     println!("  technique accuracy        {}", pct(m.technique_accuracy));
     println!("  tactic accuracy           {}", pct(m.tactic_accuracy));
+    if let Some(r) = m.false_positive_rate {
+        println!("  false positives (benign)  {}", pct(r));
+    }
+    if let Some(r) = m.detection_recall {
+        println!("  detection recall          {}", pct(r));
+    }
     println!("  valid                     {}", pct(m.valid_rate));
     println!(
         "  latency p50 / p90         {} / {} ms",
