@@ -155,6 +155,68 @@ pub fn build(
     Ok(BuiltSet { seqs, report })
 }
 
+/// Per-example token lengths of a data set, as `opensoc-train stats` reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenCounts {
+    /// Prompt tokens of each example (instruction and log uncut).
+    pub prompts: Vec<usize>,
+    /// Response tokens of each example.
+    pub responses: Vec<usize>,
+}
+
+impl TokenCounts {
+    /// The `stats` report: examples, prompt and response lengths, and what a cap of `max_len`
+    /// does to plain truncation.
+    pub fn summary(&self, max_len: usize) -> String {
+        let over = self
+            .prompts
+            .iter()
+            .zip(&self.responses)
+            .filter(|(p, r)| *p + *r > max_len)
+            .count();
+        // Plain truncation at the cap (what the paper's trainer did) cuts the response of every
+        // example over the cap, and drops it entirely where the prompt alone fills the cap.
+        let response_lost = self.prompts.iter().filter(|&&p| p >= max_len).count();
+        format!(
+            "examples            {}\nprompt tokens       {}\nresponse tokens     {}\n\
+             over {max_len} tokens      {over}\n  plain truncation cuts the response of {over}, \
+             loses it whole in {response_lost}",
+            self.prompts.len(),
+            length_summary(&self.prompts),
+            length_summary(&self.responses),
+        )
+    }
+}
+
+/// Token lengths of `examples`, tokenized exactly as the analyzer builds its prompts.
+pub fn token_counts(tok: &Tokenizer, examples: &[Example]) -> Result<TokenCounts, TokenizerError> {
+    let mut counts = TokenCounts::default();
+    for e in examples {
+        counts
+            .prompts
+            .push(prompt::prompt_tokens(tok, &e.instruction, &e.input)?.len());
+        counts
+            .responses
+            .push(prompt::encode_after_newline(tok, &e.output)?.len());
+    }
+    Ok(counts)
+}
+
+/// "median M / mean A / max X" of a list ("none" when empty).
+fn length_summary(xs: &[usize]) -> String {
+    if xs.is_empty() {
+        return "none".into();
+    }
+    let mut xs = xs.to_vec();
+    xs.sort_unstable();
+    let mean = xs.iter().sum::<usize>() as f64 / xs.len() as f64;
+    format!(
+        "median {} / mean {mean:.0} / max {}",
+        xs[xs.len() / 2],
+        xs[xs.len() - 1]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
-//! `opensoc-train`: LoRA fine-tuning (`train`), data-set token counts (`stats`) and merged GGUF
-//! export.
+//! `opensoc-train`: LoRA fine-tuning (`train`), the training-data builder (`data`), data-set
+//! token counts (`stats`) and merged GGUF export.
 
+mod data_cmd;
 mod train_cmd;
 
 mod export_cmd;
@@ -11,7 +12,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use opensoc::model_file::ModelFile;
-use opensoc::prompt;
 use opensoc::tokenizer::Tokenizer;
 
 /// opensoc-train: fine-tunes and exports the model behind opensoc.
@@ -34,6 +34,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum Command {
     /// LoRA fine-tuning with the paper's recipe (Table IV) on a seed-format data set.
     Train(train_cmd::TrainArgs),
+    /// Builds the training set and the held-out files from the shared data folder.
+    Data(data_cmd::DataArgs),
     /// Token counts of a data set in the seed's format (instruction, input, output): prompt and
     /// response lengths, and how many examples exceed the training length cap.
     Stats {
@@ -82,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let (data, max_len) = match cli.command {
         Command::Train(args) => return train_cmd::run(args, cli.model),
         Command::Export(args) => return export_cmd::run(cli.model.as_deref(), args),
+        Command::Data(args) => return data_cmd::run(args, cli.model.as_deref()),
         Command::Stats { data, max_len } => (data, max_len),
     };
     let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;
@@ -90,36 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
     let examples = opensoc::dataset::load_examples(&data)?;
     anyhow::ensure!(!examples.is_empty(), "{} holds no examples", data.display());
-    let mut prompts = Vec::with_capacity(examples.len());
-    let mut responses = Vec::with_capacity(examples.len());
-    for e in &examples {
-        // Tokenized exactly as the analyzer builds its prompts (the log text uncut here).
-        prompts.push(prompt::prompt_tokens(&tok, &e.instruction, &e.input)?.len());
-        responses.push(prompt::encode_after_newline(&tok, &e.output)?.len());
-    }
-    let over = prompts
-        .iter()
-        .zip(&responses)
-        .filter(|(p, r)| *p + *r > max_len)
-        .count();
-    // Plain truncation at the cap (what the paper's trainer did) cuts the response of every
-    // example over the cap, and drops it entirely where the prompt alone fills the cap.
-    let response_lost = prompts.iter().filter(|&&p| p >= max_len).count();
-    println!("examples            {}", examples.len());
-    println!("prompt tokens       {}", summary(&mut prompts));
-    println!("response tokens     {}", summary(&mut responses));
-    println!("over {max_len} tokens      {over}");
-    println!("  plain truncation cuts the response of {over}, loses it whole in {response_lost}");
+    let counts = opensoc_trainer::data::token_counts(&tok, &examples)?;
+    println!("{}", counts.summary(max_len));
     Ok(())
-}
-
-/// "median M / mean A / max X" of a non-empty list.
-fn summary(xs: &mut [usize]) -> String {
-    xs.sort_unstable();
-    let mean = xs.iter().sum::<usize>() as f64 / xs.len() as f64;
-    format!(
-        "median {} / mean {mean:.0} / max {}",
-        xs[xs.len() / 2],
-        xs[xs.len() - 1]
-    )
 }
