@@ -71,7 +71,8 @@ pub fn canonical_response(output: &str) -> String {
     ) else {
         return output.trim_end().to_string() + "\n";
     };
-    Verdict {
+    let structured_only = p.evidence.is_none() && p.impact.is_none() && p.recommendation.is_none();
+    let block = Verdict {
         threat_type: tt.label.clone(),
         mitre_technique: tech.id.clone(),
         technique_name: tech.name.clone(),
@@ -82,7 +83,13 @@ pub fn canonical_response(output: &str) -> String {
         impact: p.impact.unwrap_or_default(),
         recommendation: p.recommendation.unwrap_or_default(),
     }
-    .to_block()
+    .to_block();
+    if structured_only {
+        // An example that teaches the structured fields only (what fast mode decodes): no
+        // empty text lines to learn.
+        return block.lines().take(5).map(|l| format!("{l}\n")).collect();
+    }
+    block
 }
 
 /// Builds the training sequences of `examples`.

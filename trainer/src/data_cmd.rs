@@ -33,6 +33,10 @@ pub struct DataArgs {
     /// Skip the token counts (they need the base model's tokenizer).
     #[arg(long)]
     no_tokens: bool,
+    /// Write only the five structured lines in the generated training examples' outputs
+    /// (the seed's examples and the held-out files stay complete).
+    #[arg(long)]
+    structured_only: bool,
     /// Training length cap used for the token counts.
     #[arg(long, default_value_t = 512)]
     max_len: usize,
@@ -48,6 +52,7 @@ pub fn run(args: DataArgs, model: Option<&Path>) -> anyhow::Result<()> {
         data_dir: args.data.unwrap_or_else(opensoc::dataset::default_data_dir),
         seed: args.seed,
         scale: args.scale,
+        structured_only: args.structured_only,
     };
     let built =
         build::build(&cfg).with_context(|| format!("building from {}", cfg.data_dir.display()))?;

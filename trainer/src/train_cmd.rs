@@ -85,6 +85,10 @@ pub struct TrainArgs {
     /// Continue from DIR/checkpoint.bin.
     #[arg(long)]
     resume: bool,
+    /// Start from this PEFT adapter (e.g. data/adapter, the shipped one) instead of PEFT's
+    /// fresh initialisation: its rank, alpha and projections replace --rank and --alpha.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    init_adapter: Option<PathBuf>,
     /// After training, evaluate the adapter (fast mode) on this seed-format file with the eval
     /// harness `opensoc eval` uses; the metrics go into train_report.json.
     #[arg(long, value_name = "FILE.json")]
@@ -148,20 +152,31 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         r.plain_truncation_cut,
         r.plain_truncation_lost
     );
-    let lora = LoraConfig {
-        r: args.rank,
-        alpha: args.alpha,
-        dropout: args.dropout,
-        targets: Target::ALL.to_vec(),
+    let adapter = match &args.init_adapter {
+        Some(dir) => {
+            let mut a = opensoc::peft::load_peft(dir, llama.config())
+                .with_context(|| format!("loading the starting adapter in {}", dir.display()))?;
+            a.config.dropout = args.dropout;
+            eprintln!("starting from the adapter in {}", dir.display());
+            a
+        }
+        None => {
+            let lora = LoraConfig {
+                r: args.rank,
+                alpha: args.alpha,
+                dropout: args.dropout,
+                targets: Target::ALL.to_vec(),
+            };
+            LoraAdapter::init(llama.config(), lora, args.seed)
+        }
     };
     eprintln!(
         "LoRA r {} alpha {} on {} projections: {} trainable parameters",
-        lora.r,
-        lora.alpha,
-        lora.targets.len(),
-        lora.trainable_params(llama.config())
+        adapter.config.r,
+        adapter.config.alpha,
+        adapter.config.targets.len(),
+        adapter.config.trainable_params(llama.config())
     );
-    let adapter = LoraAdapter::init(llama.config(), lora, args.seed);
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch: args.batch,
@@ -255,6 +270,7 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let report = json!({
         "model": path.display().to_string(),
         "data": args.data.display().to_string(),
+        "init_adapter": args.init_adapter.as_ref().map(|d| d.display().to_string()),
         "config": cfg,
         "lora": adapter.config,
         "trainable_params": adapter.param_count(),

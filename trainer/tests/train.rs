@@ -254,3 +254,53 @@ fn a_failed_checkpoint_write_leaves_the_previous_one() {
     assert!(err.contains("checkpoint.bin.tmp"), "{err}");
     assert_eq!(std::fs::read(out.join("checkpoint.bin")).unwrap(), before);
 }
+
+#[test]
+fn a_run_started_from_the_shipped_adapter_begins_where_it_left_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../data/adapter"));
+    let one_step: &[&str] = &[
+        "--limit",
+        "4",
+        "--batch",
+        "4",
+        "--accum",
+        "1",
+        "--max-steps",
+        "1",
+        "--max-len",
+        "512",
+    ];
+    let fresh = dir.path().join("fresh");
+    ok(&train(&train_file(), &fresh, one_step));
+    let warm = dir.path().join("warm");
+    let init = shipped.to_str().unwrap();
+    ok(&train(
+        &train_file(),
+        &warm,
+        &[one_step, &["--init-adapter", init]].concat(),
+    ));
+    let (f, w) = (losses(&fresh)[0].1, losses(&warm)[0].1);
+    // The shipped adapter was tuned on these examples: its first loss is far below a fresh
+    // adapter's (B = 0, the base model's own loss).
+    assert!(w < f / 4.0, "warm {w} vs fresh {f}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(warm.join("train_report.json")).unwrap())
+            .unwrap();
+    assert!(report["init_adapter"]
+        .as_str()
+        .unwrap()
+        .ends_with("data/adapter"));
+    let bad = train(
+        &train_file(),
+        &dir.path().join("bad"),
+        &["--init-adapter", "/nonexistent"],
+    );
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("starting adapter"));
+}

@@ -48,6 +48,11 @@ pub fn output_block(label: &str, input: &str) -> Result<String, LabelError> {
     .to_block())
 }
 
+/// The first five lines of a block: THREAT_TYPE to RISK_SCORE, each ending with a newline.
+pub fn structured_lines(block: &str) -> String {
+    block.lines().take(5).map(|l| format!("{l}\n")).collect()
+}
+
 /// Whether a parsed block names a known threat type, one of its techniques and one of that
 /// technique's tactics.
 pub fn taxonomy_consistent(p: &ParsedVerdict) -> bool {

@@ -27,6 +27,7 @@ fn config(seed: u64) -> Option<BuildConfig> {
         data_dir: data_dir()?,
         seed,
         scale: 0.05,
+        structured_only: false,
     })
 }
 
@@ -44,7 +45,7 @@ fn all_samples(b: &Built) -> impl Iterator<Item = &Sample> {
 fn json_of(samples: &[Sample]) -> String {
     let ex: Vec<Example> = samples
         .iter()
-        .map(|s| s.to_example().expect("labels"))
+        .map(|s| s.to_example(false).expect("labels"))
         .collect();
     serde_json::to_string(&ex).expect("serialises")
 }
@@ -186,8 +187,32 @@ fn outputs_parse_valid_and_consistent() {
     let Some(b) = built() else { return };
     let mut seed = 0;
     for s in all_samples(b) {
-        let e = s.to_example().expect("labels");
+        let e = s.to_example(false).expect("labels");
         assert_eq!(e.instruction, INSTRUCTION);
+        // Structured-only: the same five lines, nothing after them; the seed's stay whole.
+        let short = s.to_example(true).expect("labels");
+        if s.fixed_output.is_some() {
+            assert_eq!(short.output, e.output);
+        } else {
+            assert_eq!(
+                short.output,
+                e.output
+                    .lines()
+                    .take(5)
+                    .map(|l| format!("{l}\n"))
+                    .collect::<String>()
+            );
+            assert!(
+                ParsedVerdict::parse(&short.output).is_valid(),
+                "{}",
+                short.output
+            );
+            assert_eq!(
+                crate::data::canonical_response(&short.output),
+                short.output,
+                "the trainer keeps a structured-only block as it is"
+            );
+        }
         let p = ParsedVerdict::parse(&e.output);
         assert!(p.is_valid(), "{}", e.output);
         assert_eq!(p.threat_type.as_deref(), Some(s.label.as_str()));
