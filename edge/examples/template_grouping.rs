@@ -18,39 +18,17 @@ const DRAIN: [(&str, f64); 10] = [
     ("Windows", 0.997),
 ];
 
-/// Splits one CSV record (RFC 4180 quoting) into fields.
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-/// The structured file's rows as (EventId, Content); quoted fields may not span lines here.
+/// The structured file's rows as (EventId, Content).
 fn read_truth(path: &Path) -> std::io::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)?;
-    let mut lines = text.lines();
-    let header = csv_fields(lines.next().unwrap_or(""));
+    let mut rows = opensoc_edge::csv_text::records(&text).into_iter();
+    let header = rows.next().unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(id), Some(content)) = (col("EventId"), col("Content")) else {
         return Err(std::io::Error::other("no EventId/Content column"));
     };
-    Ok(lines
-        .map(|l| {
-            let f = csv_fields(l);
+    Ok(rows
+        .map(|f| {
             (
                 f.get(id).cloned().unwrap_or_default(),
                 f.get(content).cloned().unwrap_or_default(),

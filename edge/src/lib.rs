@@ -7,6 +7,7 @@
 //! [`template`] (masked signature for the cache) → the analyzer → [`store`]; [`ingest`] drives
 //! it, exactly once.
 
+pub mod csv_text;
 pub mod discover;
 pub mod identity;
 pub mod ingest;

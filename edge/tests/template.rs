@@ -22,36 +22,6 @@ fn data_dir(what: &str) -> Option<PathBuf> {
     }
 }
 
-/// All records of an RFC 4180 CSV text, quoted fields may hold commas, quotes and newlines.
-fn csv_records(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => row.push(std::mem::take(&mut field)),
-            ('\n', false) => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            ('\r', false) => {}
-            _ => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
 fn one_record_window(text: String) -> Window {
     Window {
         group: "access.log".into(),
@@ -75,7 +45,7 @@ fn payloads_of_different_classes_never_share_a_signature() {
         return;
     };
     let text = std::fs::read_to_string(&path).expect("readable payload file");
-    let rows = csv_records(&text);
+    let rows = opensoc_edge::csv_text::records(&text);
     let header = &rows[0];
     let col = |name: &str| header.iter().position(|h| h == name).expect("column");
     let (payload, label) = (col("payload"), col("label"));
@@ -139,7 +109,7 @@ fn loghub_grouping_accuracy_does_not_regress() {
         let raw = std::fs::read_to_string(base.join(format!("{system}_2k.log"))).expect("log");
         let csv = std::fs::read_to_string(base.join(format!("{system}_2k.log_structured.csv")))
             .expect("structured csv");
-        let rows = csv_records(&csv);
+        let rows = opensoc_edge::csv_text::records(&csv);
         let id = rows[0]
             .iter()
             .position(|h| h == "EventId")

@@ -98,7 +98,7 @@ impl Payloads {
             path: path.to_path_buf(),
             source,
         })?;
-        let rows = parse_csv(&text);
+        let rows = opensoc_edge::csv_text::records(&text);
         let bad = |message: String| BuildError::Format {
             path: path.to_path_buf(),
             message,
@@ -132,43 +132,6 @@ impl Payloads {
         }
         Ok(Payloads { train, heldout })
     }
-}
-
-/// RFC 4180 fields: quoted fields may hold commas, doubled quotes and newlines.
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
 }
 
 /// Browsers as they appear in access logs.
@@ -660,14 +623,6 @@ pub fn heldout_windows(cfg: &BuildConfig, pool: &Pool) -> Vec<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_with_quotes_commas_and_newlines() {
-        let rows = parse_csv("a,b\n\"x, \"\"y\"\"\",2\n\"multi\nline\",3\nlast,4");
-        assert_eq!(rows[1], vec!["x, \"y\"", "2"]);
-        assert_eq!(rows[2], vec!["multi\nline", "3"]);
-        assert_eq!(rows[3], vec!["last", "4"]);
-    }
 
     #[test]
     fn encodings_and_log_escapes() {
