@@ -233,26 +233,13 @@ pub fn join_lines(lines: &[String]) -> String {
     s
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
 /// Calendar fields of unix seconds `t`: (year, month, day, hour, minute, second).
 pub fn calendar(t: i64) -> (i64, u32, u32, i64, i64, i64) {
-    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let (y, m, d) = logline::civil_from_days(t.div_euclid(86_400));
     let s = t.rem_euclid(86_400);
     (y, m, d, s / 3600, s / 60 % 60, s % 60)
 }
