@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::llama::{argmax, Llama, ModelError};
+use crate::decode::LanguageModel;
+use crate::llama::{argmax, ModelError};
 use crate::tokenizer::{Tokenizer, TokenizerError};
 
 /// The benchmark prompt text.
@@ -68,8 +69,8 @@ pub fn median(xs: &mut [f64]) -> f64 {
 
 /// Runs prefill of `prompt` then `gen` greedy decode steps, `runs` times after one warm-up
 /// prefill; returns medians.
-pub fn run(
-    model: &Llama,
+pub fn run<M: LanguageModel>(
+    model: &M,
     prompt: &[u32],
     gen: usize,
     runs: usize,
@@ -79,7 +80,7 @@ pub fn run(
             "prompt tokens, generated tokens and runs must all be at least 1".into(),
         ));
     }
-    let max = model.config().ctx_len;
+    let max = model.context_len();
     if prompt.len() + gen > max {
         return Err(BenchError::Invalid(format!(
             "{} prompt + {gen} generated tokens exceed the model's context of {max}",
@@ -104,7 +105,7 @@ pub fn run(
         decode.push(gen as f64 / start.elapsed().as_secs_f64());
     }
     Ok(BenchResult {
-        backend: "cpu".into(),
+        backend: model.backend_name().into(),
         prompt_tokens: prompt.len(),
         gen_tokens: gen,
         prefill_tok_s: median(&mut prefill),

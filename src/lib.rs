@@ -1,6 +1,9 @@
 //! opensoc core library: GGUF model runtime, tokenizer, Llama forward pass, constrained
 //! decoding into verdicts, the taxonomy and the eval harness.
 
+/// candle, re-exported so that the binaries name its devices with the same version.
+pub use candle_core;
+
 pub mod analyzer;
 pub mod atomic_file;
 pub mod attention;
@@ -8,6 +11,7 @@ pub mod bench;
 pub mod cpu_ops;
 pub mod dataset;
 pub mod decode;
+pub mod device_backprop;
 pub mod eval;
 pub mod eval_run;
 pub mod export;
@@ -17,6 +21,7 @@ pub mod gemm_f32;
 pub mod gguf;
 pub mod gguf_write;
 pub mod llama;
+pub mod llama_device;
 pub mod llama_train;
 pub mod lora;
 pub mod model_file;

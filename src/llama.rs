@@ -36,6 +36,8 @@ pub enum ModelError {
     BadToken { id: u32, vocab: usize },
     #[error("the adapter does not fit the model: {0}")]
     Adapter(String),
+    #[error("backend unavailable: {0}")]
+    Backend(String),
 }
 
 /// Most context positions × head size accepted (RoPE tables of 2 × 256 MiB; 1M positions at
@@ -524,7 +526,7 @@ impl Llama {
 ///
 /// The angle of pair `i` at position `p` is built as ggml builds it, by repeated f32
 /// multiplication (`p · s^i`, `s = base^(-2/head_dim)`), so the tables match llama.cpp's to the bit.
-fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
     let half = cfg.head_dim() / 2;
     let scale = cfg.rope_base.powf(-2.0 / cfg.head_dim() as f32);
     let n = cfg.ctx_len;

@@ -163,6 +163,53 @@ impl<'r> Dropout<'r> {
     pub fn off() -> Dropout<'static> {
         Dropout { p: 0.0, rng: None }
     }
+
+    /// The probability of dropping an element.
+    pub fn probability(&self) -> f32 {
+        self.p
+    }
+}
+
+/// What the trainer needs from a device: a sequence's loss and its adapter gradients. The
+/// hand-written [`Backprop`] gives them on the CPU, `device_backprop.rs` on a candle device.
+pub trait Gradients {
+    /// Adds `scale · ∂NLL/∂adapter` of `seq` to `grads`; returns the NLL (unscaled).
+    fn accumulate(
+        &self,
+        adapter: &LoraAdapter,
+        seq: &Sequence,
+        dropout: &mut Dropout<'_>,
+        scale: f32,
+        grads: &mut AdapterGrads,
+    ) -> Result<f64, ModelError>;
+
+    /// The summed negative log-likelihood of `seq`'s counted predictions (no dropout, no
+    /// gradients).
+    fn nll(&self, adapter: &LoraAdapter, seq: &Sequence) -> Result<f64, ModelError>;
+
+    /// Where the gradients are computed, for reports (`cpu`, `cuda`).
+    fn device_name(&self) -> &str;
+}
+
+impl Gradients for Backprop<'_> {
+    fn accumulate(
+        &self,
+        adapter: &LoraAdapter,
+        seq: &Sequence,
+        dropout: &mut Dropout<'_>,
+        scale: f32,
+        grads: &mut AdapterGrads,
+    ) -> Result<f64, ModelError> {
+        Backprop::accumulate(self, adapter, seq, dropout, scale, grads)
+    }
+
+    fn nll(&self, adapter: &LoraAdapter, seq: &Sequence) -> Result<f64, ModelError> {
+        Backprop::nll(self, adapter, seq)
+    }
+
+    fn device_name(&self) -> &str {
+        "cpu"
+    }
 }
 
 impl<'m> Backprop<'m> {

@@ -9,8 +9,9 @@ use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
 use opensoc::verdict::{Field, Severity};
 use serde_json::json;
 
-use crate::loaded_model::LoadedModel;
+use crate::loaded_model::{LoadedModel, BACKENDS};
 use crate::Global;
+use opensoc::decode::LanguageModel;
 
 /// Arguments of `opensoc analyze`.
 #[derive(Debug, Args)]
@@ -28,8 +29,8 @@ pub struct AnalyzeArgs {
     json: bool,
     #[command(flatten)]
     mode: ModeArgs,
-    /// Backend to run the model on.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
+    /// Backend to run the model on: cpu, candle (the CUDA code path on the CPU) or cuda.
+    #[arg(long, default_value = "cpu", value_parser = BACKENDS)]
     backend: String,
 }
 
@@ -73,8 +74,10 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let input = read_entry(args.text.as_deref())?;
     let opts = args.mode.options()?;
     let lm = LoadedModel::load(global)?;
-    let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
-    let a = analyzer.analyze(&input).context("analysing the entry")?;
+    let a = match args.backend.as_str() {
+        "cpu" => analyze_on(&lm.model, &lm, opts, &input)?,
+        b => analyze_on(&lm.on_device(b)?, &lm, opts, &input)?,
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", analysis_json(&a, &args.backend, &lm.adapter))?;
@@ -91,6 +94,17 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One analysis of `input` on `model`.
+fn analyze_on<M: LanguageModel>(
+    model: &M,
+    lm: &LoadedModel,
+    opts: AnalyzerOptions,
+    input: &[u8],
+) -> anyhow::Result<Analysis> {
+    let mut analyzer = Analyzer::new(model, &lm.tokenizer, opts)?;
+    analyzer.analyze(input).context("analysing the entry")
 }
 
 /// The entry's bytes from the argument, or from stdin for `-` or no argument.

@@ -3,7 +3,7 @@
 use clap::Args;
 use std::process::ExitCode;
 
-use crate::loaded_model::LoadedModel;
+use crate::loaded_model::{LoadedModel, BACKENDS};
 use crate::Global;
 
 /// Arguments of `opensoc bench`.
@@ -13,8 +13,8 @@ use crate::Global;
                         One unmeasured pass precedes the measured runs."
 )]
 pub struct BenchArgs {
-    /// Backend to measure.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
+    /// Backend to measure: cpu, candle (the CUDA code path on the CPU) or cuda.
+    #[arg(long, default_value = "cpu", value_parser = BACKENDS)]
     backend: String,
     /// Prompt length in tokens (log text from data/bench_prompt.txt, repeated as needed).
     #[arg(long, default_value_t = 300)]
@@ -32,15 +32,13 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let LoadedModel {
-        path,
-        model,
-        tokenizer,
-        load_s,
-        ..
-    } = LoadedModel::load(global)?;
-    let prompt = opensoc::bench::prompt_tokens(&tokenizer, args.prompt_tokens)?;
-    let r = opensoc::bench::run(&model, &prompt, args.gen_tokens, args.runs)?;
+    let lm = LoadedModel::load(global)?;
+    let (path, load_s) = (&lm.path, lm.load_s);
+    let prompt = opensoc::bench::prompt_tokens(&lm.tokenizer, args.prompt_tokens)?;
+    let r = match args.backend.as_str() {
+        "cpu" => opensoc::bench::run(&lm.model, &prompt, args.gen_tokens, args.runs)?,
+        b => opensoc::bench::run(&lm.on_device(b)?, &prompt, args.gen_tokens, args.runs)?,
+    };
     let rss_mb = opensoc::bench::peak_rss_mb();
     if args.json {
         let mut v = serde_json::to_value(&r)?;

@@ -8,15 +8,17 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use opensoc::analyzer::Analyzer;
+use opensoc::analyzer::{Analyzer, AnalyzerOptions};
 use opensoc::dataset::load_examples;
+use opensoc::dataset::Example;
+use opensoc::decode::LanguageModel;
 use opensoc::eval::{parity, score, Gold, Metrics, Parity};
 use opensoc::eval_run::{max_logit_diff, probe_logits, EvalRun};
 use opensoc::report;
 use serde_json::json;
 
 use crate::analyze_cmd::ModeArgs;
-use crate::loaded_model::LoadedModel;
+use crate::loaded_model::{LoadedModel, BACKENDS};
 use crate::Global;
 
 /// Arguments of `opensoc eval`.
@@ -40,8 +42,9 @@ pub struct EvalArgs {
     json: bool,
     #[command(flatten)]
     mode: ModeArgs,
-    /// Backend to evaluate; give it more than once to compare backends (parity).
-    #[arg(long = "backend", default_value = "cpu", value_parser = ["cpu"])]
+    /// Backend to evaluate (cpu, candle: the CUDA code path on the CPU, cuda); give it more
+    /// than once to compare backends (parity).
+    #[arg(long = "backend", default_value = "cpu", value_parser = BACKENDS)]
     backends: Vec<String>,
     /// Evaluate only the first N entries.
     #[arg(long, value_name = "N")]
@@ -69,28 +72,20 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .collect();
     let lm = LoadedModel::load(global)?;
 
-    let mut runs: Vec<(EvalRun, Metrics, Vec<Vec<f32>>)> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for backend in &args.backends {
-        let mut analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts.clone())?;
-        let bar = progress_bar(examples.len() as u64, backend);
-        let run = opensoc::eval_run::run(
-            &mut analyzer,
-            backend,
-            &examples,
-            args.token_ids,
-            &mut |p| {
-                bar.inc(1);
-                if !p.valid {
-                    bar.set_message(format!("entry {} invalid", p.index));
-                }
-            },
-        )
-        .with_context(|| format!("evaluating on backend {backend}"))?;
-        bar.finish_and_clear();
-        let probes = if args.backends.len() > 1 {
-            probe_logits(&lm.model, &analyzer, &examples)?
-        } else {
-            Vec::new()
+        let probe = args.backends.len() > 1;
+        let (run, probes) = match backend.as_str() {
+            "cpu" => eval_on(&lm.model, &lm, &opts, &examples, backend, &args, probe)?,
+            b => eval_on(
+                &lm.on_device(b)?,
+                &lm,
+                &opts,
+                &examples,
+                backend,
+                &args,
+                probe,
+            )?,
         };
         let metrics = score(&golds, &run.predictions, run.total_s);
         runs.push((run, metrics, probes));
@@ -102,9 +97,9 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
             let (a, _, pa) = &runs[i];
             let (b, _, pb) = &runs[j];
             let mut p = parity(
-                &run_name(a, i),
+                &run_name(&runs, i),
                 &a.predictions,
-                &run_name(b, j),
+                &run_name(&runs, j),
                 &b.predictions,
             );
             p.max_logit_diff = Some(max_logit_diff(pa, pb));
@@ -128,7 +123,10 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
             v["backends"] = json!(runs
                 .iter()
                 .enumerate()
-                .map(|(i, (r, m, _))| (run_name(r, i), serde_json::to_value(m).unwrap_or_default()))
+                .map(|(i, (_, m, _))| (
+                    run_name(&runs, i),
+                    serde_json::to_value(m).unwrap_or_default()
+                ))
                 .collect::<serde_json::Map<_, _>>());
             v["parity"] = serde_json::to_value(&parities)?;
         }
@@ -139,8 +137,8 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         println!("{v}");
     } else {
         println!("model {} (adapter: {})", lm.path.display(), lm.adapter);
-        for (i, (r, m, _)) in runs.iter().enumerate() {
-            print_summary(&run_name(r, i), mode.as_str(), m);
+        for (i, (_, m, _)) in runs.iter().enumerate() {
+            print_summary(&run_name(&runs, i), mode.as_str(), m);
         }
         for p in &parities {
             println!(
@@ -156,14 +154,46 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A run's name in reports: the backend, numbered when it was given more than once.
-fn run_name(r: &EvalRun, i: usize) -> String {
-    if i == 0 {
-        r.backend.clone()
+/// One backend's run over `examples`, and its probe logits when backends are compared.
+fn eval_on<M: LanguageModel>(
+    model: &M,
+    lm: &LoadedModel,
+    opts: &AnalyzerOptions,
+    examples: &[Example],
+    backend: &str,
+    args: &EvalArgs,
+    probe: bool,
+) -> anyhow::Result<(EvalRun, Vec<Vec<f32>>)> {
+    let mut analyzer = Analyzer::new(model, &lm.tokenizer, opts.clone())?;
+    let bar = progress_bar(examples.len() as u64, backend);
+    let run = opensoc::eval_run::run(&mut analyzer, backend, examples, args.token_ids, &mut |p| {
+        bar.inc(1);
+        if !p.valid {
+            bar.set_message(format!("entry {} invalid", p.index));
+        }
+    })
+    .with_context(|| format!("evaluating on backend {backend}"))?;
+    bar.finish_and_clear();
+    let probes = if probe {
+        probe_logits(model, &analyzer, examples)?
     } else {
-        format!("{}#{}", r.backend, i + 1)
+        Vec::new()
+    };
+    Ok((run, probes))
+}
+
+/// A run's name in reports: the backend, numbered when it was given more than once.
+fn run_name(runs: &[Run], i: usize) -> String {
+    let b = &runs[i].0.backend;
+    if runs.iter().filter(|r| &r.0.backend == b).count() > 1 {
+        format!("{b}#{}", i + 1)
+    } else {
+        b.clone()
     }
 }
+
+/// A backend's run, its metrics and its probe logits.
+type Run = (EvalRun, Metrics, Vec<Vec<f32>>);
 
 fn progress_bar(n: u64, backend: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
@@ -186,7 +216,7 @@ fn write_outputs(
     path: &Path,
     data: &Path,
     mode: &str,
-    runs: &[(EvalRun, Metrics, Vec<Vec<f32>>)],
+    runs: &[Run],
     parities: &[Parity],
 ) -> anyhow::Result<()> {
     let mut md = String::new();
@@ -198,7 +228,7 @@ fn write_outputs(
             PathBuf::from(format!(
                 "{}.{}.jsonl",
                 stem.display(),
-                run_name(r, i).replace('#', "-")
+                run_name(runs, i).replace('#', "-")
             ))
         };
         report::write_predictions(&file, &r.predictions)
@@ -207,7 +237,7 @@ fn write_outputs(
             "opensoc eval: {} ({} mode, backend {})",
             data.display(),
             mode,
-            run_name(r, i)
+            run_name(runs, i)
         );
         let last = i + 1 == runs.len();
         md.push_str(&report::markdown(

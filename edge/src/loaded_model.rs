@@ -4,15 +4,22 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use opensoc::candle_core::Device;
 use opensoc::fetch::resolve_model;
 use opensoc::llama::Llama;
+use opensoc::llama_device::{cuda_device, DeviceLlama};
 use opensoc::model_file::ModelFile;
 use opensoc::peft::load_peft;
 use opensoc::shipped::shipped_adapter;
 use opensoc::tokenizer::Tokenizer;
 
 use crate::{AdapterChoice, Global};
+
+/// What `--backend` accepts: `cpu` (the hand-written forward), `candle` (the device code path
+/// run on the CPU: what `cuda` runs, checkable on any machine) and `cuda` (an NVIDIA GPU; a
+/// build with `--features cuda`).
+pub const BACKENDS: [&str; 3] = ["cpu", "candle", "cuda"];
 
 /// A loaded model and its tokenizer.
 pub struct LoadedModel {
@@ -69,5 +76,21 @@ impl LoadedModel {
             tokenizer,
             load_s: start.elapsed().as_secs_f64(),
         })
+    }
+}
+
+impl LoadedModel {
+    /// The same model and adapter on a candle device, for `--backend candle|cuda`.
+    pub fn on_device(&self, backend: &str) -> anyhow::Result<DeviceLlama> {
+        let device = match backend {
+            "candle" => Device::Cpu,
+            "cuda" => cuda_device(0)?,
+            other => bail!("backend {other:?} does not run on a candle device"),
+        };
+        let file = ModelFile::open(&self.path)?;
+        let mut model = DeviceLlama::load(&file, &device, backend)
+            .with_context(|| format!("loading {} on {backend}", self.path.display()))?;
+        model.set_adapter(self.model.adapter())?;
+        Ok(model)
     }
 }

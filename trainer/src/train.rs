@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use opensoc::llama::ModelError;
-use opensoc::llama_train::{buffers, buffers_mut, AdapterGrads, Backprop, Dropout, Sequence};
+use opensoc::llama_train::{buffers, buffers_mut, AdapterGrads, Dropout, Gradients, Sequence};
 use opensoc::lora::{LoraAdapter, SplitMix64};
 use serde::{Deserialize, Serialize};
 
@@ -186,7 +186,7 @@ fn step_sequences(order: &[usize], s: usize, cfg: &TrainConfig) -> Vec<Vec<usize
 
 /// A training run over one model and data set.
 pub struct Trainer<'m> {
-    bp: &'m Backprop<'m>,
+    bp: &'m dyn Gradients,
     seqs: Vec<Sequence>,
     cfg: TrainConfig,
     out: PathBuf,
@@ -204,7 +204,7 @@ pub const LOSS_LOG: &str = "loss.jsonl";
 impl<'m> Trainer<'m> {
     /// A fresh run (or one resumed from `out/checkpoint.bin` when `resume`).
     pub fn new(
-        bp: &'m Backprop<'m>,
+        bp: &'m dyn Gradients,
         seqs: Vec<Sequence>,
         adapter: LoraAdapter,
         cfg: TrainConfig,

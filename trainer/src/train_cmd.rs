@@ -9,8 +9,11 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use opensoc::candle_core::Device;
+use opensoc::device_backprop::DeviceBackprop;
 use opensoc::llama::Llama;
-use opensoc::llama_train::Backprop;
+use opensoc::llama_device::{cuda_device, DeviceLlama};
+use opensoc::llama_train::{Backprop, Gradients};
 use opensoc::lora::{LoraAdapter, LoraConfig, Target};
 use opensoc::model_file::ModelFile;
 use opensoc::tokenizer::Tokenizer;
@@ -93,8 +96,9 @@ pub struct TrainArgs {
     /// harness `opensoc eval` uses; the metrics go into train_report.json.
     #[arg(long, value_name = "FILE.json")]
     eval_data: Option<PathBuf>,
-    /// Device to train on.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu"])]
+    /// Device to train on: cpu (hand-written backpropagation), cuda (candle's autograd on an
+    /// NVIDIA GPU; a build with --features cuda) or candle (the cuda code path on the CPU).
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda", "candle"])]
     device: String,
 }
 
@@ -189,15 +193,26 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         checkpoint_every: args.checkpoint_every,
         max_steps: args.max_steps,
     };
-    let bp = Backprop::new(&llama);
-    let mut trainer = Trainer::new(
-        &bp,
-        built.seqs,
-        adapter,
-        cfg.clone(),
-        &args.out,
-        args.resume,
-    )?;
+    let cpu_bp;
+    let device_bp;
+    let bp: &dyn Gradients = match args.device.as_str() {
+        "cpu" => {
+            cpu_bp = Backprop::new(&llama);
+            &cpu_bp
+        }
+        other => {
+            let device = match other {
+                "cuda" => cuda_device(0)?,
+                _ => Device::Cpu,
+            };
+            let model = DeviceLlama::load(&file, &device, other)
+                .with_context(|| format!("loading {} on {other}", path.display()))?;
+            device_bp = DeviceBackprop::new(model, args.seed)?;
+            &device_bp
+        }
+    };
+    eprintln!("computing gradients on {}", bp.device_name());
+    let mut trainer = Trainer::new(bp, built.seqs, adapter, cfg.clone(), &args.out, args.resume)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -284,6 +299,7 @@ pub fn run(args: TrainArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         "tokens": summary.tokens,
         "tokens_per_s": tok_s,
         "peak_rss_mb": opensoc::bench::peak_rss_mb(),
+        "device": args.device,
         "eval": eval,
     });
     let report_path = args.out.join("train_report.json");
