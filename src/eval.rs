@@ -44,6 +44,9 @@ pub struct Prediction {
     /// The prompt's and the output's token ids, when asked for (peer comparisons).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_ids: Option<TokenIds>,
+    /// A second threat type found in a half of the window, when asked for (`stages.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary: Option<String>,
 }
 
 /// A prediction's token ids.
@@ -71,6 +74,7 @@ impl Prediction {
             latency_ms,
             output: output.to_string(),
             token_ids: None,
+            secondary: None,
         }
     }
 }
@@ -233,6 +237,52 @@ pub fn percentile_nearest_rank(values: &[u64], p: f64) -> u64 {
     let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
     // Rank 0 (p = 0) means the smallest value.
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// How well secondary findings match two-stage windows (`opensoc eval --secondary` on a data
+/// file with a `.secondary.json` sidecar: one earlier-stage threat type, or "", per entry).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageMetrics {
+    /// Entries with a second stage in the reference.
+    pub two_stage: usize,
+    /// Of those, the share whose primary and secondary findings name both stages' threat
+    /// types (in either order).
+    pub both_stages_found: f64,
+    /// Of those, the share where the earlier stage appears as the primary or the secondary.
+    pub earlier_stage_found: f64,
+    /// Entries with one stage in the reference that were given a secondary anyway.
+    pub spurious_secondary: usize,
+    /// Entries with one stage in the reference.
+    pub one_stage: usize,
+}
+
+/// Scores the predictions' secondary findings against `secondary` (parallel to `golds`).
+pub fn score_stages(golds: &[Gold], secondary: &[String], preds: &[Prediction]) -> StageMetrics {
+    let (mut two, mut both, mut earlier, mut one, mut spurious) = (0, 0, 0, 0, 0);
+    for p in preds {
+        let (Some(g), Some(second)) = (golds.get(p.index), secondary.get(p.index)) else {
+            continue;
+        };
+        let found = [p.threat_type.as_deref(), p.secondary.as_deref()];
+        if second.is_empty() {
+            one += 1;
+            spurious += usize::from(p.secondary.is_some());
+            continue;
+        }
+        two += 1;
+        let has = |t: &str| found.contains(&Some(t));
+        let later = g.threat_type.as_deref().is_some_and(has);
+        earlier += usize::from(has(second));
+        both += usize::from(later && has(second));
+    }
+    let share = |k: usize| if two == 0 { 0.0 } else { k as f64 / two as f64 };
+    StageMetrics {
+        two_stage: two,
+        both_stages_found: share(both),
+        earlier_stage_found: share(earlier),
+        spurious_secondary: spurious,
+        one_stage: one,
+    }
 }
 
 /// Scores predictions against references. `golds[i]` is entry `i`; a prediction is matched by
@@ -973,5 +1023,28 @@ mod tests {
         let q: Prediction = serde_json::from_str(short).expect("reads DESIGN.md's line");
         assert_eq!(q.risk_score, Some(83));
         assert_eq!(q.output, "");
+    }
+
+    #[test]
+    fn stages_count_both_threat_types_in_either_order() {
+        let g = |t: &str| Gold::from_output(&block(t, "T1190", "Initial Access", "HIGH", "80"));
+        let golds = vec![g("XSS"), g("XSS"), g("XSS"), g("SQL Injection — X")];
+        let sec: Vec<String> = ["Recon", "Recon", "Recon", ""].map(String::from).to_vec();
+        let p = |i: usize, t: &str, s: Option<&str>| {
+            let mut p =
+                Prediction::from_output(i, &block(t, "T1190", "Initial Access", "HIGH", "80"), 1);
+            p.secondary = s.map(str::to_string);
+            p
+        };
+        let preds = vec![
+            p(0, "XSS", Some("Recon")),               // both
+            p(1, "Recon", Some("XSS")),               // both, swapped
+            p(2, "Recon", None),                      // the earlier stage only
+            p(3, "SQL Injection — X", Some("Recon")), // one stage, spurious secondary
+        ];
+        let m = score_stages(&golds, &sec, &preds);
+        assert_eq!((m.two_stage, m.one_stage, m.spurious_secondary), (3, 1, 1));
+        assert!((m.both_stages_found - 2.0 / 3.0).abs() < 1e-9);
+        assert!((m.earlier_stage_found - 1.0).abs() < 1e-9);
     }
 }

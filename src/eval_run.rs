@@ -7,6 +7,7 @@ use crate::analyzer::{AnalyzeError, Analyzer};
 use crate::dataset::Example;
 use crate::decode::LanguageModel;
 use crate::eval::{Prediction, TokenIds};
+use crate::stages;
 
 /// Examples of the data file whose prompts form the parity probe set.
 pub const PROBE_PROMPTS: usize = 8;
@@ -22,13 +23,22 @@ pub struct EvalRun {
     pub total_s: f64,
 }
 
+/// What a run records besides each verdict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Keep each prediction's prompt and output token ids.
+    pub token_ids: bool,
+    /// Look for a secondary threat in each window's halves (`stages.rs`).
+    pub secondary: bool,
+}
+
 /// Analyses every example with its own instruction; `progress` sees each prediction as it
-/// is made; `token_ids` keeps each prediction's prompt and output ids.
+/// is made.
 pub fn run<M: LanguageModel>(
     analyzer: &mut Analyzer<'_, M>,
     backend: &str,
     examples: &[Example],
-    token_ids: bool,
+    opts: RunOptions,
     progress: &mut dyn FnMut(&Prediction),
 ) -> Result<EvalRun, AnalyzeError> {
     let start = Instant::now();
@@ -36,7 +46,13 @@ pub fn run<M: LanguageModel>(
     for (index, ex) in examples.iter().enumerate() {
         let a = analyzer.analyze_with(&ex.instruction, ex.input.as_bytes())?;
         let mut p = Prediction::from_output(index, &a.output, a.elapsed.as_millis() as u64);
-        if token_ids {
+        if opts.secondary {
+            if let Some(v) = &a.verdict {
+                let records = stages::records_of(&ex.input);
+                p.secondary = stages::secondary(analyzer, &ex.instruction, &records, v)?;
+            }
+        }
+        if opts.token_ids {
             p.token_ids = Some(TokenIds {
                 prompt: a.prompt_ids,
                 output: a.generated_ids,

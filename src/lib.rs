@@ -32,6 +32,7 @@ pub mod qmatmul;
 pub mod quant;
 pub mod report;
 pub mod shipped;
+pub mod stages;
 pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;

@@ -295,8 +295,8 @@ fn device_gradients_match_the_hand_written_backward_pass() {
     let lb = dev
         .accumulate(&adapter, &seq, &mut Dropout::off(), scale, &mut gb)
         .unwrap();
-    assert!((la - lb).abs() <= 1e-3 * la.abs(), "loss {la} vs {lb}");
-    assert!((dev.nll(&adapter, &seq).unwrap() - la).abs() <= 1e-3 * la.abs());
+    assert!((la - lb).abs() <= 1e-5 * la.abs(), "loss {la} vs {lb}");
+    assert!((dev.nll(&adapter, &seq).unwrap() - la).abs() <= 1e-5 * la.abs());
     let flat = |g: &AdapterGrads| -> Vec<f64> {
         opensoc::llama_train::buffers(&g.blocks)
             .concat()
@@ -308,10 +308,12 @@ fn device_gradients_match_the_hand_written_backward_pass() {
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let diff: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x - y).collect();
     assert!(norm(&a) > 0.0);
-    // The CPU path rounds keys, values and probabilities through f16 as llama.cpp does; the
-    // device path stays in f32: a relative difference of a few parts in a thousand.
+    // On an f32 model both are exact up to summation order (measured: 8e-7 of the norm).
     let rel = norm(&diff) / norm(&a);
-    assert!(rel < 1e-2, "gradients differ by {rel} of their norm");
+    eprintln!(
+        "device vs hand-written: loss {la} vs {lb}, gradients differ by {rel:.2e} of their norm"
+    );
+    assert!(rel < 1e-4, "gradients differ by {rel} of their norm");
     // And with dropout the device path still gives finite, non-zero gradients.
     let mut gd = AdapterGrads::zeros_like(&adapter);
     let mut r = SplitMix64::new(9);

@@ -108,6 +108,19 @@ impl Judge for ModelJudge<'_> {
             "the model's text lacks a verdict field (use --mode fast or full)".into()
         })
     }
+
+    fn secondary(
+        &mut self,
+        records: &[&str],
+        verdict: &Verdict,
+    ) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(opensoc::stages::secondary(
+            &mut self.analyzer,
+            opensoc::prompt::INSTRUCTION,
+            records,
+            verdict,
+        )?)
+    }
 }
 
 /// Prints the verdicts at or above the threshold: one line each, or one JSON object a line.
@@ -123,9 +136,13 @@ pub fn print_findings(
         if json {
             writeln!(out, "{}", crate::verdict_format::verdict_json(v))?;
         } else {
+            let also = v
+                .secondary
+                .as_deref()
+                .map_or_else(String::new, |s| format!(" (also: {s})"));
             writeln!(
                 out,
-                "{}  {:<8}  {}  {}  {} ({} line{})",
+                "{}  {:<8}  {}{also}  {}  {} ({} line{})",
                 v.first_time.map_or_else(|| "-".to_string(), format_time),
                 v.severity,
                 v.threat_type,

@@ -12,8 +12,8 @@ use opensoc::analyzer::{Analyzer, AnalyzerOptions};
 use opensoc::dataset::load_examples;
 use opensoc::dataset::Example;
 use opensoc::decode::LanguageModel;
-use opensoc::eval::{parity, score, Gold, Metrics, Parity};
-use opensoc::eval_run::{max_logit_diff, probe_logits, EvalRun};
+use opensoc::eval::{parity, score, score_stages, Gold, Metrics, Parity};
+use opensoc::eval_run::{max_logit_diff, probe_logits, EvalRun, RunOptions};
 use opensoc::report;
 use serde_json::json;
 
@@ -53,6 +53,12 @@ pub struct EvalArgs {
     /// a peer such as llama.cpp).
     #[arg(long)]
     token_ids: bool,
+    /// Also look for a second threat in each window: its two halves are analysed on their
+    /// own (two more model calls for threats of four records or more); the predictions carry
+    /// it as `secondary`, and a sidecar DATA.secondary.json (the earlier stage's threat type
+    /// per entry, "" for none) is scored.
+    #[arg(long)]
+    secondary: bool,
 }
 
 /// Runs the eval and prints its metrics.
@@ -70,6 +76,11 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|e| Gold::from_output(&e.output))
         .collect();
+    let stage_gold = if args.secondary {
+        stage_sidecar(&args.data, examples.len())?
+    } else {
+        None
+    };
     let lm = LoadedModel::load(global)?;
 
     let mut runs: Vec<Run> = Vec::new();
@@ -111,6 +122,9 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         write_outputs(path, &args.data, mode.as_str(), &runs, &parities)?;
     }
 
+    let stages = stage_gold
+        .as_ref()
+        .map(|sec| score_stages(&golds, sec, &runs[0].0.predictions));
     let (first, m, _) = &runs[0];
     if args.json {
         let mut v = serde_json::to_value(m)?;
@@ -129,6 +143,9 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 ))
                 .collect::<serde_json::Map<_, _>>());
             v["parity"] = serde_json::to_value(&parities)?;
+        }
+        if let Some(st) = &stages {
+            v["stages"] = serde_json::to_value(st)?;
         }
         // The per-class table and confusion matrix are in the report; the line stays readable.
         if let Some(o) = v.as_object_mut() {
@@ -150,8 +167,40 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 p.max_logit_diff.map_or("-".into(), |d| format!("{d:.4}"))
             );
         }
+        if let Some(st) = &stages {
+            println!(
+                "two-stage windows: {} — both stages named {:.1}%, the earlier stage named {:.1}%; \
+                 one-stage windows given a secondary: {}/{}",
+                st.two_stage,
+                st.both_stages_found * 100.0,
+                st.earlier_stage_found * 100.0,
+                st.spurious_secondary,
+                st.one_stage
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `.secondary.json` sidecar of a data file (`opensoc-train data` writes one for its
+/// two-stage windows): the earlier stage's threat type per entry, "" for one stage.
+fn stage_sidecar(data: &Path, n: usize) -> anyhow::Result<Option<Vec<String>>> {
+    let path = data.with_extension("secondary.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let list: Vec<String> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON list of strings", path.display()))?;
+    if list.len() < n {
+        bail!(
+            "{} lists {} entries, the data file {n}",
+            path.display(),
+            list.len()
+        );
+    }
+    Ok(Some(list))
 }
 
 /// One backend's run over `examples`, and its probe logits when backends are compared.
@@ -166,7 +215,11 @@ fn eval_on<M: LanguageModel>(
 ) -> anyhow::Result<(EvalRun, Vec<Vec<f32>>)> {
     let mut analyzer = Analyzer::new(model, &lm.tokenizer, opts.clone())?;
     let bar = progress_bar(examples.len() as u64, backend);
-    let run = opensoc::eval_run::run(&mut analyzer, backend, examples, args.token_ids, &mut |p| {
+    let run_opts = RunOptions {
+        token_ids: args.token_ids,
+        secondary: args.secondary,
+    };
+    let run = opensoc::eval_run::run(&mut analyzer, backend, examples, run_opts, &mut |p| {
         bar.inc(1);
         if !p.valid {
             bar.set_message(format!("entry {} invalid", p.index));

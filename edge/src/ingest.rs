@@ -29,6 +29,16 @@ use crate::window::{Window, WindowConfig, Windower};
 pub trait Judge {
     /// The verdict for one window's text.
     fn judge(&mut self, input: &str) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>>;
+
+    /// A second threat type among the window's `records` besides `verdict`'s, for judges
+    /// that look for one (the analyzer does: `opensoc::stages`); none by default.
+    fn secondary(
+        &mut self,
+        _records: &[&str],
+        _verdict: &Verdict,
+    ) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(None)
+    }
 }
 
 /// Errors that stop ingestion (a file that cannot be read is a [`Problem`], not an error).
@@ -142,6 +152,11 @@ impl<J: Judge> Ingest<J> {
             log_clock: None,
             year: current_year(),
         }
+    }
+
+    /// The judge (its own counters, in tests).
+    pub fn judge(&self) -> &J {
+        &self.judge
     }
 
     /// The counts so far.
@@ -529,18 +544,23 @@ impl<J: Judge> Ingest<J> {
         } else {
             None
         };
-        let (verdict, cached_from) = match cached {
+        let judge_error = |e: Box<dyn std::error::Error + Send + Sync>| IngestError::Judge {
+            log: w.group.clone(),
+            message: e.to_string(),
+        };
+        let (verdict, secondary, cached_from) = match cached {
             Some(earlier) => {
                 self.stats.cache_hits += 1;
-                (reuse(&earlier, &input), Some(earlier.id))
+                let v = reuse(&earlier, &input);
+                (v, earlier.secondary.clone(), Some(earlier.id))
             }
             None => {
                 self.stats.model_calls += 1;
-                let v = self.judge.judge(&input).map_err(|e| IngestError::Judge {
-                    log: w.group.clone(),
-                    message: e.to_string(),
-                })?;
-                (v, None)
+                let v = self.judge.judge(&input).map_err(judge_error)?;
+                let texts = w.record_texts();
+                let records: Vec<&str> = texts.iter().map(String::as_str).collect();
+                let secondary = self.judge.secondary(&records, &v).map_err(judge_error)?;
+                (v, secondary, None)
             }
         };
         let spans: Vec<Span> = w
@@ -566,7 +586,7 @@ impl<J: Judge> Ingest<J> {
             evidence: verdict.evidence.clone(),
             impact: verdict.impact.clone(),
             recommendation: verdict.recommendation.clone(),
-            secondary: None,
+            secondary,
             input,
         };
         let checkpoints = self.checkpoints();

@@ -134,7 +134,10 @@ fn table_row(v: &StoredVerdict) -> Vec<String> {
         v.id.to_string(),
         v.first_time.map_or_else(|| "-".into(), format_time),
         v.severity.clone(),
-        v.threat_type.clone(),
+        match &v.secondary {
+            Some(s) => format!("{} (also: {s})", v.threat_type),
+            None => v.threat_type.clone(),
+        },
         v.entity.clone().unwrap_or_else(|| "-".into()),
         v.source.clone(),
         v.records.to_string(),

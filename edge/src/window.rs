@@ -55,14 +55,21 @@ pub struct Window {
 }
 
 impl Window {
+    /// Each record's text as the analyzer reads it (Windows events in the compact layout).
+    pub fn record_texts(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|r| {
+                crate::logline::windows_event_compact(&r.text).unwrap_or_else(|| r.text.clone())
+            })
+            .collect()
+    }
+
     /// The analyzer's input: the records' text, one per line, then the summary line last.
     pub fn input(&self) -> String {
         let mut out = String::new();
-        for r in &self.records {
-            match crate::logline::windows_event_compact(&r.text) {
-                Some(compact) => out.push_str(&compact),
-                None => out.push_str(&r.text),
-            }
+        for text in self.record_texts() {
+            out.push_str(&text);
             out.push('\n');
         }
         if let Some(s) = &self.summary {

@@ -335,7 +335,13 @@ fn evaluate(
         opensoc::analyzer::AnalyzerOptions::default(),
     )?;
     eprintln!("evaluating the adapter on {}...", data.display());
-    let run = opensoc::eval_run::run(&mut analyzer, "cpu", &examples, false, &mut |_| {})?;
+    let run = opensoc::eval_run::run(
+        &mut analyzer,
+        "cpu",
+        &examples,
+        opensoc::eval_run::RunOptions::default(),
+        &mut |_| {},
+    )?;
     let m = opensoc::eval::score(&golds, &run.predictions, run.total_s);
     eprintln!(
         "eval: strict threat {:.1}%, category {:.1}%, severity {:.1}%, technique {:.1}%, valid {:.1}%",
