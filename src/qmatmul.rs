@@ -416,11 +416,14 @@ fn int8_kernel(ty: GgmlType) -> Int8Kernel {
     }
 }
 
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))] // see `mod portable`
 fn f16_at(b: &[u8], i: usize) -> f32 {
     half::f16::from_le_bytes([b[i], b[i + 1]]).to_f32()
 }
 
 /// Plain Rust kernels: the reference, and the path on CPUs without AVX2 or NEON.
+// On aarch64 only the tests call them, as the reference the NEON kernels must match.
+#[cfg_attr(target_arch = "aarch64", allow(dead_code))]
 mod portable {
     use super::*;
 
@@ -633,7 +636,7 @@ mod neon {
             nt <= TILE
                 && out.len() >= nt
                 && t0 + nt <= acts.qs.len() / acts.k
-                && w.len() % bb == 0
+                && w.len().is_multiple_of(bb)
                 && w.len() / bb * QK == acts.k,
             "neon kernel: shapes disagree"
         );
