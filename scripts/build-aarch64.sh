@@ -3,9 +3,9 @@
 # release mode and prints where it is and how big it is, stripped and not.
 #
 #   scripts/build-aarch64.sh                 the binary: target/aarch64-unknown-linux-gnu/release/opensoc
-#   scripts/build-aarch64.sh --test FILTER   also runs the core library's unit tests matching
-#                                            FILTER under qemu, on a Cortex-A72 (Pi 4: NEON, no
-#                                            dotprod) and on qemu's `max` CPU (dotprod)
+#   scripts/build-aarch64.sh --test [FILTER] also runs the core library's unit tests (those
+#                                            matching FILTER) under qemu, on a Cortex-A72 (Pi 4:
+#                                            NEON, no dotprod) and on qemu's `max` CPU (dotprod)
 #
 # As root on a Debian-like machine it installs what it needs (the cross C compiler for the
 # bundled C code, SQLite and oniguruma, and qemu-user for --test); elsewhere it expects them.
@@ -13,9 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=aarch64-unknown-linux-gnu
-TEST_FILTER=""
+RUN_TESTS=false
+TEST_FILTER=()
 if [ "${1:-}" = "--test" ]; then
-  TEST_FILTER="${2:?--test needs a filter (e.g. qmatmul)}"
+  RUN_TESTS=true
+  [ -n "${2:-}" ] && TEST_FILTER=("$2")
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
@@ -45,12 +47,12 @@ aarch64-linux-gnu-strip -o "$out/opensoc.stripped" "$bin"
 size() { stat -c %s "$1"; }
 echo "aarch64 binary: $bin ($(size "$bin") bytes; stripped: $out/opensoc.stripped, $(size "$out/opensoc.stripped") bytes)"
 
-if [ -n "$TEST_FILTER" ]; then
+if $RUN_TESTS; then
   command -v qemu-aarch64 >/dev/null || { echo "error: qemu-aarch64 missing (apt-get install qemu-user)" >&2; exit 2; }
   # Release profile: the dependencies are the ones the binary build just compiled.
   for cpu in cortex-a72 max; do
-    echo "unit tests '$TEST_FILTER' under qemu -cpu $cpu"
+    echo "core library unit tests${TEST_FILTER[*]:+ matching ${TEST_FILTER[*]}}, qemu -cpu $cpu"
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
-      cargo test --release --target "$TARGET" -p opensoc --lib "$TEST_FILTER"
+      cargo test --release --target "$TARGET" -p opensoc --lib "${TEST_FILTER[@]}"
   done
 fi
