@@ -9,8 +9,9 @@
 #   scripts/aarch64-insns.sh [N]       on QEMU_CPUS (default "cortex-a72 max": Pi 4's core, and
 #                                      qemu's most capable, with dotprod like Pi 5's)
 #
-# Slow: qemu runs the plugin's callback on every translated block (about 50 s of CPU per entry
-# here). Needs the binary from scripts/build-aarch64.sh, qemu-user, a C compiler and the model.
+# Slow: qemu runs the plugin's callback on every translated block (about 45 s of CPU per entry
+# here, on one thread). Needs the binary from scripts/build-aarch64.sh, qemu-user, a C compiler
+# and the model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-10}"
@@ -22,6 +23,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cc -shared -fPIC -O2 -Wall -o "$work/insn_count.so" scripts/qemu-insn-count/insn_count.c
 
+# One thread: the thread pool's workers spin while they wait, and those instructions (which
+# depend on the host's timing) would be counted as work. The figure is one core's work.
+export CANDLE_NUM_THREADS=1 RAYON_NUM_THREADS=1
 count() { # CPU LIMIT -> instructions
   qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu "$1" -plugin "$work/insn_count.so" -d plugin \
     -D "$work/count.txt" "$ARM_BIN" eval --data "$DATA" --limit "$2" \
