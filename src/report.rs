@@ -183,36 +183,45 @@ pub fn markdown(title: &str, m: &Metrics, parity: &[Parity]) -> String {
     }
 
     if !parity.is_empty() {
-        s.push_str("\n## Parity between backends\n\n| backends | entries | identical |");
-        for f in PARITY_FIELDS {
-            let _ = write!(s, " {f} |");
-        }
-        s.push_str(" max logit diff |\n| --- | ---: | ---: |");
-        s.push_str(&" ---: |".repeat(PARITY_FIELDS.len() + 1));
         s.push('\n');
-        for p in parity {
-            let _ = write!(
-                s,
-                "| {} vs {} | {} | {} ({}) |",
-                cell(&p.a),
-                cell(&p.b),
-                p.entries,
-                p.identical_all_fields,
-                pct(p.identical_share())
-            );
-            for f in PARITY_FIELDS {
-                let same = p
-                    .per_field
-                    .iter()
-                    .find(|(name, _)| name == f)
-                    .map_or("–".to_string(), |(_, n)| n.to_string());
-                let _ = write!(s, " {same} |");
-            }
-            let diff = p
-                .max_logit_diff
-                .map_or("–".to_string(), |d| format!("{d:.3e}"));
-            let _ = writeln!(s, " {diff} |");
+        s.push_str(&parity_markdown(parity));
+    }
+    s
+}
+
+/// The parity section of the report (a heading and one table row per pair of backends); `opensoc
+/// parity` prints it for two predictions files.
+pub fn parity_markdown(parity: &[Parity]) -> String {
+    let mut s = String::new();
+    s.push_str("## Parity between backends\n\n| backends | entries | identical |");
+    for f in PARITY_FIELDS {
+        let _ = write!(s, " {f} |");
+    }
+    s.push_str(" max logit diff |\n| --- | ---: | ---: |");
+    s.push_str(&" ---: |".repeat(PARITY_FIELDS.len() + 1));
+    s.push('\n');
+    for p in parity {
+        let _ = write!(
+            s,
+            "| {} vs {} | {} | {} ({}) |",
+            cell(&p.a),
+            cell(&p.b),
+            p.entries,
+            p.identical_all_fields,
+            pct(p.identical_share())
+        );
+        for f in PARITY_FIELDS {
+            let same = p
+                .per_field
+                .iter()
+                .find(|(name, _)| name == f)
+                .map_or("–".to_string(), |(_, n)| n.to_string());
+            let _ = write!(s, " {same} |");
         }
+        let diff = p
+            .max_logit_diff
+            .map_or("–".to_string(), |d| format!("{d:.3e}"));
+        let _ = writeln!(s, " {diff} |");
     }
     s
 }

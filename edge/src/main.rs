@@ -6,6 +6,7 @@ mod bench_cmd;
 mod eval_cmd;
 mod loaded_model;
 mod model_cmd;
+mod parity_cmd;
 mod scan_cmd;
 mod verdict_format;
 mod verdicts_cmd;
@@ -92,6 +93,8 @@ enum Command {
     Verdicts(verdicts_cmd::VerdictsArgs),
     /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
     Report(verdicts_cmd::ReportArgs),
+    /// Compare two predictions files of `opensoc eval` (two machines or builds) field by field.
+    Parity(parity_cmd::ParityArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Watch(args) => watch_cmd::run(args, &global),
         Command::Verdicts(args) => verdicts_cmd::run_verdicts(args),
         Command::Report(args) => verdicts_cmd::run_report(args),
+        Command::Parity(args) => parity_cmd::run(args),
     };
     match result {
         Ok(code) => code,
