@@ -15,7 +15,7 @@ pub use crate::attention::KvCache;
 use crate::attention::{attend, Heads};
 use crate::cpu_ops::{add_assign, rms_norm, rope, swiglu};
 
-use crate::gguf::{Gguf, GgufError};
+use crate::gguf::{Gguf, GgufError, TensorInfo};
 use crate::lora::{LoraAdapter, Target};
 use crate::model_file::{ModelFile, ModelFileError};
 use crate::qmatmul::{apply_all, row_bytes, Input, QMatrix};
@@ -266,16 +266,7 @@ impl Llama {
         };
         let map = file.shared_map();
         let matrix = |name: &str, n: usize, k: usize| -> Result<QMatrix, ModelError> {
-            let t = g
-                .tensor(name)
-                .ok_or_else(|| invalid(format!("tensor {name} is missing")))?;
-            let vector_ok = n == 1 && t.dims == [k as u64];
-            if t.dims != [k as u64, n as u64] && !vector_ok {
-                return Err(invalid(format!(
-                    "tensor {name} has shape {:?}, expected [{k}, {n}]",
-                    t.dims
-                )));
-            }
+            let t = weight_info(g, name, n, k).map_err(invalid)?;
             if !quant::is_supported(t.ty) {
                 return Err(invalid(format!(
                     "tensor {name} has type {}, which opensoc does not support \
@@ -541,6 +532,28 @@ pub(crate) fn rope_tables(cfg: &LlamaConfig) -> (Vec<f32>, Vec<f32>) {
         }
     }
     (cos, sin)
+}
+
+/// The header entry of weight `name`, checked against the shape the architecture expects:
+/// `[n, k]` in GGUF's order, or `[k]` for a vector when `n` is 1. The error is the problem in
+/// words.
+pub(crate) fn weight_info<'g>(
+    g: &'g Gguf,
+    name: &str,
+    n: usize,
+    k: usize,
+) -> Result<&'g TensorInfo, String> {
+    let t = g
+        .tensor(name)
+        .ok_or_else(|| format!("tensor {name} is missing"))?;
+    let vector_ok = n == 1 && t.dims == [k as u64];
+    if t.dims != [k as u64, n as u64] && !vector_ok {
+        return Err(format!(
+            "tensor {name} has shape {:?}, expected [{k}, {n}]",
+            t.dims
+        ));
+    }
+    Ok(t)
 }
 
 /// Index of the largest value (the greedy choice), first on ties.

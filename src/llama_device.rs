@@ -16,7 +16,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 
 use crate::decode::LanguageModel;
 use crate::gguf::GgmlType;
-use crate::llama::{rope_tables, LlamaConfig, ModelError};
+use crate::llama::{rope_tables, weight_info, LlamaConfig, ModelError};
 use crate::lora::{LoraAdapter, Target};
 use crate::model_file::ModelFile;
 use crate::quant;
@@ -180,19 +180,10 @@ impl DeviceLlama {
             problem,
         };
         let bytes = file.bytes();
-        // One tensor's GGUF data, checked against the shape the architecture expects
-        // (`[n, k]`, or `[k]` for a vector when n is 1).
+        // One weight's GGUF data on the device, its shape checked.
         let qtensor = |name: &str, n: usize, k: usize| -> Result<QTensor, ModelError> {
-            let t = g
-                .tensor(name)
-                .ok_or_else(|| invalid(format!("tensor {name} is missing")))?;
+            let t = weight_info(g, name, n, k).map_err(invalid)?;
             let vector_ok = n == 1 && t.dims == [k as u64];
-            if t.dims != [k as u64, n as u64] && !vector_ok {
-                return Err(invalid(format!(
-                    "tensor {name} has shape {:?}, expected [{k}, {n}]",
-                    t.dims
-                )));
-            }
             let dtype = candle_dtype(t.ty).ok_or_else(|| {
                 invalid(format!(
                     "tensor {name} has type {}, which this backend does not load",

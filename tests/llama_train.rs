@@ -77,6 +77,25 @@ fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
     Llama::load(&ModelFile::open(&path).unwrap()).unwrap()
 }
 
+/// A rank-4 adapter on every projection with B non-zero (PEFT starts it at zero), so that
+/// A's gradients are not zero too.
+fn random_adapter(cfg: &opensoc::llama::LlamaConfig) -> LoraAdapter {
+    let lc = LoraConfig {
+        r: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        targets: Target::ALL.to_vec(),
+    };
+    let mut adapter = LoraAdapter::init(cfg, lc, 11);
+    let mut rng = SplitMix64::new(5);
+    for p in adapter.blocks.iter_mut().flatten().flatten() {
+        for b in p.b.iter_mut() {
+            *b = (rng.next_f32() - 0.5) * 0.2;
+        }
+    }
+    adapter
+}
+
 fn loss(bp: &Backprop, adapter: &LoraAdapter, seq: &Sequence) -> f64 {
     bp.nll(adapter, seq).unwrap()
 }
@@ -86,21 +105,7 @@ fn loss(bp: &Backprop, adapter: &LoraAdapter, seq: &Sequence) -> f64 {
 fn check_gradients(dropout: f32) {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path(), false);
-    let cfg = model.config().clone();
-    let lc = LoraConfig {
-        r: 4,
-        alpha: 8.0,
-        dropout: 0.0,
-        targets: Target::ALL.to_vec(),
-    };
-    let mut adapter = LoraAdapter::init(&cfg, lc, 11);
-    // B starts at zero in PEFT; give it values so that A's gradients are not zero too.
-    let mut rng = SplitMix64::new(5);
-    for p in adapter.blocks.iter_mut().flatten().flatten() {
-        for b in p.b.iter_mut() {
-            *b = (rng.next_f32() - 0.5) * 0.2;
-        }
-    }
+    let adapter = random_adapter(model.config());
     let seq = Sequence {
         tokens: vec![0, 1, 2, 3, 5, 1, 0, 2, 4, 3, 1, 2],
         targets: vec![
@@ -166,19 +171,7 @@ fn quantized_gradients_agree_with_float_ones() {
     let dir = tempfile::tempdir().unwrap();
     let q8 = tiny_model(dir.path(), true);
     let f32m = tiny_model(dir.path(), false);
-    let lc = LoraConfig {
-        r: 4,
-        alpha: 8.0,
-        dropout: 0.0,
-        targets: Target::ALL.to_vec(),
-    };
-    let mut adapter = LoraAdapter::init(q8.config(), lc, 11);
-    let mut rng = SplitMix64::new(5);
-    for p in adapter.blocks.iter_mut().flatten().flatten() {
-        for b in p.b.iter_mut() {
-            *b = (rng.next_f32() - 0.5) * 0.2;
-        }
-    }
+    let adapter = random_adapter(q8.config());
     let seq = Sequence {
         tokens: vec![0, 1, 2, 3, 5, 1, 0, 2, 4, 3, 1, 2, 5, 5, 0, 1],
         targets: vec![true; 15],
@@ -264,19 +257,7 @@ fn device_gradients_match_the_hand_written_backward_pass() {
     let file = ModelFile::open(dir.path().join("tiny-f32.gguf")).unwrap();
     let dev =
         DeviceBackprop::new(DeviceLlama::load(&file, &Device::Cpu, "candle").unwrap(), 1).unwrap();
-    let lc = LoraConfig {
-        r: 4,
-        alpha: 8.0,
-        dropout: 0.0,
-        targets: Target::ALL.to_vec(),
-    };
-    let mut adapter = LoraAdapter::init(cpu.config(), lc, 11);
-    let mut rng = SplitMix64::new(5);
-    for p in adapter.blocks.iter_mut().flatten().flatten() {
-        for b in p.b.iter_mut() {
-            *b = (rng.next_f32() - 0.5) * 0.2;
-        }
-    }
+    let adapter = random_adapter(cpu.config());
     let seq = Sequence {
         tokens: vec![0, 1, 2, 3, 5, 1, 0, 2, 4, 3, 1, 2, 5, 5, 0, 1],
         targets: vec![

@@ -42,6 +42,16 @@ impl Judge for StageJudge {
     }
 }
 
+/// One pass over `log` into `dir`/v.db with the stand-in judge.
+fn scan(dir: &std::path::Path, log: std::path::PathBuf) -> Ingest<StageJudge> {
+    let store = Store::open(&dir.join("v.db")).unwrap();
+    let mut ingest = Ingest::new(store, StageJudge::default(), IngestConfig::default());
+    ingest.refresh(&[log]).unwrap();
+    while ingest.pump(None).unwrap() > 0 {}
+    ingest.flush().unwrap();
+    ingest
+}
+
 #[test]
 fn the_secondary_threat_is_stored_and_reused_from_the_cache() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,11 +78,7 @@ fn the_secondary_threat_is_stored_and_reused_from_the_cache() {
         }
     }
     drop(f);
-    let store = Store::open(&dir.path().join("v.db")).unwrap();
-    let mut ingest = Ingest::new(store, StageJudge::default(), IngestConfig::default());
-    ingest.refresh(&[log]).unwrap();
-    while ingest.pump(None).unwrap() > 0 {}
-    ingest.flush().unwrap();
+    let ingest = scan(dir.path(), log);
     assert_eq!(ingest.stats().windows, 2);
     assert_eq!(
         ingest.stats().cache_hits,
@@ -105,11 +111,7 @@ fn the_judge_sees_the_records_without_the_summary_line() {
         .unwrap();
     }
     drop(f);
-    let store = Store::open(&dir.path().join("v.db")).unwrap();
-    let mut ingest = Ingest::new(store, StageJudge::default(), IngestConfig::default());
-    ingest.refresh(&[log]).unwrap();
-    while ingest.pump(None).unwrap() > 0 {}
-    ingest.flush().unwrap();
+    let ingest = scan(dir.path(), log);
     let seen = &ingest.judge().secondary_calls;
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].len(), 3, "{seen:?}");
