@@ -75,5 +75,4 @@ cat <<EOF
 export CUDA_HOME="$cuda_home"
 export PATH="$cuda_home/bin:\$PATH"
 export LIBRARY_PATH="$cuda_home/lib64\${LIBRARY_PATH:+:\$LIBRARY_PATH}"
-export CUDA_COMPUTE_CAP="\${CUDA_COMPUTE_CAP:-80}"
 EOF
