@@ -75,13 +75,9 @@ impl DeviceBackprop {
             blocks,
             scale: adapter.config.scale() as f64,
         };
-        let pass = if grads.is_some() {
-            Pass::Train { dropout }
-        } else {
-            // Evaluation: the same differentiable graph without dropout, so that the NLL
-            // matches what training sees.
-            Pass::Train { dropout: 0.0 }
-        };
+        // Evaluation (`nll`) passes no dropout and runs the same graph, so that its NLL is what
+        // training sees.
+        let pass = Pass::Train { dropout };
         let mut cache = self.model.new_cache();
         let h = self
             .model
