@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The CUDA check for a lent GPU machine (x86-64, NVIDIA driver, no Rust, no network):
-# CUDA-versus-CPU parity on the seed eval set, prefill/decode tokens per second on both, and
-# the trainer's recipe on CUDA.
+# The GPU check for a lent GPU machine (x86-64, NVIDIA driver, no Rust, no network): parity of
+# CUDA and wgpu (Vulkan) with the CPU on the seed eval set, prefill/decode tokens per second on
+# all three, and the trainer's recipe on CUDA.
 #
 #   scripts/device-check.sh stage [DIR]      here: build with CUDA, pack DIR (default .device)
 #                                            into parts p1, p2, ... that each fit one transfer
@@ -36,11 +36,13 @@ stage() {
   cp "$model" "$dir/all/model.gguf"
   cp "$data/soc_eval.json" "$data/soc_train.json" "$dir/all/"
   cp scripts/device-check.sh "$dir/all/"
+  # Vulkan's loader for --backend wgpu: the lent machine has NVIDIA's driver, maybe no loader.
+  (cd "$dir/all" && apt-get download -qq libvulkan1 && mv libvulkan1_*.deb libvulkan1.deb)
   (cd "$dir/all" && xz -T2 -6 opensoc opensoc-train && sha256sum -- * > ../MANIFEST)
   # One stream of every file, binaries first (so the first call can probe them), cut into
   # parts of PART_MB.
   (cd "$dir/all" && tar cf - opensoc.xz opensoc-train.xz soc_eval.json soc_train.json \
-    device-check.sh model.gguf) | split -b "${PART_MB}M" -d -a 1 - "$dir/part"
+    device-check.sh libvulkan1.deb model.gguf) | split -b "${PART_MB}M" -d -a 1 - "$dir/part"
   local n=0
   for p in "$dir"/part*; do
     n=$((n + 1))
@@ -112,14 +114,20 @@ run() {
     nproc
     ldd "$os" | grep -E "cuda|cublas|curand|nvrtc|not found"
   } 2>&1 | tee "$out/machine.txt"
+  # Vulkan: the carried loader, and NVIDIA's driver manifest where the loader would not look.
+  dpkg -x "$work/libvulkan1.deb" / && ldconfig
+  if ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1 &&
+    [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  fi
   local lim=()
   [ -n "$limit" ] && lim=(--limit "$limit")
-  echo "== eval: cpu vs cuda" >&2
   local backend=${BACKEND:-cuda}
+  echo "== eval: cpu vs $backend vs wgpu" >&2
   "$os" eval --data "$work/soc_eval.json" "${lim[@]}" --backend cpu --backend "$backend" \
-    --predictions "$out/eval.jsonl" --json | tail -1 > "$out/eval.json"
+    --backend wgpu --predictions "$out/eval.jsonl" --json | tail -1 > "$out/eval.json"
   echo "== bench" >&2
-  for b in cpu "$backend"; do
+  for b in cpu "$backend" wgpu; do
     "$os" bench --backend "$b" --runs 5 --json | tail -1 > "$out/bench-$b.json"
     cat "$out/bench-$b.json"
   done

@@ -50,7 +50,7 @@ impl KvCache {
     }
 
     /// Marks `t` more positions as held once every block has appended them.
-    pub(crate) fn advance(&mut self, t: usize) {
+    pub fn advance(&mut self, t: usize) {
         self.len += t;
     }
 }

@@ -23,6 +23,8 @@ pub mod gguf_write;
 pub mod llama;
 pub mod llama_device;
 pub mod llama_train;
+#[cfg(feature = "wgpu")]
+pub mod llama_wgpu;
 pub mod lora;
 pub mod model_file;
 pub mod model_info;
@@ -36,3 +38,7 @@ pub mod stages;
 pub mod taxonomy;
 pub mod tokenizer;
 pub mod verdict;
+#[cfg(feature = "wgpu")]
+pub mod wgpu_device;
+#[cfg(feature = "wgpu")]
+pub mod wgpu_kernels;

@@ -401,6 +401,11 @@ impl Llama {
         })
     }
 
+    /// The embedding table (token id → row).
+    pub(crate) fn embedding(&self) -> &QMatrix {
+        &self.embed
+    }
+
     /// The final RMSNorm's weight.
     pub(crate) fn output_norm(&self) -> &[f32] {
         &self.norm

@@ -29,7 +29,7 @@ pub struct AnalyzeArgs {
     json: bool,
     #[command(flatten)]
     mode: ModeArgs,
-    /// Backend to run the model on: cpu, candle (the CUDA code path on the CPU) or cuda.
+    /// Backend to run the model on: cpu, candle (the CUDA code path on the CPU), cuda or wgpu (a GPU through Vulkan or Metal; --wgpu-adapter picks one).
     #[arg(long, default_value = "cpu", value_parser = BACKENDS)]
     backend: String,
 }
@@ -76,6 +76,7 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let lm = LoadedModel::load(global)?;
     let a = match args.backend.as_str() {
         "cpu" => analyze_on(&lm.model, &lm, opts, &input)?,
+        "wgpu" => analyze_on(&lm.on_wgpu(global)?, &lm, opts, &input)?,
         b => analyze_on(&lm.on_device(b)?, &lm, opts, &input)?,
     };
     let mut out = std::io::stdout().lock();

@@ -13,7 +13,7 @@ use crate::Global;
                         One unmeasured pass precedes the measured runs."
 )]
 pub struct BenchArgs {
-    /// Backend to measure: cpu, candle (the CUDA code path on the CPU) or cuda.
+    /// Backend to measure: cpu, candle (the CUDA code path on the CPU), cuda or wgpu (a GPU through Vulkan or Metal; --wgpu-adapter picks one).
     #[arg(long, default_value = "cpu", value_parser = BACKENDS)]
     backend: String,
     /// Prompt length in tokens (log text from data/bench_prompt.txt, repeated as needed).
@@ -37,6 +37,7 @@ pub fn run(args: BenchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let prompt = opensoc::bench::prompt_tokens(&lm.tokenizer, args.prompt_tokens)?;
     let r = match args.backend.as_str() {
         "cpu" => opensoc::bench::run(&lm.model, &prompt, args.gen_tokens, args.runs)?,
+        "wgpu" => opensoc::bench::run(&lm.on_wgpu(global)?, &prompt, args.gen_tokens, args.runs)?,
         b => opensoc::bench::run(&lm.on_device(b)?, &prompt, args.gen_tokens, args.runs)?,
     };
     let rss_mb = opensoc::bench::peak_rss_mb();

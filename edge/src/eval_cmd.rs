@@ -42,7 +42,7 @@ pub struct EvalArgs {
     json: bool,
     #[command(flatten)]
     mode: ModeArgs,
-    /// Backend to evaluate (cpu, candle: the CUDA code path on the CPU, cuda); give it more
+    /// Backend to evaluate (cpu, candle: the CUDA code path on the CPU, cuda, wgpu); give it more
     /// than once to compare backends (parity).
     #[arg(long = "backend", default_value = "cpu", value_parser = BACKENDS)]
     backends: Vec<String>,
@@ -88,6 +88,15 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         let probe = args.backends.len() > 1;
         let (run, probes) = match backend.as_str() {
             "cpu" => eval_on(&lm.model, &lm, &opts, &examples, backend, &args, probe)?,
+            "wgpu" => eval_on(
+                &lm.on_wgpu(global)?,
+                &lm,
+                &opts,
+                &examples,
+                backend,
+                &args,
+                probe,
+            )?,
             b => eval_on(
                 &lm.on_device(b)?,
                 &lm,

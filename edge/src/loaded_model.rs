@@ -9,17 +9,19 @@ use opensoc::candle_core::Device;
 use opensoc::fetch::resolve_model;
 use opensoc::llama::Llama;
 use opensoc::llama_device::{cuda_device, DeviceLlama};
+use opensoc::llama_wgpu::WgpuLlama;
 use opensoc::model_file::ModelFile;
 use opensoc::peft::load_peft;
 use opensoc::shipped::shipped_adapter;
 use opensoc::tokenizer::Tokenizer;
+use opensoc::wgpu_device::Gpu;
 
 use crate::{AdapterChoice, Global};
 
 /// What `--backend` accepts: `cpu` (the hand-written forward), `candle` (the device code path
-/// run on the CPU: what `cuda` runs, checkable on any machine) and `cuda` (an NVIDIA GPU; a
-/// build with `--features cuda`).
-pub const BACKENDS: [&str; 3] = ["cpu", "candle", "cuda"];
+/// run on the CPU: what `cuda` runs, checkable on any machine), `cuda` (an NVIDIA GPU; a
+/// build with `--features cuda`) and `wgpu` (any GPU with Vulkan or Metal, our WGSL kernels).
+pub const BACKENDS: [&str; 4] = ["cpu", "candle", "cuda", "wgpu"];
 
 /// A loaded model and its tokenizer.
 pub struct LoadedModel {
@@ -91,6 +93,16 @@ impl LoadedModel {
         let mut model = DeviceLlama::load(&file, &device, backend)
             .with_context(|| format!("loading {} on {backend}", self.path.display()))?;
         model.set_adapter(self.model.adapter())?;
+        Ok(model)
+    }
+
+    /// The same model and adapter on a GPU through wgpu, for `--backend wgpu`.
+    pub fn on_wgpu(&self, global: &Global) -> anyhow::Result<WgpuLlama> {
+        let gpu = Gpu::open(global.wgpu_adapter.as_deref())?;
+        let what = opensoc::wgpu_device::describe(&gpu.info);
+        let model = WgpuLlama::new(&self.model, gpu)
+            .with_context(|| format!("loading {} on {what}", self.path.display()))?;
+        eprintln!("wgpu: {what}");
         Ok(model)
     }
 }

@@ -49,6 +49,11 @@ struct Cli {
     #[arg(long, global = true)]
     no_adapter: bool,
 
+    /// GPU adapter for `--backend wgpu`: part of its name, case-insensitive (default: the
+    /// first discrete GPU, then integrated, then any, Mesa's software llvmpipe last).
+    #[arg(long, global = true, env = "OPENSOC_WGPU_ADAPTER", value_name = "NAME")]
+    wgpu_adapter: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -60,6 +65,8 @@ pub struct Global {
     pub model: Option<PathBuf>,
     /// Which adapter to apply.
     pub adapter: AdapterChoice,
+    /// Which GPU `--backend wgpu` runs on (part of its name).
+    pub wgpu_adapter: Option<String>,
 }
 
 /// The adapter a command applies to the model.
@@ -114,6 +121,7 @@ fn main() -> ExitCode {
     let global = Global {
         model: cli.model.filter(|_| from_flag),
         adapter,
+        wgpu_adapter: cli.wgpu_adapter,
     };
     let result = match cli.command {
         Command::Model(cmd) => model_cmd::run(cmd, &global),
