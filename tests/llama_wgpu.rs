@@ -6,7 +6,10 @@
 
 use std::sync::OnceLock;
 
-use opensoc::analyzer::{Analyzer, AnalyzerOptions, Mode};
+#[path = "common/backend_checks.rs"]
+mod backend_checks;
+use backend_checks::{cpu_self_drift, max_abs_diff, LOG};
+
 use opensoc::decode::LanguageModel;
 use opensoc::llama::Llama;
 use opensoc::llama_wgpu::WgpuLlama;
@@ -36,37 +39,10 @@ fn models() -> &'static Models {
     })
 }
 
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 /// The largest difference between the logits of the CPU path's AVX-512 VNNI and AVX2 kernels
 /// over the prompt and decode positions of the first test (measured with OPENSOC_NO_AVX512=1
 /// in a second run; 0.98 to 2.40 per position).
 const CPU_KERNEL_SPREAD: f32 = 2.4;
-
-const LOG: &str = "Nov 28 03:14:07 web1 sshd[2211]: Failed password for invalid user admin \
-                   from 185.220.101.33 port 50122 ssh2";
-
-/// How far the CPU path's own logits move when the same tokens run in one batch instead of
-/// one at a time: its 8-bit activation rounding depends on the batch. Differences between the
-/// backends are judged against this.
-fn cpu_self_drift(m: &Models, tokens: &[u32]) -> f32 {
-    let batch = m
-        .cpu
-        .forward(tokens, &mut m.cpu.new_cache())
-        .expect("batch");
-    let mut c = m.cpu.new_cache();
-    let mut step = Vec::new();
-    for &t in tokens {
-        step = m.cpu.forward(&[t], &mut c).expect("step");
-    }
-    max_abs_diff(&batch, &step)
-}
 
 #[test]
 fn prefill_and_decode_logits_match_the_cpu_forward() {
@@ -82,7 +58,7 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
     // these positions its AVX-512 VNNI and AVX2 products give logits up to 2.4 apart, and
     // batching moves them by up to 1.1. The bound is twice the larger of the two (measured
     // here on llvmpipe: 1.35 for the prompt, up to 3.8 over the decode steps).
-    let drift = cpu_self_drift(m, &prompt);
+    let drift = cpu_self_drift(&m.cpu, &prompt);
     let bound = 2.0 * drift.max(CPU_KERNEL_SPREAD);
     let d = max_abs_diff(&a, &b);
     assert!(d <= bound, "prefill logits differ by {d} (bound {bound})");
@@ -107,7 +83,7 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
         worst = worst.max(max_abs_diff(&a, &b));
     }
     assert!(clear >= 4, "only {clear} of 8 steps were clear calls");
-    let bound = bound.max(2.0 * cpu_self_drift(m, &seq));
+    let bound = bound.max(2.0 * cpu_self_drift(&m.cpu, &seq));
     assert!(
         worst <= bound,
         "decode logits differ by {worst} (bound {bound})"
@@ -118,74 +94,17 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
 #[test]
 fn truncating_the_cache_replays_identically() {
     let m = models();
-    let prompt = m.tok.encode(LOG, false, false).expect("tokenize");
-    let mut c = m.dev.new_cache();
-    m.dev.forward(&prompt, &mut c).expect("prefill");
-    let first = m.dev.forward(&[42], &mut c).expect("step");
-    WgpuLlama::truncate(&mut c, prompt.len());
-    let again = m.dev.forward(&[42], &mut c).expect("step after truncate");
-    assert_eq!(first, again);
-    WgpuLlama::truncate(&mut c, 0);
-    assert_eq!(WgpuLlama::cache_len(&c), 0);
+    backend_checks::truncating_replays_identically(&m.dev, &m.tok);
 }
 
 #[test]
 fn verdicts_match_the_cpu_backend_on_seed_style_logs() {
     let m = models();
-    // Clear cases: a single failed login is a borderline call for the shipped adapter (the two
-    // first tokens' logits 0.12 apart), so rounding alone may flip it on either backend.
-    let burst: String = (0..8)
-        .map(|i| format!("Nov 28 03:14:{i:02} web1 sshd[22{i}]: Failed password for root from 185.220.101.33 port 5012{i} ssh2\n"))
-        .collect();
-    let logs = [
-        burst.as_str(),
-        "192.168.1.50 - - [28/Nov/2026:10:00:01 +0000] \"GET /products.php?id=1%27%20OR%20%271%27=%271 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"",
-        "EventID: 4625\nTimestamp: 2026-11-28T02:11:09Z\nSource IP: 10.0.0.23\nUser: administrator\nDescription: An account failed to log on.",
-        "Nov 28 09:00:01 db2 CRON[811]: (root) CMD (run-parts /etc/cron.hourly)",
-    ];
-    for log in logs {
-        let opts = AnalyzerOptions {
-            mode: Mode::Fast,
-            ..AnalyzerOptions::default()
-        };
-        let a = Analyzer::new(&m.cpu, &m.tok, opts.clone())
-            .expect("cpu analyzer")
-            .analyze(log.as_bytes())
-            .expect("cpu analysis");
-        let b = Analyzer::new(&m.dev, &m.tok, opts)
-            .expect("device analyzer")
-            .analyze(log.as_bytes())
-            .expect("device analysis");
-        assert!(b.valid, "device output invalid:\n{}", b.output);
-        let (va, vb) = (
-            a.verdict.expect("cpu verdict"),
-            b.verdict.expect("device verdict"),
-        );
-        assert_eq!(
-            (
-                &va.threat_type,
-                &va.mitre_technique,
-                &va.mitre_tactic,
-                va.severity
-            ),
-            (
-                &vb.threat_type,
-                &vb.mitre_technique,
-                &vb.mitre_tactic,
-                vb.severity
-            ),
-            "verdicts differ on {log}"
-        );
-    }
+    backend_checks::verdicts_match(&m.cpu, &m.dev, &m.tok);
 }
 
 #[test]
 fn bad_tokens_and_overflow_are_errors() {
     let m = models();
-    let mut c = m.dev.new_cache();
-    let vocab = m.dev.config().vocab as u32;
-    assert!(m.dev.forward(&[vocab], &mut c).is_err());
-    assert!(m.dev.forward(&[], &mut c).is_err());
-    let long = vec![1u32; m.dev.config().ctx_len + 1];
-    assert!(m.dev.forward(&long, &mut c).is_err());
+    backend_checks::bad_input_is_an_error(&m.dev, m.dev.config().vocab);
 }

@@ -86,26 +86,16 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut runs: Vec<Run> = Vec::new();
     for backend in &args.backends {
         let probe = args.backends.len() > 1;
+        // Each backend is its own model type; the call is the same.
+        macro_rules! eval_with {
+            ($model:expr) => {
+                eval_on($model, &lm, &opts, &examples, backend, &args, probe)?
+            };
+        }
         let (run, probes) = match backend.as_str() {
-            "cpu" => eval_on(&lm.model, &lm, &opts, &examples, backend, &args, probe)?,
-            "wgpu" => eval_on(
-                &lm.on_wgpu(global)?,
-                &lm,
-                &opts,
-                &examples,
-                backend,
-                &args,
-                probe,
-            )?,
-            b => eval_on(
-                &lm.on_device(b)?,
-                &lm,
-                &opts,
-                &examples,
-                backend,
-                &args,
-                probe,
-            )?,
+            "cpu" => eval_with!(&lm.model),
+            "wgpu" => eval_with!(&lm.on_wgpu(global)?),
+            b => eval_with!(&lm.on_device(b)?),
         };
         let metrics = score(&golds, &run.predictions, run.total_s);
         runs.push((run, metrics, probes));
