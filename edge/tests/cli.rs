@@ -293,3 +293,39 @@ fn analyze_without_input_on_a_terminal_or_bad_mode_fails_cleanly() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("creative"));
 }
+
+#[test]
+fn wgpu_adapter_choice_and_a_missing_driver_are_clear_errors() {
+    real_model();
+    let out = opensoc(&[
+        "analyze",
+        "--backend",
+        "wgpu",
+        "--wgpu-adapter",
+        "no-such-gpu",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no wgpu adapter matches \"no-such-gpu\""),
+        "{err}"
+    );
+    // The adapters seen are listed (CI: Mesa's llvmpipe).
+    assert!(
+        err.contains("adapters seen: ") && !err.contains("seen: none"),
+        "{err}"
+    );
+
+    // No Vulkan driver at all: the message says what to install.
+    let out = Command::new(env!("CARGO_BIN_EXE_opensoc"))
+        .args(["analyze", "--backend", "wgpu", "x"])
+        .env_remove("OPENSOC_MODEL")
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .output()
+        .expect("run opensoc");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mesa-vulkan-drivers"), "{err}");
+}
