@@ -41,15 +41,6 @@ fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
 }
 
-/// Every adapter wgpu finds on this machine.
-pub fn adapters() -> Vec<wgpu::AdapterInfo> {
-    let inst = instance();
-    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
-        .iter()
-        .map(|a| a.get_info())
-        .collect()
-}
-
 /// Preference among adapter kinds: a real GPU first, a software one (Mesa's llvmpipe, as in
 /// CI) last.
 fn rank(t: wgpu::DeviceType) -> u8 {
@@ -69,7 +60,7 @@ impl Gpu {
         let inst = instance();
         let mut all = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
         let seen = || {
-            let names: Vec<String> = all_infos(&all).iter().map(describe).collect();
+            let names: Vec<String> = all.iter().map(|a| describe(&a.get_info())).collect();
             if names.is_empty() {
                 "none (is a Vulkan driver installed? Debian: mesa-vulkan-drivers libvulkan1)"
                     .to_string()
@@ -220,8 +211,4 @@ impl Gpu {
         staging.unmap();
         Ok(out)
     }
-}
-
-fn all_infos(adapters: &[wgpu::Adapter]) -> Vec<wgpu::AdapterInfo> {
-    adapters.iter().map(|a| a.get_info()).collect()
 }
