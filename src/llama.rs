@@ -401,7 +401,8 @@ impl Llama {
         })
     }
 
-    /// The embedding table (token id → row).
+    /// The embedding table (token id → row), for the wgpu backend's upload.
+    #[cfg(feature = "wgpu")]
     pub(crate) fn embedding(&self) -> &QMatrix {
         &self.embed
     }
