@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use crate::decode::{DecodeStats, LanguageModel, PrefixCache, Session, TokenTrie};
 use crate::facts::Facts;
 use crate::llama::ModelError;
+use crate::parameter_requests::parameter_requests;
 use crate::prompt::{self, CleanLog, FittedInput, PromptTokens};
-use crate::taxonomy::{taxonomy, Taxonomy, ThreatType};
+use crate::taxonomy::{taxonomy, Taxonomy, ThreatType, BENIGN_CATEGORY};
 use crate::tokenizer::{TokenType, Tokenizer, TokenizerError};
 use crate::verdict::{technique_text, Field, ParsedVerdict, Severity, Verdict};
 
@@ -70,6 +71,10 @@ pub struct AnalyzerOptions {
     pub text_tokens: usize,
     /// Tokens generated in `free` mode (the paper's 256).
     pub free_tokens: usize,
+    /// When a window of several records reads benign, judge its requests with parameter
+    /// values alone too ([`crate::parameter_requests`]); the first that reads as a threat
+    /// gives the verdict. Up to three more model calls, on web logs only.
+    pub request_check: bool,
 }
 
 impl Default for AnalyzerOptions {
@@ -79,6 +84,7 @@ impl Default for AnalyzerOptions {
             input_tokens: prompt::DEFAULT_INPUT_TOKENS,
             text_tokens: 96,
             free_tokens: 256,
+            request_check: true,
         }
     }
 }
@@ -287,12 +293,43 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         self.analyze_with(prompt::INSTRUCTION, raw)
     }
 
-    /// Analyses raw log bytes under `instruction` (the eval passes each example's own).
+    /// Analyses raw log bytes under `instruction` (the eval passes each example's own). With
+    /// [`AnalyzerOptions::request_check`], a window that reads benign has its requests with
+    /// parameter values judged alone; when one reads as a threat, the analysis returned is
+    /// that request's (its prompt, output and evidence), timed over every call made.
     pub fn analyze_with(
         &mut self,
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
+        let whole = self.analyze_once(instruction, raw)?;
+        let benign = |a: &Analysis| {
+            a.verdict
+                .as_ref()
+                .is_some_and(|v| v.category() == BENIGN_CATEGORY)
+        };
+        if !self.opts.request_check || !benign(&whole) {
+            return Ok(whole);
+        }
+        let text = String::from_utf8_lossy(raw);
+        let records = crate::stages::records_of(&text);
+        if records.len() < 2 {
+            return Ok(whole);
+        }
+        let mut elapsed = whole.elapsed;
+        for i in parameter_requests(&records) {
+            let mut alone = self.analyze_once(instruction, records[i].as_bytes())?;
+            elapsed += alone.elapsed;
+            if alone.verdict.is_some() && !benign(&alone) {
+                alone.elapsed = elapsed;
+                return Ok(alone);
+            }
+        }
+        Ok(Analysis { elapsed, ..whole })
+    }
+
+    /// One analysis of `raw` as a whole.
+    fn analyze_once(&mut self, instruction: &str, raw: &[u8]) -> Result<Analysis, AnalyzeError> {
         let start = Instant::now();
         let (clean, input, tokens) = self.prepare(instruction, raw)?;
         if !matches!(&self.prefix, Some((i, _)) if i == instruction) {

@@ -28,6 +28,7 @@ pub mod llama_wgpu;
 pub mod lora;
 pub mod model_file;
 pub mod model_info;
+pub mod parameter_requests;
 pub mod peft;
 pub mod prompt;
 pub mod qmatmul;

@@ -7,25 +7,20 @@
 //!
 //! 1. the window's first and second halves (by record, in arrival order): a login stage and
 //!    the stage after it fall in different halves;
-//! 2. then, alone, the requests that carry parameter values (at most [`MAX_SINGLES`], latest
-//!    first): an injection lives in a parameter, and one injected request among many probes
-//!    still reads as probing in any half that holds probes too.
+//! 2. then, alone, the requests that carry parameter values ([`parameter_requests`]): one
+//!    injected request among many probes still reads as probing in any half that holds
+//!    probes too.
 //!
 //! A window with one kind of activity reads the same in every piece, so it gets none.
 
-use std::collections::HashSet;
-
 use crate::analyzer::{AnalyzeError, Analyzer};
 use crate::decode::LanguageModel;
-use crate::facts::Facts;
+use crate::parameter_requests::parameter_requests;
 use crate::taxonomy::BENIGN_CATEGORY;
 use crate::verdict::Verdict;
 
 /// Fewest records a window needs before its pieces are analysed: two records a half.
 pub const MIN_RECORDS: usize = 4;
-
-/// Most requests with parameter values analysed alone per window (after the two halves).
-pub const MAX_SINGLES: usize = 3;
 
 /// The records of a seed-format input: its lines, without the bracketed summary line that
 /// windows end with (`[12 failed logins for 1 user from … in 33 s]`).
@@ -66,12 +61,11 @@ pub fn search<E>(
     }
     let (first, second) = records.split_at(records.len() / 2);
     let mut pieces: Vec<&[&str]> = vec![first, second];
-    let mut targets = HashSet::new();
-    let singles = (0..records.len())
-        .rev()
-        .filter(|&i| parameter_target(records[i]).is_some_and(|t| targets.insert(t)))
-        .take(MAX_SINGLES);
-    pieces.extend(singles.map(|i| &records[i..=i]));
+    pieces.extend(
+        parameter_requests(records)
+            .into_iter()
+            .map(|i| &records[i..=i]),
+    );
     for piece in pieces {
         if let Some(v) = analyze(piece)? {
             if v.threat_type != primary.threat_type && v.category() != BENIGN_CATEGORY {
@@ -80,15 +74,6 @@ pub fn search<E>(
         }
     }
     Ok(None)
-}
-
-/// The request target of an HTTP log record whose query carries a parameter value
-/// (`/item?id=…`), if it is one.
-fn parameter_target(record: &str) -> Option<String> {
-    let facts = Facts::extract(&[record.to_string()]);
-    let request = facts.requests.top()?;
-    let query = request.split_once('?')?.1;
-    query.contains('=').then(|| request.to_string())
 }
 
 #[cfg(test)]
@@ -179,19 +164,5 @@ mod tests {
             None
         );
         assert!(seen.is_empty());
-    }
-
-    #[test]
-    fn only_requests_with_parameter_values_are_singled_out() {
-        assert_eq!(
-            parameter_target(&request("/item?id=7")).as_deref(),
-            Some("GET /item?id=7")
-        );
-        assert_eq!(parameter_target(&request("/item?7")), None);
-        assert_eq!(parameter_target(&request("/wp-login.php")), None);
-        assert_eq!(
-            parameter_target("Mar 15 02:14:01 server sshd[1234]: Failed password for root"),
-            None
-        );
     }
 }

@@ -48,6 +48,11 @@ pub struct ModeArgs {
     /// Log tokens the prompt holds at most; longer entries keep their first and last lines.
     #[arg(long, default_value_t = opensoc::prompt::DEFAULT_INPUT_TOKENS, value_name = "N")]
     input_tokens: usize,
+    /// Judge each window as a whole only. By default, a window of several records that reads
+    /// benign has its requests with parameter values (up to three) judged alone too, since one
+    /// injected request among ordinary ones can read as ordinary; this flag saves those calls.
+    #[arg(long)]
+    whole_window: bool,
 }
 
 impl ModeArgs {
@@ -64,6 +69,7 @@ impl ModeArgs {
         Ok(AnalyzerOptions {
             mode,
             input_tokens: self.input_tokens,
+            request_check: !self.whole_window,
             ..AnalyzerOptions::default()
         })
     }
