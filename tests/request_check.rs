@@ -1,0 +1,100 @@
+//! Requests judged alone (`AnalyzerOptions::request_check`), on the real default model with
+//! the shipped adapter: an injection among ordinary requests is found, ordinary browsing stays
+//! benign, and `request_check: false` judges the window whole.
+
+use std::sync::OnceLock;
+
+use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions};
+use opensoc::llama::Llama;
+use opensoc::model_file::ModelFile;
+use opensoc::shipped::shipped_adapter;
+use opensoc::taxonomy::BENIGN_CATEGORY;
+use opensoc::tokenizer::Tokenizer;
+
+fn model() -> &'static (Llama, Tokenizer) {
+    static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = opensoc::fetch::ensure_default_model(false).expect("default model");
+        let file = ModelFile::open(path).expect("model opens");
+        let tok = Tokenizer::from_gguf(&file.gguf).expect("tokenizer");
+        let mut m = Llama::load(&file).expect("model loads");
+        let adapter = shipped_adapter(m.config()).expect("shipped adapter fits");
+        m.set_adapter(Some(adapter)).expect("adapter");
+        (m, tok)
+    })
+}
+
+fn analyze(input: &str, request_check: bool) -> Analysis {
+    let (m, tok) = model();
+    let opts = AnalyzerOptions {
+        request_check,
+        ..AnalyzerOptions::default()
+    };
+    Analyzer::new(m, tok, opts)
+        .expect("analyzer")
+        .analyze(input.as_bytes())
+        .expect("analysis")
+}
+
+fn category(a: &Analysis) -> String {
+    a.verdict
+        .as_ref()
+        .expect("fast mode gives a verdict")
+        .category()
+        .to_string()
+}
+
+const AGENT: &str =
+    "\"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0\"";
+
+fn line(second: u32, target: &str, status: u16) -> String {
+    format!("198.51.100.23 - - [27/Nov/2026:09:41:{second:02} +0000] \"GET {target} HTTP/1.1\" {status} 734 {AGENT}")
+}
+
+/// The UNION injection of `data/samples/access.log`, as four requests from one client.
+#[test]
+fn an_injection_among_ordinary_requests_is_found() {
+    let window = [
+        line(0, "/products?id=1842%27", 500),
+        line(7, "/products?id=1842%27%20ORDER%20BY%205--", 500),
+        line(
+            14,
+            "/products?id=1842%27%20UNION%20SELECT%20NULL,NULL,NULL--",
+            500,
+        ),
+        line(
+            21,
+            "/products?id=-1%27%20UNION%20SELECT%20username,password,email%20FROM%20users--",
+            200,
+        ),
+    ]
+    .join("\n");
+    let checked = analyze(&window, true);
+    assert_eq!(category(&checked), "SQL Injection", "{}", checked.output);
+    let whole = analyze(&window, false);
+    assert_eq!(whole.input.total_lines, 4);
+    if category(&whole) == BENIGN_CATEGORY {
+        // The whole window hid it: the verdict is one request's, judged alone.
+        assert_eq!(checked.input.total_lines, 1, "{}", checked.input.text);
+        assert!(
+            checked.input.text.contains("UNION"),
+            "{}",
+            checked.input.text
+        );
+    }
+}
+
+#[test]
+fn ordinary_browsing_with_parameters_stays_benign() {
+    let window = [
+        line(0, "/search?q=running+shoes", 200),
+        line(4, "/products?id=1842", 200),
+        line(9, "/products?id=1842&tab=reviews", 200),
+        line(15, "/cart", 200),
+    ]
+    .join("\n");
+    let a = analyze(&window, true);
+    assert_eq!(category(&a), BENIGN_CATEGORY, "{}", a.output);
+    // Benign after every request was judged alone too: the analysis is the whole window's.
+    assert_eq!(a.input.total_lines, 4);
+}
