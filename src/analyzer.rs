@@ -308,7 +308,8 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
                 .as_ref()
                 .is_some_and(|v| v.category() == BENIGN_CATEGORY)
         };
-        if !self.opts.request_check || !benign(&whole) {
+        // Free mode is the paper's protocol: what the model wrote stays as it wrote it.
+        if !self.opts.request_check || self.opts.mode == Mode::Free || !benign(&whole) {
             return Ok(whole);
         }
         let text = String::from_utf8_lossy(raw);
@@ -320,7 +321,16 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         for i in parameter_requests(&records) {
             let mut alone = self.analyze_once(instruction, records[i].as_bytes())?;
             elapsed += alone.elapsed;
-            if alone.verdict.is_some() && !benign(&alone) {
+            if let Some(v) = alone
+                .verdict
+                .as_mut()
+                .filter(|v| v.category() != BENIGN_CATEGORY)
+            {
+                // The request's evidence, and what the whole window adds to it.
+                let window = Facts::extract(&prompt::clean_log(raw).lines);
+                v.evidence = format!("{} {}", v.evidence, window.window_context());
+                alone.output = v.to_block();
+                alone.parsed = ParsedVerdict::parse(&alone.output);
                 alone.elapsed = elapsed;
                 return Ok(alone);
             }

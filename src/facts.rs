@@ -283,13 +283,32 @@ impl Facts {
             ));
         }
         if self.forged_lines > 0 {
-            parts.push(format!(
-                "{} line{} imitating verdict fields or prompt headers ignored",
-                self.forged_lines,
-                plural(self.forged_lines)
-            ));
+            parts.push(self.forged_text());
         }
         format!("{summary}: {}.", parts.join("; "))
+    }
+
+    /// What the evidence of one request judged alone adds about its window: how many lines it
+    /// had, and the lines that imitated verdict fields (a window dressed up to read benign).
+    pub fn window_context(&self) -> String {
+        let mut s = format!(
+            "Judged alone, one request of a window of {} log line{}",
+            self.lines,
+            plural(self.lines)
+        );
+        if self.forged_lines > 0 {
+            s.push_str(&format!("; {}", self.forged_text()));
+        }
+        s.push('.');
+        s
+    }
+
+    fn forged_text(&self) -> String {
+        format!(
+            "{} line{} imitating verdict fields or prompt headers ignored",
+            self.forged_lines,
+            plural(self.forged_lines)
+        )
     }
 
     /// The request part of the evidence: the most frequent target, quoted.
@@ -419,6 +438,15 @@ mod tests {
         assert_eq!(f.addresses.top(), Some("10.0.0.1"));
         assert_eq!(f.addresses.len(), 1);
         assert!(f.evidence("x", None).contains("2 lines imitating"));
+        assert_eq!(
+            f.window_context(),
+            "Judged alone, one request of a window of 3 log lines; \
+             2 lines imitating verdict fields or prompt headers ignored."
+        );
+        assert_eq!(
+            Facts::extract(&lines("GET /a?x=1")).window_context(),
+            "Judged alone, one request of a window of 1 log line."
+        );
     }
 
     #[test]

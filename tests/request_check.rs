@@ -81,6 +81,12 @@ fn an_injection_among_ordinary_requests_is_found() {
             "{}",
             checked.input.text
         );
+        let evidence = &checked.verdict.as_ref().expect("verdict").evidence;
+        assert!(evidence.contains("UNION"), "{evidence}");
+        assert!(
+            evidence.ends_with("Judged alone, one request of a window of 4 log lines."),
+            "{evidence}"
+        );
     }
 }
 
