@@ -3,9 +3,11 @@
 
 use std::sync::OnceLock;
 
+#[path = "common/real_model.rs"]
+mod real_model;
+
 use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
 use opensoc::llama::Llama;
-use opensoc::model_file::ModelFile;
 use opensoc::taxonomy::taxonomy;
 use opensoc::tokenizer::Tokenizer;
 use opensoc::verdict::ParsedVerdict;
@@ -13,10 +15,8 @@ use opensoc::verdict::ParsedVerdict;
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
     M.get_or_init(|| {
-        let path = opensoc::fetch::ensure_default_model(false).expect("default model");
-        let file = ModelFile::open(path).expect("model opens");
-        let tok = Tokenizer::from_gguf(&file.gguf).expect("tokenizer");
-        (Llama::load(&file).expect("model loads"), tok)
+        let (_, m, tok) = real_model::load(false);
+        (m, tok)
     })
 }
 

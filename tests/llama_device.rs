@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 #[path = "common/backend_checks.rs"]
 mod backend_checks;
 use backend_checks::{cpu_self_drift, max_abs_diff, LOG};
+#[path = "common/real_model.rs"]
+mod real_model;
 
 use candle_core::Device;
 use opensoc::llama::Llama;
 use opensoc::llama_device::DeviceLlama;
-use opensoc::model_file::ModelFile;
-use opensoc::shipped::shipped_adapter;
 use opensoc::tokenizer::Tokenizer;
 
 struct Models {
@@ -25,14 +25,9 @@ struct Models {
 fn models() -> &'static Models {
     static M: OnceLock<Models> = OnceLock::new();
     M.get_or_init(|| {
-        let path = opensoc::fetch::ensure_default_model(false).expect("default model");
-        let file = ModelFile::open(path).expect("model opens");
-        let tok = Tokenizer::from_gguf(&file.gguf).expect("tokenizer");
-        let mut cpu = Llama::load(&file).expect("model loads");
-        let adapter = shipped_adapter(cpu.config()).expect("shipped adapter fits");
+        let (file, cpu, tok) = real_model::load(true);
         let mut dev = DeviceLlama::load(&file, &Device::Cpu, "candle-cpu").expect("device load");
-        dev.set_adapter(Some(&adapter)).expect("adapter on device");
-        cpu.set_adapter(Some(adapter)).expect("adapter on cpu");
+        dev.set_adapter(cpu.adapter()).expect("adapter on device");
         Models { cpu, dev, tok }
     })
 }

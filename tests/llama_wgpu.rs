@@ -9,12 +9,12 @@ use std::sync::OnceLock;
 #[path = "common/backend_checks.rs"]
 mod backend_checks;
 use backend_checks::{cpu_self_drift, max_abs_diff, LOG};
+#[path = "common/real_model.rs"]
+mod real_model;
 
 use opensoc::decode::LanguageModel;
 use opensoc::llama::Llama;
 use opensoc::llama_wgpu::WgpuLlama;
-use opensoc::model_file::ModelFile;
-use opensoc::shipped::shipped_adapter;
 use opensoc::tokenizer::Tokenizer;
 use opensoc::wgpu_device::Gpu;
 
@@ -27,12 +27,7 @@ struct Models {
 fn models() -> &'static Models {
     static M: OnceLock<Models> = OnceLock::new();
     M.get_or_init(|| {
-        let path = opensoc::fetch::ensure_default_model(false).expect("default model");
-        let file = ModelFile::open(path).expect("model opens");
-        let tok = Tokenizer::from_gguf(&file.gguf).expect("tokenizer");
-        let mut cpu = Llama::load(&file).expect("model loads");
-        let adapter = shipped_adapter(cpu.config()).expect("shipped adapter fits");
-        cpu.set_adapter(Some(adapter)).expect("adapter on cpu");
+        let (_, cpu, tok) = real_model::load(true);
         let gpu = Gpu::open(None).expect("a wgpu adapter (CI: mesa-vulkan-drivers)");
         let dev = WgpuLlama::new(&cpu, gpu).expect("model on wgpu");
         Models { cpu, dev, tok }

@@ -4,22 +4,18 @@
 
 use std::sync::OnceLock;
 
+#[path = "common/real_model.rs"]
+mod real_model;
+
 use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions};
 use opensoc::llama::Llama;
-use opensoc::model_file::ModelFile;
-use opensoc::shipped::shipped_adapter;
 use opensoc::taxonomy::BENIGN_CATEGORY;
 use opensoc::tokenizer::Tokenizer;
 
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
     M.get_or_init(|| {
-        let path = opensoc::fetch::ensure_default_model(false).expect("default model");
-        let file = ModelFile::open(path).expect("model opens");
-        let tok = Tokenizer::from_gguf(&file.gguf).expect("tokenizer");
-        let mut m = Llama::load(&file).expect("model loads");
-        let adapter = shipped_adapter(m.config()).expect("shipped adapter fits");
-        m.set_adapter(Some(adapter)).expect("adapter");
+        let (_, m, tok) = real_model::load(true);
         (m, tok)
     })
 }
