@@ -302,7 +302,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
-        let whole = self.analyze_once(instruction, raw)?;
+        let whole = self.analyze_whole(instruction, raw)?;
         let benign = |a: &Analysis| {
             a.verdict
                 .as_ref()
@@ -319,7 +319,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         }
         let mut elapsed = whole.elapsed;
         for i in parameter_requests(&records) {
-            let mut alone = self.analyze_once(instruction, records[i].as_bytes())?;
+            let mut alone = self.analyze_whole(instruction, records[i].as_bytes())?;
             elapsed += alone.elapsed;
             if let Some(v) = alone
                 .verdict
@@ -338,8 +338,13 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         Ok(Analysis { elapsed, ..whole })
     }
 
-    /// One analysis of `raw` as a whole.
-    fn analyze_once(&mut self, instruction: &str, raw: &[u8]) -> Result<Analysis, AnalyzeError> {
+    /// One analysis of `raw` as a whole, without [`AnalyzerOptions::request_check`] (the
+    /// search for a second stage judges the requests alone itself).
+    pub fn analyze_whole(
+        &mut self,
+        instruction: &str,
+        raw: &[u8],
+    ) -> Result<Analysis, AnalyzeError> {
         let start = Instant::now();
         let (clean, input, tokens) = self.prepare(instruction, raw)?;
         if !matches!(&self.prefix, Some((i, _)) if i == instruction) {

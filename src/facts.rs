@@ -118,6 +118,15 @@ fn patterns() -> &'static Patterns {
     })
 }
 
+/// The request of an HTTP log line as the facts record it (`GET /item?id=7`), reading only
+/// the request, for callers that need nothing else from the line.
+pub fn request_of(line: &str) -> Option<String> {
+    patterns()
+        .request
+        .captures(line)
+        .map(|c| format!("{} {}", &c[1], &c[2]))
+}
+
 impl Facts {
     /// Reads the facts of `lines` (as [`crate::prompt::clean_log`] gives them).
     pub fn extract(lines: &[String]) -> Facts {

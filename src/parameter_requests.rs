@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use crate::facts::Facts;
+use crate::facts::request_of;
 
 /// Most requests of one window judged alone: a bound on the extra model calls per window.
 pub const MAX_ALONE: usize = 3;
@@ -28,10 +28,9 @@ pub fn parameter_requests(records: &[&str]) -> Vec<usize> {
 /// The request of an HTTP log record (`GET /item?id=7`) whose query carries a parameter
 /// value, if it is one.
 fn parameter_target(record: &str) -> Option<String> {
-    let facts = Facts::extract(&[record.to_string()]);
-    let request = facts.requests.top()?;
+    let request = request_of(record)?;
     let query = request.split_once('?')?.1;
-    query.contains('=').then(|| request.to_string())
+    query.contains('=').then_some(request)
 }
 
 #[cfg(test)]

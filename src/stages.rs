@@ -45,7 +45,7 @@ pub fn secondary<M: LanguageModel>(
 ) -> Result<Option<String>, AnalyzeError> {
     search(records, primary, |piece| {
         Ok(analyzer
-            .analyze_with(instruction, piece.join("\n").as_bytes())?
+            .analyze_whole(instruction, piece.join("\n").as_bytes())?
             .verdict)
     })
 }
