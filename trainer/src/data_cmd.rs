@@ -37,6 +37,11 @@ pub struct DataArgs {
     /// (the seed's examples and the held-out files stay complete).
     #[arg(long)]
     structured_only: bool,
+    /// Build from the real payloads only, leaving out the project-written SQL injections
+    /// (OS commands, destructive) and file inclusions and the extra benign windows that
+    /// balance them: the 5,049-example set of the shipped adapter's step 2.
+    #[arg(long)]
+    real_payloads_only: bool,
     /// Training length cap used for the token counts.
     #[arg(long, default_value_t = 512)]
     max_len: usize,
@@ -53,6 +58,7 @@ pub fn run(args: DataArgs, model: Option<&Path>) -> anyhow::Result<()> {
         seed: args.seed,
         scale: args.scale,
         structured_only: args.structured_only,
+        generated_payloads: !args.real_payloads_only,
     };
     let built =
         build::build(&cfg).with_context(|| format!("building from {}", cfg.data_dir.display()))?;

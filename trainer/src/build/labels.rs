@@ -88,7 +88,13 @@ fn sqli_patterns() -> &'static SqliPatterns {
     P.get_or_init(|| {
         let re = |s: &str| Regex::new(s).expect("sqli pattern compiles");
         SqliPatterns {
-            os_command: re(r"(?i)xp_cmdshell|exec(?:ute)?\s+master\b|\bsp_oacreate|\binto\s+outfile\b.*<\?"),
+            // A shell from the database: MSSQL's procedures, PostgreSQL's COPY … TO PROGRAM,
+            // a MySQL UDF, or a PHP file written into the web root.
+            os_command: re(concat!(
+                r"(?i)xp_cmdshell|exec(?:ute)?\s+master\b|\bsp_oacreate|\bto\s+program\b",
+                r"|\bsys_(?:exec|eval)\s*\(|\binto\s+(?:out|dump)file\b[\s\S]*(?:<\?|\.php)",
+                r"|<\?php[\s\S]*\binto\s+(?:out|dump)file\b"
+            )),
             destructive: re(r"(?i)\b(?:drop|truncate)\s+(?:table|database|schema)\b|\bdelete\s+from\b|\binsert\s+into\b|\bupdate\s+\w+\s+set\b"),
             time_based: re(r"(?i)\bsleep\s*\(|waitfor\s+delay|\bbenchmark\s*\(|pg_sleep|dbms_lock\.sleep|dbms_pipe\.receive_message"),
             error_based: re(r"(?i)extractvalue\s*\(|updatexml\s*\(|\bconvert\s*\(|\bcast\s*\(|exp\s*\(\s*~|floor\s*\(\s*rand"),

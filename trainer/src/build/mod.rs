@@ -6,6 +6,7 @@
 pub mod generators;
 pub mod labels;
 pub mod loghub;
+pub mod payload_gen;
 pub mod web;
 pub mod windows_events;
 
@@ -80,6 +81,10 @@ pub struct BuildConfig {
     /// makes them a quarter as long to train on. The seed's examples keep their text fields,
     /// so full mode still learns to write them; held-out files are always complete.
     pub structured_only: bool,
+    /// Adds the project-written payloads (`payload_gen`: SQL injections that run commands or
+    /// destroy data, local file inclusions) to the training side, with more benign web windows
+    /// to keep the benign share; held-out files are the same either way.
+    pub generated_payloads: bool,
 }
 
 impl BuildConfig {
@@ -360,7 +365,15 @@ pub fn build(cfg: &BuildConfig) -> Result<Built, BuildError> {
         })
         .collect();
 
-    let payloads = web::Payloads::load(&cfg.data_dir.join("httpparams").join("payload_train.csv"))?;
+    let mut payloads =
+        web::Payloads::load(&cfg.data_dir.join("httpparams").join("payload_train.csv"))?;
+    if cfg.generated_payloads {
+        // The SQL injection subtypes the real set lacks join the training side only.
+        payloads.train.extend(
+            web::Class::Sqli,
+            payload_gen::sql_injections(&mut Rng::fork(cfg.seed, "sqli-gen"), cfg.count(150)),
+        );
+    }
     let mut heldout: Vec<(String, Vec<Sample>)> = Vec::new();
 
     train.extend(web::train_windows(cfg, &payloads.train));

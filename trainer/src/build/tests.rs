@@ -28,6 +28,7 @@ fn config(seed: u64) -> Option<BuildConfig> {
         seed,
         scale: 0.05,
         structured_only: false,
+        generated_payloads: true,
     })
 }
 

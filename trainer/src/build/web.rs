@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use super::{
-    clf_time, join_lines, labels, lan_ip, public_ip, random_time, render_inputs, BuildConfig,
-    BuildError, Rng, Sample,
+    clf_time, join_lines, labels, lan_ip, payload_gen, public_ip, random_time, render_inputs,
+    BuildConfig, BuildError, Rng, Sample,
 };
 
 /// The data set's classes.
@@ -73,6 +73,13 @@ impl Pool {
     /// The payloads of `class`.
     pub fn of(&self, class: Class) -> &[String] {
         &self.by_class[class.index()]
+    }
+
+    /// Adds payloads of `class`, skipping any already there.
+    pub fn extend(&mut self, class: Class, more: impl IntoIterator<Item = String>) {
+        let v = &mut self.by_class[class.index()];
+        let mut seen: HashSet<String> = v.iter().cloned().collect();
+        v.extend(more.into_iter().filter(|p| seen.insert(p.clone())));
     }
 }
 
@@ -530,10 +537,10 @@ fn ordinary_count(rng: &mut Rng) -> usize {
 /// An attack window of `class` drawn from `pool`, or a benign one for `Class::Norm`.
 fn sample_of(rng: &mut Rng, pool: &Pool, class: Class, source: &str) -> Option<Sample> {
     let norm = pool.of(Class::Norm);
-    let (label, payloads, ordinary) = if class == Class::Norm {
+    let (label, payloads) = if class == Class::Norm {
         let n = if rng.chance(0.7) { 1 } else { 2 };
         let payloads: Vec<String> = (0..n).map(|_| rng.pick(norm).clone()).collect();
-        (labels::BENIGN, payloads, ordinary_count(rng))
+        (labels::BENIGN, payloads)
     } else {
         let groups = by_label(pool, class);
         if groups.is_empty() {
@@ -542,9 +549,21 @@ fn sample_of(rng: &mut Rng, pool: &Pool, class: Class, source: &str) -> Option<S
         let (label, group) = &groups[rng.below(groups.len())];
         let k = if rng.chance(0.7) { 1 } else { 2 };
         let payloads: Vec<String> = (0..k).map(|_| rng.pick(group).clone()).collect();
-        (*label, payloads, ordinary_count(rng))
+        (*label, payloads)
     };
-    let (text, used) = window(rng, &payloads, ordinary, norm);
+    sample_with(rng, label, &payloads, norm, source)
+}
+
+/// A window of `payloads`, labelled `label`, among a few ordinary requests.
+fn sample_with(
+    rng: &mut Rng,
+    label: &str,
+    payloads: &[String],
+    norm: &[String],
+    source: &str,
+) -> Option<Sample> {
+    let ordinary = ordinary_count(rng);
+    let (text, used) = window(rng, payloads, ordinary, norm);
     let input = one_window(&text)?;
     Some(Sample {
         payloads: used,
@@ -552,10 +571,28 @@ fn sample_of(rng: &mut Rng, pool: &Pool, class: Class, source: &str) -> Option<S
     })
 }
 
-/// Base counts (scale 1.0) of training windows per class.
+/// The taxonomy's label for local file inclusion.
+const LFI: &str = "Local File Inclusion (LFI) Attack";
+/// Base count (scale 1.0) of generated local-file-inclusion windows.
+const LFI_COUNT: usize = 100;
+
+/// Base counts (scale 1.0) of training windows per class, from the real payloads only.
 const TRAIN_COUNTS: [(Class, usize); 5] = [
     (Class::Norm, 700),
     (Class::Sqli, 560),
+    (Class::Xss, 200),
+    (Class::PathTraversal, 180),
+    (Class::Cmdi, 130),
+];
+
+/// The same with the generated payloads (`BuildConfig::generated_payloads`).
+const TRAIN_COUNTS_GENERATED: [(Class, usize); 5] = [
+    // Benign windows grow with the generated attacks, so that the benign share of the whole
+    // set stays where it was (41%): adding attacks alone made the adapter flag more ordinary
+    // traffic.
+    (Class::Norm, 880),
+    // Seven subtypes, two of them generated (see `payload_gen`), about a hundred each.
+    (Class::Sqli, 720),
     (Class::Xss, 200),
     (Class::PathTraversal, 180),
     (Class::Cmdi, 130),
@@ -565,10 +602,34 @@ const TRAIN_COUNTS: [(Class, usize); 5] = [
 pub fn train_windows(cfg: &BuildConfig, pool: &Pool) -> Vec<Sample> {
     let mut rng = Rng::fork(cfg.seed, "web");
     let mut out = Vec::new();
-    for (class, base) in TRAIN_COUNTS {
+    let counts = if cfg.generated_payloads {
+        TRAIN_COUNTS_GENERATED
+    } else {
+        TRAIN_COUNTS
+    };
+    for (class, base) in counts {
         for _ in 0..cfg.count(base) {
             out.extend(sample_of(&mut rng, pool, class, "web"));
         }
+    }
+    if !cfg.generated_payloads {
+        return out;
+    }
+    // Local file inclusion, which the real set lacks; its own generator, so the draws above
+    // stay as they were.
+    let mut rng = Rng::fork(cfg.seed, "web-lfi");
+    for _ in 0..cfg.count(LFI_COUNT) {
+        let k = if rng.chance(0.7) { 1 } else { 2 };
+        let payloads: Vec<String> = (0..k)
+            .map(|_| payload_gen::file_inclusion(&mut rng))
+            .collect();
+        out.extend(sample_with(
+            &mut rng,
+            LFI,
+            &payloads,
+            pool.of(Class::Norm),
+            "web-generated",
+        ));
     }
     out
 }
