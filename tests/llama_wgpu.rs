@@ -60,11 +60,12 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
     // Then one position at a time from the caches each built, greedy on the CPU's choice.
     // Both must pick the same token wherever the CPU's best token leads its second by more
     // than twice its batching drift; a closer call may go either way (measured: a 0.68 lead
-    // flipped, with logits 1.88 apart).
+    // flipped, with logits 1.88 apart). Sixteen steps, so that enough of them are clear calls
+    // whatever the adapter makes of this log line (the shipped one gives 3 in the first 8).
     let mut seq = prompt.clone();
     let mut next = opensoc::llama::argmax(&a);
     let (mut worst, mut clear) = (0f32, 0);
-    for _ in 0..8 {
+    for _ in 0..STEPS {
         seq.push(next);
         let a = m.cpu.forward(&[next], &mut cc).expect("cpu step");
         let b = m.dev.forward(&[next], &mut dc).expect("device step");
@@ -77,14 +78,18 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
         next = opensoc::llama::argmax(&a);
         worst = worst.max(max_abs_diff(&a, &b));
     }
-    assert!(clear >= 4, "only {clear} of 8 steps were clear calls");
+    eprintln!("{clear} of {STEPS} steps were clear calls; decode logits at most {worst} apart");
+    assert!(clear >= 4, "only {clear} of {STEPS} steps were clear calls");
     let bound = bound.max(2.0 * cpu_self_drift(&m.cpu, &seq));
     assert!(
         worst <= bound,
         "decode logits differ by {worst} (bound {bound})"
     );
-    assert_eq!(WgpuLlama::cache_len(&dc), prompt.len() + 8);
+    assert_eq!(WgpuLlama::cache_len(&dc), prompt.len() + STEPS);
 }
+
+/// Decode steps of the logits test.
+const STEPS: usize = 16;
 
 #[test]
 fn truncating_the_cache_replays_identically() {
