@@ -37,8 +37,9 @@ pub struct DataArgs {
     /// (the seed's examples and the held-out files stay complete).
     #[arg(long)]
     structured_only: bool,
-    /// Build from the real payloads only, leaving out the project-written SQL injections
-    /// (OS commands, destructive) and file inclusions and the extra benign windows that
+    /// Build from the real payloads only, leaving out the project-written payloads (SQL
+    /// injections that run OS commands or destroy data, file inclusions, command injections,
+    /// path traversals, ordinary values with their marks) and the extra benign windows that
     /// balance them: the 5,049-example set of the shipped adapter's step 2.
     #[arg(long)]
     real_payloads_only: bool,

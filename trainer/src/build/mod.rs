@@ -82,8 +82,9 @@ pub struct BuildConfig {
     /// so full mode still learns to write them; held-out files are always complete.
     pub structured_only: bool,
     /// Adds the project-written payloads (`payload_gen`: SQL injections that run commands or
-    /// destroy data, local file inclusions) to the training side, with more benign web windows
-    /// to keep the benign share; held-out files are the same either way.
+    /// destroy data, local file inclusions, varied command injections and path traversals,
+    /// ordinary values with the marks attacks use) to the training side, with more benign web
+    /// windows to keep the benign share; held-out files are the same either way.
     pub generated_payloads: bool,
 }
 
@@ -373,6 +374,29 @@ pub fn build(cfg: &BuildConfig) -> Result<Built, BuildError> {
             web::Class::Sqli,
             payload_gen::sql_injections(&mut Rng::fork(cfg.seed, "sqli-gen"), cfg.count(150)),
         );
+        // Varied command injections and traversals, and ordinary values with their marks. A
+        // generated string that falls in the held-out bucket is dropped, as a real one would
+        // be held out: no training payload can equal a held-out one.
+        let generated = [
+            (
+                web::Class::Cmdi,
+                "cmdi-gen",
+                payload_gen::command_injection as fn(&mut Rng) -> String,
+            ),
+            (
+                web::Class::PathTraversal,
+                "traversal-gen",
+                payload_gen::path_traversal,
+            ),
+            (web::Class::Norm, "norm-gen", payload_gen::ordinary_value),
+        ];
+        for (class, part, make) in generated {
+            let mut rng = Rng::fork(cfg.seed, part);
+            let made: Vec<String> = (0..cfg.count(150)).map(|_| make(&mut rng)).collect();
+            payloads
+                .train
+                .extend(class, made.into_iter().filter(|p| !web::is_heldout(p)));
+        }
     }
     let mut heldout: Vec<(String, Vec<Sample>)> = Vec::new();
 
