@@ -585,29 +585,30 @@ const TRAIN_COUNTS: [(Class, usize); 5] = [
     (Class::Cmdi, 130),
 ];
 
-/// What each class adds to [`TRAIN_COUNTS`] with the generated payloads
+/// What `class` adds to its [`TRAIN_COUNTS`] row with the generated payloads
 /// (`BuildConfig::generated_payloads`).
-const GENERATED_EXTRA: [(Class, usize); 5] = [
-    // Benign windows grow with the generated attacks, so that the benign share of the whole
-    // set stays where it was (41%): adding attacks alone made the adapter flag more ordinary
-    // traffic.
-    (Class::Norm, 400),
-    // Seven subtypes, two of them generated (see `payload_gen`), about a hundred each.
-    (Class::Sqli, 160),
-    (Class::Xss, 0),
-    // The real set's 59 command injections are nearly all `id` behind a separator, and 164
-    // of its 193 traversals end in a literal `{file}`: the generated ones widen both.
-    (Class::PathTraversal, 150),
-    (Class::Cmdi, 150),
-];
+fn generated_extra(class: Class) -> usize {
+    match class {
+        // Benign windows grow with the generated attacks, so that the benign share of the
+        // whole set stays where it was (41%): adding attacks alone made the adapter flag more
+        // ordinary traffic.
+        Class::Norm => 400,
+        // Seven subtypes, two of them generated (see `payload_gen`), about a hundred each.
+        Class::Sqli => 160,
+        Class::Xss => 0,
+        // The real set's 59 command injections are nearly all `id` behind a separator, and
+        // 164 of its 193 traversals end in a literal `{file}`: the generated ones widen both.
+        Class::PathTraversal | Class::Cmdi => 150,
+    }
+}
 
 /// The training windows: benign browsing and payload attacks from the training payloads.
 pub fn train_windows(cfg: &BuildConfig, pool: &Pool) -> Vec<Sample> {
     let mut rng = Rng::fork(cfg.seed, "web");
     let mut out = Vec::new();
-    for ((class, base), (_, extra)) in TRAIN_COUNTS.into_iter().zip(GENERATED_EXTRA) {
+    for (class, base) in TRAIN_COUNTS {
         let base = if cfg.generated_payloads {
-            base + extra
+            base + generated_extra(class)
         } else {
             base
         };
