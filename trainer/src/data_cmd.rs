@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use opensoc::model_file::ModelFile;
 use opensoc::tokenizer::Tokenizer;
-use opensoc_trainer::build::{self, BuildConfig};
+use opensoc_trainer::build::{self, BuildConfig, Recipe};
 use opensoc_trainer::data::{self, DataConfig, LossOn};
 
 /// Arguments of `opensoc-train data`.
@@ -37,12 +37,13 @@ pub struct DataArgs {
     /// (the seed's examples and the held-out files stay complete).
     #[arg(long)]
     structured_only: bool,
-    /// Build from the real payloads only, leaving out the project-written payloads (SQL
-    /// injections that run OS commands or destroy data, file inclusions, command injections,
-    /// path traversals, ordinary values with their marks) and the extra benign windows that
-    /// balance them: the 5,049-example set of the shipped adapter's step 2.
-    #[arg(long)]
-    real_payloads_only: bool,
+    /// Which shipped step's training set to write: step2 (real payloads only, 5,049
+    /// examples), step4 (plus the project-written payloads and the benign web windows that
+    /// balance them, 6,009), step5 (plus network, transfer, mail and VPN logs and scanners
+    /// after secret files, 6,635: the shipped adapter's last step). The held-out files are
+    /// the same for all three.
+    #[arg(long, value_enum, default_value = "step5")]
+    recipe: Recipe,
     /// Training length cap used for the token counts.
     #[arg(long, default_value_t = 512)]
     max_len: usize,
@@ -59,7 +60,7 @@ pub fn run(args: DataArgs, model: Option<&Path>) -> anyhow::Result<()> {
         seed: args.seed,
         scale: args.scale,
         structured_only: args.structured_only,
-        generated_payloads: !args.real_payloads_only,
+        recipe: args.recipe,
     };
     let built =
         build::build(&cfg).with_context(|| format!("building from {}", cfg.data_dir.display()))?;

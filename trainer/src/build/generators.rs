@@ -15,7 +15,7 @@ const SSH_BF_OK: &str = "SSH Brute Force Attack — SUCCESSFUL LOGIN";
 const BRUTE: &str = "Brute Force Attack";
 const STUFFING: &str = "Credential Stuffing Attack";
 const DOS: &str = "Denial of Service / DDoS Attack";
-const EXFIL: &str = "Potential Data Exfiltration";
+pub(super) const EXFIL: &str = "Potential Data Exfiltration";
 
 const HOSTS: [&str; 8] = [
     "web-01",
@@ -29,7 +29,7 @@ const HOSTS: [&str; 8] = [
 ];
 const ADMINS: [&str; 6] = ["alice", "deploy", "ops", "jsmith", "ansible", "backup"];
 
-fn syslog(t: i64, host: &str, prog: &str, pid: u64, msg: &str) -> String {
+pub(super) fn syslog(t: i64, host: &str, prog: &str, pid: u64, msg: &str) -> String {
     format!("{} {host} {prog}[{pid}]: {msg}", bsd_time(t))
 }
 
@@ -41,7 +41,7 @@ fn fingerprint(rng: &mut Rng) -> String {
 }
 
 /// Every window of a generated log, all with `label`.
-fn all(group: &str, lines: &[String], label: &str, source: &str) -> Vec<Sample> {
+pub(super) fn all(group: &str, lines: &[String], label: &str, source: &str) -> Vec<Sample> {
     render_inputs(group, &join_lines(lines))
         .into_iter()
         .map(|input| Sample::new(input, label, source))
@@ -49,7 +49,7 @@ fn all(group: &str, lines: &[String], label: &str, source: &str) -> Vec<Sample> 
 }
 
 /// The one window of a generated log; None when the windower split it.
-fn single(group: &str, lines: &[String]) -> Option<String> {
+pub(super) fn single(group: &str, lines: &[String]) -> Option<String> {
     let mut w = render_inputs(group, &join_lines(lines));
     (w.len() == 1).then(|| w.remove(0))
 }
@@ -395,6 +395,35 @@ const PROBES: [&str; 36] = [
     "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
 ];
 
+/// Files at a site's root that scanners ask for: secrets, keys, dumps and configuration.
+/// Asking for them is reconnaissance; only climbing out of the root (`../`) is traversal.
+const FILE_PROBES: [&str; 24] = [
+    "/.env.bak",
+    "/.env.production",
+    "/config.json",
+    "/.git/HEAD",
+    "/wp-content/debug.log",
+    "/.ssh/id_rsa",
+    "/id_rsa",
+    "/server.key",
+    "/backup.sql",
+    "/WEB-INF/web.xml",
+    "/.bash_history",
+    "/docker-compose.yml",
+    "/.npmrc",
+    "/config/database.yml",
+    "/appsettings.json",
+    "/.vscode/sftp.json",
+    "/sftp-config.json",
+    "/credentials.json",
+    "/secrets.yml",
+    "/dump.rdb",
+    "/web.config.bak",
+    "/phpinfo.php",
+    "/.git/logs/HEAD",
+    "/wp-config.php.save",
+];
+
 /// Agents scanners announce themselves with (besides plain browsers and tools).
 const SCANNER_AGENTS: [&str; 5] = [
     "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
@@ -412,7 +441,13 @@ fn scan_agent(rng: &mut Rng) -> String {
     }
 }
 
-fn probe_requests(rng: &mut Rng, t0: i64, n: usize, agent: &str) -> (Vec<Request>, i64) {
+fn probe_requests(
+    rng: &mut Rng,
+    t0: i64,
+    n: usize,
+    agent: &str,
+    probes: &[&str],
+) -> (Vec<Request>, i64) {
     let mut t = t0;
     let reqs = (0..n)
         .map(|_| {
@@ -426,7 +461,7 @@ fn probe_requests(rng: &mut Rng, t0: i64, n: usize, agent: &str) -> (Vec<Request
             Request {
                 time: t,
                 method: if rng.chance(0.9) { "GET" } else { "HEAD" },
-                target: rng.pick(&PROBES).to_string(),
+                target: rng.pick(probes).to_string(),
                 status,
                 bytes: if status == 404 {
                     rng.range(150, 600)
@@ -608,7 +643,7 @@ fn generate_kind(rng: &mut Rng, kind: Kind, payloads: &Pool) -> Vec<Sample> {
         Kind::Scanner => {
             let a = scan_agent(rng);
             let n = rng.range(4, 10) as usize;
-            let (reqs, _) = probe_requests(rng, t0, n, &a);
+            let (reqs, _) = probe_requests(rng, t0, n, &a, &PROBES);
             one(access(&client, &reqs), RECON, "scanner")
         }
         Kind::Flood => {
@@ -676,7 +711,7 @@ fn multi_stage(rng: &mut Rng, payloads: &Pool, source: &str) -> Option<Sample> {
         0 | 1 => {
             // Probing, then an injection on what answered.
             let n = rng.range(3, 8) as usize;
-            let (mut reqs, t) = probe_requests(rng, t0, n, &agent);
+            let (mut reqs, t) = probe_requests(rng, t0, n, &agent, &PROBES);
             let class = *rng.pick(&[
                 Class::Sqli,
                 Class::Sqli,
@@ -746,6 +781,27 @@ pub fn generate(cfg: &BuildConfig, payloads: &Pool) -> Vec<Sample> {
         for _ in 0..cfg.count(base) {
             out.extend(generate_kind(&mut rng, kind, payloads));
         }
+    }
+    if !cfg.recipe.network_logs() {
+        return out;
+    }
+    // Scanners after secret files at the root, so a probe for `/.ssh/id_rsa` reads as the
+    // reconnaissance it is, not as a traversal (its own fork: the draws above stay as they were).
+    let mut rng = Rng::fork(cfg.seed, "file-probes");
+    for _ in 0..cfg.count(150) {
+        let client = Client::random(&mut rng);
+        let t0 = random_time(&mut rng);
+        let agent = scan_agent(&mut rng);
+        let n = rng.range(4, 10) as usize;
+        let (mut reqs, _) = probe_requests(&mut rng, t0, n, &agent, &FILE_PROBES);
+        // Half of them mix in the common probes too.
+        if rng.chance(0.5) {
+            let m = rng.range(2, 5) as usize;
+            let (more, _) = probe_requests(&mut rng, t0 + 3, m, &agent, &PROBES);
+            reqs.extend(more);
+            reqs.sort_by_key(|r| r.time);
+        }
+        out.extend(access(&client, &reqs).map(|i| Sample::new(i, RECON, "scanner")));
     }
     out
 }

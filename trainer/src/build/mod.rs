@@ -6,6 +6,7 @@
 pub mod generators;
 pub mod labels;
 pub mod loghub;
+pub mod network_logs;
 pub mod payload_gen;
 pub mod web;
 pub mod windows_events;
@@ -81,11 +82,37 @@ pub struct BuildConfig {
     /// makes them a quarter as long to train on. The seed's examples keep their text fields,
     /// so full mode still learns to write them; held-out files are always complete.
     pub structured_only: bool,
-    /// Adds the project-written payloads (`payload_gen`: SQL injections that run commands or
-    /// destroy data, local file inclusions, varied command injections and path traversals,
-    /// ordinary values with the marks attacks use) to the training side, with more benign web
-    /// windows to keep the benign share; held-out files are the same either way.
-    pub generated_payloads: bool,
+    /// Which shipped step's training set to write (held-out files are the same for all).
+    pub recipe: Recipe,
+}
+
+/// The training sets the shipped adapter's steps were trained on; each adds to the one
+/// before, and each later part draws from its own generator, so an earlier set is still
+/// written byte for byte. (Step 3's set, a subset of step 4's additions, is not kept.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Recipe {
+    /// Step 2: the real payloads, Loghub, the seed and the generators (5,049 examples).
+    Step2,
+    /// Step 4: plus the project-written payloads (`payload_gen`: SQL injections that run
+    /// commands or destroy data, file inclusions, command injections, path traversals,
+    /// ordinary values with the marks attacks use) and the benign web windows that keep the
+    /// benign share (6,009 examples).
+    Step4,
+    /// Step 5: plus network, transfer, mail and VPN logs (`network_logs`) and scanners after
+    /// secret files at a site's root (6,635 examples).
+    Step5,
+}
+
+impl Recipe {
+    /// Whether the project-written payloads join the training side.
+    pub fn generated_payloads(self) -> bool {
+        self >= Recipe::Step4
+    }
+
+    /// Whether the network logs and the file-probing scanners join the training side.
+    pub fn network_logs(self) -> bool {
+        self >= Recipe::Step5
+    }
 }
 
 impl BuildConfig {
@@ -368,7 +395,7 @@ pub fn build(cfg: &BuildConfig) -> Result<Built, BuildError> {
 
     let mut payloads =
         web::Payloads::load(&cfg.data_dir.join("httpparams").join("payload_train.csv"))?;
-    if cfg.generated_payloads {
+    if cfg.recipe.generated_payloads() {
         // The SQL injection subtypes the real set lacks join the training side only.
         payloads.train.extend(
             web::Class::Sqli,
@@ -432,6 +459,9 @@ pub fn build(cfg: &BuildConfig) -> Result<Built, BuildError> {
     ));
 
     train.extend(generators::generate(cfg, &payloads.train));
+    if cfg.recipe.network_logs() {
+        train.extend(network_logs::generate(cfg));
+    }
     heldout.push((
         MIXED_FILE.into(),
         generators::heldout_mixed(cfg, &payloads.heldout),

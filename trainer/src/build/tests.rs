@@ -28,7 +28,7 @@ fn config(seed: u64) -> Option<BuildConfig> {
         seed,
         scale: 0.05,
         structured_only: false,
-        generated_payloads: true,
+        recipe: Recipe::Step5,
     })
 }
 

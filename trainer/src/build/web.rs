@@ -586,7 +586,7 @@ const TRAIN_COUNTS: [(Class, usize); 5] = [
 ];
 
 /// What `class` adds to its [`TRAIN_COUNTS`] row with the generated payloads
-/// (`BuildConfig::generated_payloads`).
+/// (`Recipe::generated_payloads`).
 fn generated_extra(class: Class) -> usize {
     match class {
         // Benign windows grow with the generated attacks, so that the benign share of the
@@ -607,7 +607,7 @@ pub fn train_windows(cfg: &BuildConfig, pool: &Pool) -> Vec<Sample> {
     let mut rng = Rng::fork(cfg.seed, "web");
     let mut out = Vec::new();
     for (class, base) in TRAIN_COUNTS {
-        let base = if cfg.generated_payloads {
+        let base = if cfg.recipe.generated_payloads() {
             base + generated_extra(class)
         } else {
             base
@@ -616,7 +616,7 @@ pub fn train_windows(cfg: &BuildConfig, pool: &Pool) -> Vec<Sample> {
             out.extend(sample_of(&mut rng, pool, class, "web"));
         }
     }
-    if !cfg.generated_payloads {
+    if !cfg.recipe.generated_payloads() {
         return out;
     }
     // Local file inclusion, which the real set lacks; its own generator, so the draws above

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Writes a continued-training set: every example a newer training set adds to an older one,
+plus a seeded sample of the older set (replay, so that what the older set taught is kept),
+in a seeded random order.
+
+    scripts/replay-subset.py NEW.json OLD.json REPLAY SEED OUT.json
+
+The shipped adapter's step 5 trains on
+    scripts/replay-subset.py data5/train.json data4/train.json 1134 42 step5.json
+where data4 and data5 are `opensoc-train data --recipe step4|step5 --seed 42 --structured-only`.
+"""
+import json
+import random
+import sys
+
+
+def main() -> None:
+    if len(sys.argv) != 6:
+        sys.exit(__doc__)
+    new_path, old_path, replay, seed, out = sys.argv[1:]
+    new = json.load(open(new_path, encoding="utf-8"))
+    old = json.load(open(old_path, encoding="utf-8"))
+    old_inputs = {e["input"] for e in old}
+    added = [e for e in new if e["input"] not in old_inputs]
+    rng = random.Random(int(seed))
+    kept = rng.sample(old, min(int(replay), len(old)))
+    subset = added + kept
+    rng.shuffle(subset)
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(subset, f, ensure_ascii=False, indent=2)
+        f.write("\n")
+    print(f"{out}: {len(added)} added examples + {len(kept)} replayed = {len(subset)}")
+
+
+if __name__ == "__main__":
+    main()
