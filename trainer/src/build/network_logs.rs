@@ -620,7 +620,7 @@ mod tests {
             seed: 7,
             scale: 0.5,
             structured_only: true,
-            recipe: super::Recipe::Step5,
+            recipe: crate::build::Recipe::Step5,
         };
         let samples = generate(&cfg);
         // Each form of upload stays one window, so none is dropped whole.
