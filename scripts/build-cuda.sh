@@ -14,7 +14,10 @@
 # Arguments are passed to cargo (e.g. --timings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/setup-cuda.sh)"
+# An assignment first: `eval "$(…)"` alone would hide a failed set-up (a download that broke
+# off) and the build would fail later with a misleading "nvcc not found".
+cuda_env=$(scripts/setup-cuda.sh)
+eval "$cuda_env"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
 profile=${PROFILE:-release}
