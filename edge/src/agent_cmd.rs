@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
@@ -95,6 +97,16 @@ impl AgentArgs {
     }
 }
 
+/// A flag that SIGINT (Ctrl-C) or SIGTERM sets, so that `scan` and `watch` stop between two
+/// chunks of lines and end cleanly instead of dying in the middle of a database write.
+pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("installing the SIGINT/SIGTERM handler")?;
+    Ok(stop)
+}
+
 /// The analyzer as the pipeline's judge.
 pub struct ModelJudge<'m> {
     /// The analyzer over the loaded model.
@@ -131,11 +143,12 @@ pub fn print_findings(
     json: bool,
 ) -> anyhow::Result<usize> {
     let mut n = 0;
-    for v in verdicts.iter().filter(|v| severity_of(v) >= min) {
+    for stored in verdicts.iter().filter(|v| severity_of(v) >= min) {
         n += 1;
         if json {
-            writeln!(out, "{}", crate::verdict_format::verdict_json(v))?;
+            writeln!(out, "{}", crate::verdict_format::verdict_json(stored))?;
         } else {
+            let v = &stored.verdict;
             let also = v
                 .secondary
                 .as_deref()
@@ -158,5 +171,5 @@ pub fn print_findings(
 
 /// A stored verdict's severity (the store only holds the four names).
 pub fn severity_of(v: &StoredVerdict) -> Severity {
-    parse_severity(&v.severity).unwrap_or(Severity::Low)
+    parse_severity(&v.verdict.severity).unwrap_or(Severity::Low)
 }

@@ -552,7 +552,7 @@ impl<J: Judge> Ingest<J> {
             Some(earlier) => {
                 self.stats.cache_hits += 1;
                 let v = reuse(&earlier, &input);
-                (v, earlier.secondary.clone(), Some(earlier.id))
+                (v, earlier.verdict.secondary.clone(), Some(earlier.id))
             }
             None => {
                 self.stats.model_calls += 1;
@@ -601,6 +601,7 @@ impl<J: Judge> Ingest<J> {
 /// An earlier verdict applied to a window with the same signature: the same judgement, with
 /// evidence read from this window's own lines (its addresses and accounts differ).
 fn reuse(earlier: &StoredVerdict, input: &str) -> Verdict {
+    let earlier = &earlier.verdict;
     let tax = taxonomy();
     let summary = tax
         .threat_type(&earlier.threat_type)

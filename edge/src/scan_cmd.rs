@@ -3,10 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use opensoc::analyzer::Analyzer;
@@ -14,7 +12,7 @@ use opensoc::verdict::Severity;
 use opensoc_edge::ingest::{Ingest, IngestStats};
 use serde_json::json;
 
-use crate::agent_cmd::{print_findings, severity_of, AgentArgs, ModelJudge};
+use crate::agent_cmd::{print_findings, severity_of, stop_flag, AgentArgs, ModelJudge};
 use crate::loaded_model::LoadedModel;
 use crate::Global;
 
@@ -46,10 +44,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the Ctrl-C handler")?;
+    let stop = stop_flag()?;
 
     let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) =
         a.paths.iter().cloned().partition(|p| p.as_os_str() == "-");

@@ -271,74 +271,18 @@ pub struct NewVerdict {
 impl NewVerdict {
     /// The verdict as stored under `id`.
     pub fn stored_as(self, id: i64) -> StoredVerdict {
-        StoredVerdict {
-            id,
-            created_at: self.created_at,
-            first_time: self.first_time,
-            last_time: self.last_time,
-            source: self.source,
-            entity: self.entity,
-            records: self.records,
-            signature: self.signature,
-            cached_from: self.cached_from,
-            threat_type: self.threat_type,
-            category: self.category,
-            technique: self.technique,
-            tactic: self.tactic,
-            severity: self.severity,
-            risk_score: self.risk_score,
-            evidence: self.evidence,
-            impact: self.impact,
-            recommendation: self.recommendation,
-            secondary: self.secondary,
-            input: self.input,
-        }
+        StoredVerdict { id, verdict: self }
     }
 }
 
-/// A stored verdict.
+/// A verdict as stored: the verdict and the id the store gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredVerdict {
     /// Verdict id.
     pub id: i64,
-    /// Unix seconds when the verdict was made.
-    pub created_at: i64,
-    /// Unix seconds of the window's first log record.
-    pub first_time: Option<i64>,
-    /// Unix seconds of the window's last log record.
-    pub last_time: Option<i64>,
-    /// Where the lines came from.
-    pub source: String,
-    /// The window's entity.
-    pub entity: Option<String>,
-    /// Log records in the window.
-    pub records: u32,
-    /// Masked template signature.
-    pub signature: String,
-    /// The verdict this one was copied from.
-    pub cached_from: Option<i64>,
-    /// Threat type.
-    pub threat_type: String,
-    /// Threat category.
-    pub category: String,
-    /// MITRE technique.
-    pub technique: String,
-    /// MITRE tactic.
-    pub tactic: String,
-    /// Severity.
-    pub severity: String,
-    /// Risk score.
-    pub risk_score: u8,
-    /// Evidence.
-    pub evidence: String,
-    /// Impact.
-    pub impact: String,
-    /// Recommendation.
-    pub recommendation: String,
-    /// Secondary finding.
-    pub secondary: Option<String>,
-    /// Window text.
-    pub input: String,
+    /// The verdict itself.
+    #[serde(flatten)]
+    pub verdict: NewVerdict,
 }
 
 /// Which verdicts [`Store::verdicts`] returns; every field narrows, `None` does not.
@@ -413,25 +357,27 @@ const VERDICT_COLUMNS: &str = "v.id, v.created_at, v.first_time, v.last_time, v.
 fn verdict_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVerdict> {
     Ok(StoredVerdict {
         id: row.get(0)?,
-        created_at: row.get(1)?,
-        first_time: row.get(2)?,
-        last_time: row.get(3)?,
-        source: row.get(4)?,
-        entity: row.get(5)?,
-        records: row.get(6)?,
-        signature: row.get(7)?,
-        cached_from: row.get(8)?,
-        threat_type: row.get(9)?,
-        category: row.get(10)?,
-        technique: row.get(11)?,
-        tactic: row.get(12)?,
-        severity: row.get(13)?,
-        risk_score: row.get(14)?,
-        evidence: row.get(15)?,
-        impact: row.get(16)?,
-        recommendation: row.get(17)?,
-        secondary: row.get(18)?,
-        input: row.get(19)?,
+        verdict: NewVerdict {
+            created_at: row.get(1)?,
+            first_time: row.get(2)?,
+            last_time: row.get(3)?,
+            source: row.get(4)?,
+            entity: row.get(5)?,
+            records: row.get(6)?,
+            signature: row.get(7)?,
+            cached_from: row.get(8)?,
+            threat_type: row.get(9)?,
+            category: row.get(10)?,
+            technique: row.get(11)?,
+            tactic: row.get(12)?,
+            severity: row.get(13)?,
+            risk_score: row.get(14)?,
+            evidence: row.get(15)?,
+            impact: row.get(16)?,
+            recommendation: row.get(17)?,
+            secondary: row.get(18)?,
+            input: row.get(19)?,
+        },
     })
 }
 

@@ -58,9 +58,10 @@ pub fn parse_time(s: &str, now: i64) -> Result<i64, String> {
 }
 
 /// One verdict as a JSON object.
-pub fn verdict_json(v: &StoredVerdict) -> serde_json::Value {
+pub fn verdict_json(stored: &StoredVerdict) -> serde_json::Value {
+    let v = &stored.verdict;
     json!({
-        "id": v.id,
+        "id": stored.id,
         "created_at": format_time(v.created_at),
         "first_time": v.first_time.map(format_time),
         "last_time": v.last_time.map(format_time),
@@ -87,9 +88,10 @@ pub const CSV_HEADER: &str = "id,first_time,last_time,source,entity,lines,threat
                               mitre_technique,mitre_tactic,severity,risk_score,evidence,cached_from";
 
 /// One verdict as a CSV row (RFC 4180 quoting).
-pub fn csv_row(v: &StoredVerdict) -> String {
+pub fn csv_row(stored: &StoredVerdict) -> String {
+    let v = &stored.verdict;
     let fields = [
-        v.id.to_string(),
+        stored.id.to_string(),
         v.first_time.map(format_time).unwrap_or_default(),
         v.last_time.map(format_time).unwrap_or_default(),
         v.source.clone(),

@@ -129,9 +129,10 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn table_row(v: &StoredVerdict) -> Vec<String> {
+fn table_row(stored: &StoredVerdict) -> Vec<String> {
+    let v = &stored.verdict;
     vec![
-        v.id.to_string(),
+        stored.id.to_string(),
         v.first_time.map_or_else(|| "-".into(), format_time),
         v.severity.clone(),
         match &v.secondary {
@@ -188,7 +189,7 @@ impl Report {
         let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
         let mut sources: BTreeMap<String, (usize, Severity)> = BTreeMap::new();
         let mut days: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        for v in verdicts {
+        for v in verdicts.iter().map(|stored| &stored.verdict) {
             let sev = parse_severity(&v.severity).unwrap_or(Severity::Low);
             *by_severity.entry(sev).or_insert(0) += 1;
             *by_category.entry(v.category.clone()).or_insert(0) += 1;

@@ -10,19 +10,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use notify::{RecursiveMode, Watcher};
 use opensoc::analyzer::Analyzer;
 use opensoc_edge::ingest::Ingest;
 use serde_json::json;
 
-use crate::agent_cmd::{print_findings, AgentArgs, ModelJudge};
+use crate::agent_cmd::{print_findings, stop_flag, AgentArgs, ModelJudge};
 use crate::loaded_model::LoadedModel;
 use crate::Global;
 
@@ -69,10 +67,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("installing the SIGINT/SIGTERM handler")?;
+    let stop = stop_flag()?;
 
     let (tx, rx) = mpsc::channel();
     let _watcher = if args.poll_only {

@@ -149,7 +149,7 @@ impl Scene {
         let all = store.verdicts(&VerdictFilter::default()).unwrap();
         let mut counts = BTreeMap::new();
         for v in &all {
-            for part in v.input.split("seq=").skip(1) {
+            for part in v.verdict.input.split("seq=").skip(1) {
                 let n: usize = part
                     .split(|c: char| !c.is_ascii_digit())
                     .next()
@@ -367,9 +367,9 @@ fn bad_bytes_are_read_and_nothing_is_lost_around_them() {
     s.assert_exactly_once();
     let store = Store::open_read_only(&s.db()).unwrap();
     let all = store.verdicts(&VerdictFilter::default()).unwrap();
-    let biggest = all.iter().map(|v| v.input.len()).max().unwrap();
+    let biggest = all.iter().map(|v| v.verdict.input.len()).max().unwrap();
     assert!(biggest <= 64 * 1024, "a stored input of {biggest} bytes");
-    assert!(all.iter().any(|v| v.input.contains('\u{fffd}')));
+    assert!(all.iter().any(|v| v.verdict.input.contains('\u{fffd}')));
 }
 
 #[test]

@@ -91,7 +91,7 @@ fn the_secondary_threat_is_stored_and_reused_from_the_cache() {
     assert_eq!(all.len(), 2);
     for v in &all {
         assert_eq!(
-            v.secondary.as_deref(),
+            v.verdict.secondary.as_deref(),
             Some("Automated Reconnaissance / Vulnerability Scanning"),
             "{v:?}"
         );
@@ -122,6 +122,12 @@ fn the_judge_sees_the_records_without_the_summary_line() {
     let store = Store::open_read_only(&dir.path().join("v.db")).unwrap();
     let all = store.verdicts(&VerdictFilter::default()).unwrap();
     assert_eq!(all.len(), 1);
-    assert!(all[0].input.ends_with(']'), "the window has a summary line");
-    assert_eq!(all[0].secondary, None, "three records: no secondary");
+    assert!(
+        all[0].verdict.input.ends_with(']'),
+        "the window has a summary line"
+    );
+    assert_eq!(
+        all[0].verdict.secondary, None,
+        "three records: no secondary"
+    );
 }

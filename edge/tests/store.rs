@@ -299,8 +299,8 @@ fn cached_verdict_is_the_fresh_one() {
         .expect("cache")
         .expect("hit");
     assert_eq!(hit.id, fresh_id);
-    assert_eq!(hit.evidence, "3 failed logins");
-    assert_eq!(hit.first_time, Some(40));
+    assert_eq!(hit.verdict.evidence, "3 failed logins");
+    assert_eq!(hit.verdict.first_time, Some(40));
     assert_eq!(f.store.cached_verdict("other").expect("cache"), None);
 }
 
@@ -313,7 +313,7 @@ fn input_is_capped() {
     };
     f.store.commit_window(&v, &[], &[]).expect("commit");
     let got = f.store.verdicts(&VerdictFilter::default()).expect("v");
-    assert!(got[0].input.len() <= MAX_INPUT && got[0].input.len() > MAX_INPUT - 4);
+    assert!(got[0].verdict.input.len() <= MAX_INPUT && got[0].verdict.input.len() > MAX_INPUT - 4);
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn verdict_filters() {
             .verdicts(&filter)
             .expect("verdicts")
             .iter()
-            .map(|v| v.created_at)
+            .map(|v| v.verdict.created_at)
             .collect()
     };
     assert_eq!(times(VerdictFilter::default()), [400, 300, 200, 100]);
