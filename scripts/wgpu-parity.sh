@@ -10,8 +10,9 @@
 # Needs a Vulkan driver (CI: Mesa's llvmpipe; mesa-vulkan-drivers, libvulkan1), the model in
 # $OPENSOC_HOME (`opensoc model fetch`) and the data in $OPENSOC_DATA (default ../shared/data).
 # OUT keeps the predictions and the report (default: a temporary directory). Measured on all 50
-# entries with llvmpipe: 49 identical (98%), the other a risk-score near-tie (README, "Backend
-# parity").
+# entries with llvmpipe and the shipped adapter: 49 identical (98%), the other a severity near-tie
+# on which the AVX2 kernels differ from wgpu, the AVX-512 VNNI kernels and candle alike (README,
+# "Backend parity").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-50}"
