@@ -37,6 +37,7 @@ pub mod report;
 pub mod shipped;
 pub mod stages;
 pub mod taxonomy;
+pub mod thousands;
 pub mod tokenizer;
 pub mod verdict;
 #[cfg(feature = "wgpu")]

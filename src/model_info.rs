@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::gguf::{Gguf, GgufError, Value};
 use crate::model_file::{ModelFile, ModelFileError};
+use crate::thousands::grouped;
 
 /// Rope base that llama.cpp assumes when `{arch}.rope.freq_base` is absent.
 pub const DEFAULT_ROPE_FREQ_BASE: f64 = 10_000.0;
@@ -140,19 +141,6 @@ fn number(v: &Value) -> Option<f64> {
         Value::F32(x) => x.to_string().parse().ok(),
         _ => v.as_f64(),
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Human rendering; the alternate form (`{:#}`) prints the chat template in full.
@@ -355,14 +343,6 @@ mod tests {
         std::fs::write(&p, tiny_llama(true)).unwrap();
         let info = ModelInfo::open(&p).unwrap();
         assert_eq!(info.file_size, std::fs::metadata(&p).unwrap().len());
-    }
-
-    #[test]
-    fn grouping() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(98_362_432), "98,362,432");
     }
 
     #[test]

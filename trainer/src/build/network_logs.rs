@@ -4,6 +4,8 @@
 //! downloads and backups to hosts on the LAN included; large uploads to hosts outside are
 //! exfiltration. So a byte count alone never makes the label: where the bytes go does.
 
+use opensoc::thousands::grouped;
+
 use super::generators::{all, single, syslog, EXFIL};
 use super::{calendar, labels, lan_ip, public_ip, random_time, BuildConfig, Rng, Sample};
 
@@ -233,19 +235,6 @@ fn windows_firewall(rng: &mut Rng) -> Vec<String> {
             }
         })
         .collect()
-}
-
-/// Thousands-separated, as rsync prints its totals.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A backup job in syslog: rsync or restic to a server on the LAN, gigabytes sent.
@@ -604,14 +593,6 @@ pub fn generate(cfg: &BuildConfig) -> Vec<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_are_grouped_as_rsync_prints_them() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1,000");
-        assert_eq!(grouped(90_000_000_000), "90,000,000,000");
-    }
 
     #[test]
     fn exfiltration_windows_send_out_and_benign_ones_send_inside() {
