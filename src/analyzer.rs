@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{DecodeStats, LanguageModel, PrefixCache, Session, TokenTrie};
 use crate::facts::Facts;
+use crate::floors::{self, FloorConfig};
 use crate::llama::ModelError;
 use crate::parameter_requests::parameter_requests;
 use crate::prompt::{self, CleanLog, FittedInput, PromptTokens};
@@ -75,6 +76,10 @@ pub struct AnalyzerOptions {
     /// values alone too ([`crate::parameter_requests`]); the first that reads as a threat
     /// gives the verdict. Up to three more model calls, on web logs only.
     pub request_check: bool,
+    /// The counts at which the facts set a floor under the model's verdict
+    /// ([`crate::floors`]); `FloorConfig::OFF` leaves the model's verdict as it is. Free mode
+    /// never applies them (it is the paper's protocol).
+    pub floors: FloorConfig,
 }
 
 impl Default for AnalyzerOptions {
@@ -85,6 +90,7 @@ impl Default for AnalyzerOptions {
             text_tokens: 96,
             free_tokens: 256,
             request_check: true,
+            floors: FloorConfig::default(),
         }
     }
 }
@@ -150,6 +156,8 @@ pub struct Analysis {
 /// The field tries, built once per tokenizer.
 pub struct Schema {
     threat: TokenTrie,
+    /// Per option of `threat`, its index in the taxonomy (only learned labels are options).
+    threat_index: Vec<usize>,
     /// Per threat type (taxonomy order): its technique ids and their trie.
     techniques: Vec<(Vec<String>, TokenTrie)>,
     /// Per technique (taxonomy order): its tactics and their trie.
@@ -209,10 +217,15 @@ impl Schema {
     /// The tries of the taxonomy's values under `tok`; fails if the tokenizer makes one value a
     /// prefix of another.
     pub fn build(tok: &Tokenizer, tax: &Taxonomy) -> Result<Schema, AnalyzeError> {
+        let threat_index: Vec<usize> = (0..tax.threat_types.len())
+            .filter(|&i| tax.threat_types[i].learned)
+            .collect();
         let threat = trie_of(
             tok,
             Field::ThreatType,
-            tax.threat_types.iter().map(|t| t.label.clone()),
+            threat_index
+                .iter()
+                .map(|&i| tax.threat_types[i].label.clone()),
         )?;
         let mut techniques = Vec::new();
         for t in &tax.threat_types {
@@ -263,6 +276,7 @@ impl Schema {
             .collect();
         Ok(Schema {
             threat,
+            threat_index,
             techniques,
             tactics,
             severity,
@@ -306,11 +320,47 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
     /// [`AnalyzerOptions::request_check`], a window that reads benign has its requests with
     /// parameter values judged alone; when one reads as a threat, the analysis returned is
     /// that request's (its prompt, output and evidence), timed over every call made.
+    /// The facts' floor ([`AnalyzerOptions::floors`]) then bounds the verdict from below.
     pub fn analyze_with(
         &mut self,
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
+        let mut analysis = self.model_verdict(instruction, raw)?;
+        if self.opts.mode != Mode::Free {
+            self.apply_floor(&mut analysis, raw);
+        }
+        Ok(analysis)
+    }
+
+    /// The floor that the facts of `raw` set under its verdict, if any (none in free mode).
+    pub fn floor_of(&self, raw: &[u8]) -> Option<floors::Floor> {
+        if self.opts.mode == Mode::Free {
+            return None;
+        }
+        let facts = Facts::extract(&prompt::clean_log(raw).lines);
+        floors::floor(&facts, &self.opts.floors)
+    }
+
+    /// Raises the analysis's verdict to the floor that the facts of `raw` set, if any.
+    fn apply_floor(&self, a: &mut Analysis, raw: &[u8]) {
+        let Some(v) = a.verdict.as_mut() else {
+            return;
+        };
+        let facts = Facts::extract(&prompt::clean_log(raw).lines);
+        let Some(floor) = floors::floor(&facts, &self.opts.floors) else {
+            return;
+        };
+        let omitted = Some((a.input.omitted_lines, a.input.total_lines));
+        floors::apply(v, &floor, |t| facts.evidence(&t.summary, omitted));
+        a.output = v.to_block();
+        a.parsed = ParsedVerdict::parse(&a.output);
+        a.valid = a.parsed.is_valid();
+    }
+
+    /// The model's verdict on `raw`: the whole window, then its requests alone when it reads
+    /// benign.
+    fn model_verdict(&mut self, instruction: &str, raw: &[u8]) -> Result<Analysis, AnalyzeError> {
         let whole = self.analyze_whole(instruction, raw)?;
         let benign = |a: &Analysis| {
             a.verdict
@@ -444,7 +494,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         input: &FittedInput,
     ) -> Result<Verdict, AnalyzeError> {
         let sc = &self.schema;
-        let ti = s.choose(&sc.threat)?;
+        let ti = sc.threat_index[s.choose(&sc.threat)?];
         let threat = &self.tax.threat_types[ti];
         let (tech_ids, tech_trie) = &sc.techniques[ti];
         let tech_id = &tech_ids[s.choose(tech_trie)?];

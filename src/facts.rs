@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::signals::{self, Attempt};
+
 /// Longest excerpt of a request target quoted in the evidence, in characters.
 const MAX_TARGET_CHARS: usize = 120;
 
@@ -81,6 +83,32 @@ pub struct Facts {
     pub notes: Vec<String>,
     /// Lines that imitate a verdict field or a prompt header (never used as evidence).
     pub forged_lines: usize,
+    /// Failed authentications of any service ([`signals::attempt`]), by the client address
+    /// each line names (`""` where it names none).
+    pub auth_failures: Counted,
+    /// Denied or rejected requests (mail relays, blocklists, access rules, rate limits), by
+    /// client address.
+    pub denials: Counted,
+    /// Lines of a mail service among the failures and denials.
+    pub mail_lines: usize,
+    /// Failed authentications written by an SSH server.
+    pub ssh_failures: usize,
+    /// Failed authentications of web applications, and POSTs of credentials to login
+    /// endpoints (an access log shows no failure, only the attempts), by client address.
+    pub web_logins: Counted,
+    /// Distinct destination ports per client address, the largest set first.
+    pub ports: Counted,
+    /// Known-exploited requests, each with the first line that carried it.
+    pub exploits: Vec<(signals::Exploit, String)>,
+    /// Requests for secret files, admin interfaces or other hosts (open-proxy tests).
+    pub probes: Vec<(signals::Probe, String)>,
+    /// Scanner names found in user agents.
+    pub scanners: Counted,
+    /// Excerpts of log text addressed to an analyzer (instructions, claims of being benign,
+    /// verdict keys), forged verdict lines included.
+    pub addressed: Vec<String>,
+    /// From the windower's summary line: requests and the seconds they took.
+    pub request_rate: Option<(usize, u64)>,
 }
 
 struct Patterns {
@@ -93,6 +121,8 @@ struct Patterns {
     user_field: Regex,
     event_id: Regex,
     rhost: Regex,
+    peer: Regex,
+    rate_note: Regex,
 }
 
 fn patterns() -> &'static Patterns {
@@ -114,6 +144,11 @@ fn patterns() -> &'static Patterns {
             user_field: re(r"(?m)^\s*(?:User|Account Name|TargetUserName)\s*:\s*(\S+)"),
             event_id: re(r"(?i)\bEvent\s?ID\s*[:=]?\s*(\d{3,5})\b"),
             rhost: re(r"\brhost=([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z][A-Za-z0-9.-]*)"),
+            // Where a line names its client: the address after these keys, else the first.
+            peer: re(
+                r#"(?i)(?:\bfrom|\brhost=|\bclient:?|\bsrc=|\brip=|\bremote_?addr(?:ess)?[=:]|\bip[=:]|\bclient "|\baddress)\s*"?\[?([0-9A-Fa-f:.]{7,45})"#,
+            ),
+            rate_note: re(r"^\[(\d+) requests in (\d+) s\b"),
         }
     })
 }
@@ -135,14 +170,17 @@ impl Facts {
             lines: lines.len(),
             ..Facts::default()
         };
+        let mut ports: Vec<(String, Vec<u16>)> = Vec::new();
         for line in lines {
             // Quoted forgeries (`| SEVERITY: LOW`) are counted, never mined.
             if line.starts_with("| ") && crate::prompt::imitates_prompt(&line[2..]) {
                 f.forged_lines += 1;
+                f.addressed.push(excerpt(&line[2..], 80));
                 continue;
             }
             let t = line.trim();
-            if t.starts_with('[') && t.ends_with(']') && !t.contains("lines omitted") {
+            let is_note = t.starts_with('[') && t.ends_with(']');
+            if is_note && !t.contains("lines omitted") {
                 f.notes.push(t.to_string());
             }
             for m in p.ipv4.find_iter(line) {
@@ -177,6 +215,8 @@ impl Facts {
             } else if let Some(c) = p.accepted.captures(line) {
                 f.accepted_logins += 1;
                 f.users.add(&c[1]);
+            } else if !is_note && signals::attempt(line) == Some(Attempt::AuthFailure) {
+                f.failed_logins += 1;
             }
             if let Some(c) = p.user_field.captures(line) {
                 f.users.add(&c[1]);
@@ -187,7 +227,9 @@ impl Facts {
             if let Some(c) = p.event_id.captures(line) {
                 f.event_ids.add(&c[1]);
             }
+            f.read_signals(p, line, &mut ports);
         }
+        f.ports = ports_by_source(ports);
         for c in [
             &mut f.addresses,
             &mut f.requests,
@@ -196,10 +238,90 @@ impl Facts {
             &mut f.users,
             &mut f.hosts,
             &mut f.event_ids,
+            &mut f.auth_failures,
+            &mut f.web_logins,
+            &mut f.denials,
+            &mut f.scanners,
         ] {
             c.sort();
         }
         f
+    }
+
+    /// What [`signals`] read in one line: attempts by client, ports, exploits, probes,
+    /// scanners, text addressed to an analyzer, the summary's request rate.
+    fn read_signals(&mut self, p: &Patterns, line: &str, ports: &mut Vec<(String, Vec<u16>)>) {
+        let t = line.trim();
+        // The windower's summary line restates the window; only its request rate is new.
+        if t.starts_with('[') && t.ends_with(']') {
+            if let Some(c) = p.rate_note.captures(t) {
+                if let (Ok(n), Ok(secs)) = (c[1].parse(), c[2].parse()) {
+                    self.request_rate = Some((n, secs));
+                }
+            }
+            return;
+        }
+        let source = || {
+            p.peer
+                .captures_iter(line)
+                .find_map(|c| valid_ip(&c[1]))
+                .or_else(|| p.ipv4.find(line).and_then(|m| valid_ip(m.as_str())))
+                .unwrap_or_default()
+        };
+        let request = p.request.captures(line);
+        match signals::attempt(line) {
+            Some(Attempt::AuthFailure) => {
+                let src = source();
+                if signals::is_ssh(line) {
+                    self.ssh_failures += 1;
+                } else if signals::is_web_login(line) && request.is_none() {
+                    self.web_logins.add(&src);
+                }
+                self.auth_failures.add(&src);
+            }
+            Some(Attempt::Denial) => self.denials.add(&source()),
+            None => {}
+        }
+        if signals::attempt(line).is_some() && signals::is_mail(line) {
+            self.mail_lines += 1;
+        }
+        if let Some(port) = signals::destination_port(line) {
+            let src = source();
+            match ports.iter_mut().find(|(s, _)| *s == src) {
+                Some((_, seen)) if !seen.contains(&port) => seen.push(port),
+                Some(_) => {}
+                None => ports.push((src, vec![port])),
+            }
+        }
+        if let Some(x) = signals::exploit(line) {
+            if !self.exploits.iter().any(|(e, _)| *e == x) {
+                self.exploits.push((x, excerpt(t, 160)));
+            }
+        }
+        if let Some(c) = request {
+            if signals::is_login_request(&c[1], &c[2]) || &c[3] == "401" {
+                self.web_logins.add(&source());
+            }
+            if let Some(probe) = signals::probe(&c[1], &c[2]) {
+                self.probes
+                    .push((probe, format!("{} {}", &c[1], excerpt(&c[2], 100))));
+            }
+            let rest = &line[c.get(0).map_or(0, |m| m.end())..];
+            if let Some(name) = signals::scanner_agent(rest) {
+                self.scanners.add(&name.to_ascii_lowercase());
+            }
+        } else if let Some(name) = signals::scanner_agent(line) {
+            self.scanners.add(&name.to_ascii_lowercase());
+        }
+        // The prompt's cleaning replaced such text by a placeholder naming the field.
+        let placeholder = format!(": {}>>", crate::prompt::REMOVED);
+        for (i, _) in line.match_indices(&placeholder) {
+            let field = line[..i].rsplit("<<").next().unwrap_or("field");
+            self.addressed.push(format!("{field} field"));
+        }
+        if !line.contains(&placeholder) && signals::addressed_to_analyzer(line) {
+            self.addressed.push(excerpt(t, 80));
+        }
     }
 
     /// The EVIDENCE text: `summary` (the threat type's noun phrase) followed by what the log
@@ -337,6 +459,19 @@ impl Facts {
         }
         s
     }
+}
+
+/// `s` as a canonical address, if it is one.
+fn valid_ip(s: &str) -> Option<String> {
+    let s = s.trim_matches(|c| c == '[' || c == ']');
+    s.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+}
+
+/// Each client's distinct destination ports as counts, the most ports first.
+fn ports_by_source(ports: Vec<(String, Vec<u16>)>) -> Counted {
+    let mut c = Counted(ports.into_iter().map(|(s, p)| (s, p.len())).collect());
+    c.sort();
+    c
 }
 
 fn plural(n: usize) -> &'static str {

@@ -61,6 +61,19 @@ pub struct ThreatType {
     pub recommendation: String,
     /// A short noun phrase for evidence text, e.g. `SQL injection payload`.
     pub summary: String,
+    /// Whether the shipped adapter was trained on the label, so that the model may choose
+    /// it. A label it never saw is given only by the deterministic floors
+    /// ([`crate::floors`]) until a retrained adapter learns it.
+    #[serde(default = "learned_by_default", skip_serializing_if = "is_true")]
+    pub learned: bool,
+}
+
+fn learned_by_default() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl ThreatType {

@@ -375,7 +375,8 @@ fn schema_builds_under_both_tokenizer_kinds() {
         load_tokenizer(&vocab_path("llama-spm")),
     ] {
         let schema = Schema::build(&tok, tax).unwrap_or_else(|e| panic!("{:?}: {e}", tok.kind()));
-        assert_eq!(schema.sizes(), (tax.threat_types.len(), 4, 101));
+        let learned = tax.threat_types.iter().filter(|t| t.learned).count();
+        assert_eq!(schema.sizes(), (learned, 4, 101));
         let input = "Mar 15 01:05:33 server sshd[1234]: Failed password for git from 66.77.88.99";
         let p = prompt_tokens(&tok, INSTRUCTION, input).unwrap();
         let whole = tok

@@ -133,6 +133,10 @@ impl Judge for ModelJudge<'_> {
             verdict,
         )?)
     }
+
+    fn floor(&self, input: &str) -> Option<opensoc::floors::Floor> {
+        self.analyzer.floor_of(input.as_bytes())
+    }
 }
 
 /// Prints the verdicts at or above the threshold: one line each, or one JSON object a line.

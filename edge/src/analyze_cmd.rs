@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
+use opensoc::floors::FloorConfig;
 use opensoc::verdict::{Field, Severity};
 use serde_json::json;
 
@@ -53,6 +54,23 @@ pub struct ModeArgs {
     /// injected request among ordinary ones can read as ordinary; this flag saves those calls.
     #[arg(long)]
     whole_window: bool,
+    /// Leave the model's verdict as it is. By default the facts set a floor under it: enough
+    /// failed logins from one client are at least brute force, a known-exploit request at
+    /// least a probe, whatever the log's text tells the model (README, "Floors").
+    #[arg(long)]
+    no_floors: bool,
+    /// Failed authentications (any service) from one client that make a brute-force floor.
+    #[arg(long, default_value_t = FloorConfig::default().failures, value_name = "N")]
+    floor_failures: usize,
+    /// Denied or rejected requests from one client that make a mail-abuse or probing floor.
+    #[arg(long, default_value_t = FloorConfig::default().denials, value_name = "N")]
+    floor_denials: usize,
+    /// Distinct destination ports from one client that make a port-scan floor.
+    #[arg(long, default_value_t = FloorConfig::default().ports, value_name = "N")]
+    floor_ports: usize,
+    /// Requests of one window that make an HTTP-flood floor (at 4 per second or more).
+    #[arg(long, default_value_t = FloorConfig::default().flood_requests, value_name = "N")]
+    floor_flood: usize,
 }
 
 impl ModeArgs {
@@ -70,6 +88,17 @@ impl ModeArgs {
             mode,
             input_tokens: self.input_tokens,
             request_check: !self.whole_window,
+            floors: if self.no_floors {
+                FloorConfig::OFF
+            } else {
+                FloorConfig {
+                    failures: self.floor_failures,
+                    denials: self.floor_denials,
+                    ports: self.floor_ports,
+                    flood_requests: self.floor_flood,
+                    ..FloorConfig::default()
+                }
+            },
             ..AnalyzerOptions::default()
         })
     }

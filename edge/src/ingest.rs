@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opensoc::facts::Facts;
+use opensoc::floors::{self, Floor};
 use opensoc::prompt::clean_log;
 use opensoc::taxonomy::taxonomy;
 use opensoc::verdict::{Severity, Verdict};
@@ -38,6 +39,14 @@ pub trait Judge {
         _verdict: &Verdict,
     ) -> Result<Option<String>, Box<dyn std::error::Error + Send + Sync>> {
         Ok(None)
+    }
+
+    /// The floor that the facts of a window's text set under any verdict of it
+    /// ([`opensoc::floors`]); none by default. The template cache keys on it, so that a
+    /// window never borrows a verdict judged under another floor, and a reused verdict is
+    /// bounded by this window's own floor.
+    fn floor(&self, _input: &str) -> Option<Floor> {
+        None
     }
 }
 
@@ -537,8 +546,12 @@ impl<J: Judge> Ingest<J> {
     /// The verdict of one closed window (cache or model), committed with its spans and the
     /// checkpoints.
     fn store_window(&mut self, w: Window) -> Result<(), IngestError> {
-        let sig = signature(&w);
         let input = w.input();
+        let floor = self.judge.floor(&input);
+        let sig = match &floor {
+            Some(f) => format!("{}\nfloor={} {}", signature(&w), f.label, f.severity),
+            None => signature(&w),
+        };
         let cached = if self.config.use_cache {
             self.store.cached_verdict(&sig)?
         } else {
@@ -551,7 +564,11 @@ impl<J: Judge> Ingest<J> {
         let (verdict, secondary, cached_from) = match cached {
             Some(earlier) => {
                 self.stats.cache_hits += 1;
-                let v = reuse(&earlier, &input);
+                let mut v = reuse(&earlier, &input);
+                if let Some(f) = &floor {
+                    let facts = Facts::extract(&clean_log(input.as_bytes()).lines);
+                    floors::apply(&mut v, f, |t| facts.evidence(&t.summary, None));
+                }
                 (v, earlier.verdict.secondary.clone(), Some(earlier.id))
             }
             None => {

@@ -1,11 +1,19 @@
 //! Recognises one record's log format and pulls out what windowing needs: the entity the record
 //! is about (client IP, user or host), its time in UTC and a coarse event (request, failed or
-//! accepted login). Parsing never fails: an unknown line is `Plain` with whatever was plainly there.
+//! accepted login, denial, connection to a port). Parsing never fails: an unknown line is `Plain`
+//! with whatever was plainly there.
+//!
+//! Entities and events are read by general rules rather than one grammar per daemon: the peer is
+//! the address named by the most specific key (`client:`, `rhost=`, `SRC=`, then `ip=`, then
+//! `from`, then `name[1.2.3.4]`, then any address not marked as a destination), and events come
+//! from `opensoc::signals` phrase lists, so services never seen before work as long as they
+//! write like the others.
 
+use opensoc::signals::{self, Attempt};
 use regex::Regex;
 use serde_json::Value;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
 /// The layout a record was written in.
@@ -108,6 +116,14 @@ pub enum Event {
     AcceptedLogin {
         /// The account logged in, when the record names it.
         user: Option<String>,
+    },
+    /// A request refused by policy: a mail relay or sender rejected, a client denied by the
+    /// server's configuration or a blocklist, a rate limit hit.
+    Denied,
+    /// A connection attempt (a firewall or connection log line) to a destination port.
+    Connection {
+        /// The destination port.
+        port: u16,
     },
     /// Anything else.
     Other,
@@ -362,6 +378,172 @@ fn parse_powershell_time(s: &str) -> Option<i64> {
     unix_time(num(&c[4])?, month, day, hour, num(&c[6])?, num(&c[7])?)
 }
 
+struct StampPatterns {
+    ymd: Regex,
+    ymd_compact: Regex,
+    ctime: Regex,
+    mdy_named: Regex,
+    dmy_named: Regex,
+    numeric: Regex,
+    yymmdd: Regex,
+    epoch: Regex,
+    audit: Regex,
+}
+
+static STAMP: LazyLock<StampPatterns> = LazyLock::new(|| {
+    let re = |s: &str| Regex::new(s).expect("static regex");
+    const CLOCK: &str = r"(\d{1,2}):(\d{2}):(\d{2})(?:[.,]\d+)?";
+    const ZONE: &str = r"(?:\s?(Z|[+-]\d{2}:?\d{2})\b)?";
+    StampPatterns {
+        // nginx `2012/04/09 11:53:29`, stunnel `2011.11.21 14:29:16`, `2014:07:02-00:17:45`.
+        ymd: re(&format!(
+            r"^(\d{{4}})([/.:])(\d{{1,2}})[/.:](\d{{1,2}})(?:[ T]+|-){CLOCK}{ZONE}"
+        )),
+        // xrdp `20220407-12:11:06`.
+        ymd_compact: re(&format!(r"^(\d{{4}})(\d{{2}})(\d{{2}})[-T ]{CLOCK}")),
+        // apache error log and ctime: `Thu Jul 11 01:21:41.123 2013`.
+        ctime: re(&format!(
+            r"^[A-Z][a-z]{{2}},? +([A-Z][a-z]{{2}}) +(\d{{1,2}}) +{CLOCK} +(\d{{4}})\b"
+        )),
+        // `Oct 27 2015 12:35:40`, assp `Apr-07-13 07:08:36`.
+        mdy_named: re(&format!(
+            r"^([A-Z][a-z]{{2}})[ -]+(\d{{1,2}}),?[ -]+(\d{{4}}|\d{{2}}),? +{CLOCK}"
+        )),
+        // roundcube `22-Jan-2013 22:28:21 +0200`, kerio `17/Jun/2011 17:00:45`.
+        dmy_named: re(&format!(
+            r"^(\d{{1,2}})[-/ ]([A-Za-z]{{3}})[a-z]*\.?[-/ ](\d{{4}})[: ]{CLOCK}(?: ?([+-]\d{{4}}))?"
+        )),
+        // `10/06/2013 15:50:41` (month first), `11-06-2013 02:09:40 +0300` (day first).
+        numeric: re(&format!(
+            r"^(\d{{1,2}})([-/.])(\d{{1,2}})[-/.](\d{{4}})[ ,-]+{CLOCK}(?: ?([+-]\d{{4}}))?"
+        )),
+        // MySQL `130324  0:04:00`.
+        yymmdd: re(&format!(r"^(\d{{2}})(\d{{2}})(\d{{2}}) +{CLOCK}")),
+        // squid `1386543323.000`, nsd `[1387288694]`.
+        epoch: re(r"^(\d{9,10}(?:\.\d+)?)(?:\]|\s|$)"),
+        // auditd `msg=audit(1373330717.000:4070)`.
+        audit: re(r"\baudit\((\d{9,10}(?:\.\d+)?):\d+\)"),
+    }
+});
+
+/// The time a line that is not syslog starts with, in the layouts that services write:
+/// ISO 8601, RFC 3164 (in `year`), `2012/04/09 11:53:29`, ctime, `22-Jan-2013 22:28:21`,
+/// numeric dates, MySQL's `YYMMDD`, epoch seconds, TAI64N and auditd's `audit(…)`. A leading
+/// `[`, `<W>` or `t=` is skipped; stamps without a zone are taken as UTC.
+fn parse_leading_time(line: &str, year: i32) -> Option<i64> {
+    let s = line.trim_start();
+    // daemontools/runit: `@4000000050d8b8b1…`, TAI64 seconds plus nanoseconds in hex.
+    if let Some(hex) = s.strip_prefix('@').and_then(|h| h.get(..16)) {
+        if let Ok(tai) = u64::from_str_radix(hex, 16) {
+            if let Some(secs) = tai.checked_sub(1 << 62).filter(|&s| s < 1 << 40) {
+                return Some(secs as i64);
+            }
+        }
+    }
+    let s = s.strip_prefix('[').unwrap_or(s);
+    let s = match s.split_once('>') {
+        Some((pri, rest)) if s.starts_with('<') && pri.len() <= 4 => rest,
+        _ => s,
+    };
+    let s = ["t=", "ts=", "time=", "timestamp="]
+        .iter()
+        .find_map(|k| s.strip_prefix(k))
+        .map_or(s, |r| r.trim_start_matches('"'));
+    if let Some((t, _)) = parse_iso_prefix(s) {
+        return Some(t);
+    }
+    let p = &*STAMP;
+    let n = |c: &regex::Captures<'_>, i: usize| c.get(i).and_then(|m| num::<u32>(m.as_str()));
+    let zoned = |t: i64, zone: Option<regex::Match<'_>>| {
+        Some(t - zone_offset(zone.map_or("", |m| m.as_str()))?)
+    };
+    if let Some(c) = p.ymd.captures(s) {
+        let t = unix_time(
+            num(&c[1])?,
+            n(&c, 3)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+            n(&c, 6)?,
+            n(&c, 7)?,
+        )?;
+        return zoned(t, c.get(8));
+    }
+    if let Some(c) = p.ymd_compact.captures(s) {
+        return unix_time(
+            num(&c[1])?,
+            n(&c, 2)?,
+            n(&c, 3)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+            n(&c, 6)?,
+        );
+    }
+    if let Some(c) = p.ctime.captures(s) {
+        return unix_time(
+            num(&c[6])?,
+            month_number(&c[1])?,
+            n(&c, 2)?,
+            n(&c, 3)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+        );
+    }
+    if let Some((t, _)) = parse_bsd_prefix(s, year) {
+        return Some(t);
+    }
+    if let Some(c) = p.mdy_named.captures(s) {
+        let y: i64 = num(&c[3])?;
+        let y = if c[3].len() == 2 { 2000 + y } else { y };
+        return unix_time(
+            y,
+            month_number(&c[1])?,
+            n(&c, 2)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+            n(&c, 6)?,
+        );
+    }
+    if let Some(c) = p.dmy_named.captures(s) {
+        let t = unix_time(
+            num(&c[3])?,
+            month_number(&c[2])?,
+            n(&c, 1)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+            n(&c, 6)?,
+        )?;
+        return zoned(t, c.get(7));
+    }
+    if let Some(c) = p.numeric.captures(s) {
+        let (a, b) = (n(&c, 1)?, n(&c, 3)?);
+        // Slashes are American (month first) unless the first number cannot be a month.
+        let (month, day) = if &c[2] == "/" && a <= 12 {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        let t = unix_time(num(&c[4])?, month, day, n(&c, 5)?, n(&c, 6)?, n(&c, 7)?)?;
+        return zoned(t, c.get(8));
+    }
+    if let Some(c) = p.yymmdd.captures(s) {
+        return unix_time(
+            2000 + i64::from(n(&c, 1)?),
+            n(&c, 2)?,
+            n(&c, 3)?,
+            n(&c, 4)?,
+            n(&c, 5)?,
+            n(&c, 6)?,
+        );
+    }
+    if let Some(c) = p.epoch.captures(s) {
+        return c[1].parse::<f64>().ok().and_then(epoch);
+    }
+    p.audit
+        .captures(s)
+        .and_then(|c| c[1].parse::<f64>().ok())
+        .and_then(epoch)
+}
+
 // ---------------------------------------------------------------- entities and events
 
 /// An IP address from a token, ignoring brackets, a trailing port or punctuation.
@@ -401,8 +583,12 @@ fn ip_of(token: &str) -> Option<String> {
 
 /// A plausible account name: not empty, not a placeholder, no odd characters.
 fn user_of(token: &str) -> Option<String> {
-    let t =
-        token.trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | ';' | '(' | ')' | '[' | ']'));
+    let t = token.trim_matches(|c: char| {
+        matches!(
+            c,
+            '"' | '\'' | ',' | ';' | '(' | ')' | '[' | ']' | '<' | '>'
+        )
+    });
     // `check pass; user unknown` means no such user, not a user named "unknown".
     let placeholder = matches!(
         t,
@@ -425,12 +611,276 @@ fn user_of(token: &str) -> Option<String> {
     Some(t.to_string())
 }
 
+/// An address token as services write it: what `ip_of` takes, and also a v4 address with its
+/// port after a dot (`1.2.3.4.50550`), with leading zeros (`192.030.0.6`, kept as written) or
+/// an unbracketed v6 address with a port (`2001:db8::1:58430`, `::ffff:1.2.3.4:60495`). The
+/// unspecified addresses (`0.0.0.0`, `::`) are nobody.
+fn address_token(token: &str) -> Option<String> {
+    let t = token.trim_end_matches(['.', ':']);
+    // `UDP:1.2.3.4:5`: a lone colon before the address belongs to the label.
+    let t = match t.strip_prefix(':') {
+        Some(rest) if !rest.starts_with(':') => rest,
+        _ => t,
+    };
+    if t.len() < 3 {
+        return None;
+    }
+    let ip = ip_of(t).or_else(|| {
+        if !t.contains(':') {
+            let parts: Vec<&str> = t.split('.').collect();
+            let digits =
+                |p: &&str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            if (parts.len() == 4 || parts.len() == 5) && parts.iter().all(digits) {
+                let quad = &parts[..4];
+                if quad
+                    .iter()
+                    .all(|p| p.len() <= 3 && p.parse::<u16>().is_ok_and(|n| n <= 255))
+                {
+                    let s = quad.join(".");
+                    return Some(s.parse::<Ipv4Addr>().map_or(s, |a| a.to_string()));
+                }
+            }
+            return None;
+        }
+        let (host, port) = t.rsplit_once(':')?;
+        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let v6: Ipv6Addr = host.parse().ok()?;
+        Some(
+            v6.to_ipv4_mapped()
+                .map_or(v6.to_string(), |v4| v4.to_string()),
+        )
+    })?;
+    (!matches!(ip.as_str(), "0.0.0.0" | "::")).then_some(ip)
+}
+
+/// The address that starts at `at` in `s` (after quotes, brackets or a `proto/` label such as
+/// `[AF_INET]` or `IPV4/UDP/`).
+fn address_at(s: &str, at: usize) -> Option<String> {
+    let mut rest = s.get(at..)?.trim_start_matches(' ');
+    // One quote or bracket at most: exim's `for ([1.2.3.4])` is the HELO name, not the peer.
+    if let Some(r) = rest.strip_prefix(['"', '\'', '[', '(', '<']) {
+        rest = r;
+    }
+    for _ in 0..3 {
+        if let Some(r) = rest
+            .strip_prefix("AF_INET6]")
+            .or_else(|| rest.strip_prefix("AF_INET]"))
+        {
+            rest = r;
+            continue;
+        }
+        // `IPV4/UDP/1.2.3.4/5060`: labels before a slash.
+        let label = rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|&i| i > 0 && rest[i..].starts_with('/'));
+        match label {
+            Some(i) if !rest[..i].bytes().all(|b| b.is_ascii_digit()) => rest = &rest[i + 1..],
+            _ => break,
+        }
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+        .unwrap_or(rest.len());
+    address_token(&rest[..end])
+}
+
+/// Where lines name the remote peer, from the most to the least specific:
+/// keys that name the client (`client:`, `[client …]`, `rhost=`, `rip=`, `src=`, `remote_addr=`,
+/// `peer`, `attacker`, `relay=`, `addr=`, `Viewer Address:`); address keys (`ip=`, `IP:`,
+/// `IP address`, `address`, `host`, `hostname=`, exim's `H=`); prepositions (`from`, `by`, `with`,
+/// `for`, MySQL's `'user'@'1.2.3.4'`); `name[1.2.3.4]`, `name [1.2.3.4]` or `(1.2.3.4)` as mail and
+/// FTP daemons write it; and last any address that no key marks as a destination (`DST=`, `to`,
+/// `lip=`, `server:`).
+struct PeerPatterns {
+    client: Regex,
+    address: Regex,
+    preposition: Regex,
+    bracketed: Regex,
+    bare: Regex,
+    destination: Regex,
+    user_field: Regex,
+    port_after: Regex,
+}
+
+static PEER: LazyLock<PeerPatterns> = LazyLock::new(|| {
+    let re = |s: &str| Regex::new(s).expect("static regex");
+    PeerPatterns {
+        client: re(
+            r"(?i)(?:\b(?:client|remote|peer|src|source|viewer|attacker|connecting)(?:[ _-]?(?:ip|addr(?:ess)?|host|network address))?|\b(?:rhost|rip|raddr|saddr|relay|addr))\s*(?:[:=#]\s*|\s+)",
+        ),
+        address: re(
+            r"(?i)(?:\b(?:ip(?:v[46])?(?:[ _-]?addr(?:ess)?)?|address|host(?:name)?)\s*(?:[:=]\s*|\s+)|\bH=)",
+        ),
+        preposition: re(
+            r"(?i)(?:\b(?:from|by|with|for)(?:\s*[=:]\s*|\s+)(?:(?:ip|host|address)\s+)?|'@')",
+        ),
+        bracketed: re(r"[\[(]([0-9A-Fa-f:.]{3,})[\])]"),
+        bare: re(r"[0-9A-Fa-f:.]{3,}"),
+        // Keys after which an address is this side's or the destination's, never the peer's.
+        destination: re(
+            r#"(?i)(?:\b(?:dst|dest(?:ination)?|to|lip|local|laddr|daddr|server|target|on|via|listening|bound|interface|helo|ehlo|upstream|backend|proxy)(?:[ _-](?:ip|addr(?:ess)?|host))?\b\s*[:=]?\s*["'\[(<]*|\bI=\[?|->\s*|[(<]\[?)$"#,
+        ),
+        // Where an account name starts: an attacker-chosen value, in which injected
+        // `rhost=1.2.3.4` or `client: 1.2.3.4` text must not be taken for the peer.
+        user_field: re(
+            r#"(?i)\b(?:r?user(?:[ _]?name)?|account(?:[ _]?name)?|uname|acct)(?:=|:\s?|\s)["'<\[]?[^\s"'<>\[\],;=]"#,
+        ),
+        port_after: re(r"^\]?:?\s+port\s+\d"),
+    }
+});
+
+/// The `n` bytes of `s` before `end`, cut at a character boundary.
+fn tail_before(s: &str, end: usize, n: usize) -> &str {
+    let mut start = end.saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start -= 1;
+    }
+    &s[start..end]
+}
+
+/// An address a line offers as the peer's.
+struct Candidate {
+    /// Where its key (or the address itself) starts.
+    at: usize,
+    ip: String,
+    /// sshd's layout, `1.2.3.4 port 22`.
+    port_follows: bool,
+    /// `name[1.2.3.4]`, as mail daemons name a connected host (not `, [1.2.3.4]`).
+    glued: bool,
+}
+
+/// The remote peer's address in a free-text message: the address named by the most specific
+/// kind of key (see [`PEER`]). Among several of one kind: where some precede an account name
+/// and some follow it, the ones that follow are dropped (`rhost=A user=x rhost=B`: an account
+/// name is the attacker's to choose); then, for keys, the last one (a forged value in an
+/// earlier field cannot displace it), except that after a preposition the first followed by
+/// `port N` wins (sshd writes its peer so, and what follows `ssh2:` is not its own); for
+/// brackets, the last glued to a name (`unknown[1.2.3.4]`); for bare addresses the last followed
+/// by `port N`, else the first. `weak` allows brackets and bare addresses.
+fn peer_address(msg: &str, weak: bool) -> Option<String> {
+    let p = &*PEER;
+    let port_follows = |end: usize| p.port_after.is_match(&msg[end..]);
+    let mut found: Vec<Candidate> = Vec::new();
+    let mut preposition = false;
+    for (i, re) in [&p.client, &p.address, &p.preposition]
+        .into_iter()
+        .enumerate()
+    {
+        for m in re.find_iter(msg) {
+            // `X-Real-IP:`, `X-Forwarded-For`: headers any client can write.
+            if msg[..m.start()].ends_with('-') {
+                continue;
+            }
+            let Some(ip) = address_at(msg, m.end()) else {
+                continue;
+            };
+            let end = msg[m.end()..]
+                .find(ip.as_str())
+                .map_or(m.end(), |j| m.end() + j + ip.len());
+            found.push(Candidate {
+                at: m.start(),
+                port_follows: port_follows(end),
+                ip,
+                glued: false,
+            });
+        }
+        if !found.is_empty() {
+            preposition = i == 2;
+            break;
+        }
+    }
+    let destination = |at: usize| p.destination.is_match(tail_before(msg, at, 40));
+    let mut bracketed = false;
+    if found.is_empty() && weak {
+        for c in p.bracketed.captures_iter(msg) {
+            let (Some(all), Some(inner)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            if destination(all.start()) {
+                continue;
+            }
+            let before = msg[..all.start()].chars().next_back();
+            if let Some(ip) = address_token(inner.as_str()) {
+                found.push(Candidate {
+                    at: all.start(),
+                    ip,
+                    port_follows: false,
+                    glued: all.as_str().starts_with('[')
+                        && before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-'),
+                });
+            }
+        }
+        bracketed = true;
+    }
+    let mut bare = false;
+    if found.is_empty() && weak {
+        // Glued to a word, a path or a range, an address is a version, a URL or a network.
+        let glued = |c: Option<char>, next: Option<char>| {
+            c.is_some_and(|c| {
+                c.is_alphanumeric() || matches!(c, '/' | '_' | '%') || c == '-' && next != Some('>')
+            })
+        };
+        for m in p.bare.find_iter(msg) {
+            // `Error:192.0.2.1`: a single colon before the address ends the label.
+            let lead_colon = m.as_str().starts_with(':') && !m.as_str().starts_with("::");
+            let before = if lead_colon {
+                Some(':')
+            } else {
+                msg[..m.start()].chars().next_back()
+            };
+            let mut rest = msg[m.end()..].chars();
+            let (after, next) = (rest.next(), rest.next());
+            if glued(before, None) || glued(after, next) || destination(m.start()) {
+                continue;
+            }
+            if let Some(ip) = address_token(m.as_str()) {
+                found.push(Candidate {
+                    at: m.start(),
+                    ip,
+                    port_follows: port_follows(m.end()),
+                    glued: false,
+                });
+            }
+        }
+        bare = true;
+    }
+    if let Some(user_at) = p.user_field.find(msg).map(|m| m.start()) {
+        if found.iter().any(|c| c.at < user_at) {
+            found.retain(|c| c.at < user_at);
+        }
+    }
+    let chosen = if bare {
+        found
+            .iter()
+            .rev()
+            .find(|c| c.port_follows)
+            .or_else(|| found.first())
+    } else if preposition {
+        found
+            .iter()
+            .find(|c| c.port_follows)
+            .or_else(|| found.last())
+    } else if bracketed {
+        found
+            .iter()
+            .rev()
+            .find(|c| c.glued)
+            .or_else(|| found.last())
+    } else {
+        found.last()
+    };
+    chosen.map(|c| c.ip.clone())
+}
+
 struct MsgPatterns {
-    ip_keys: Regex,
     failed_for: Regex,
     invalid_user: Regex,
     accepted: Regex,
     user_kv: Regex,
+    user_quoted: Regex,
+    user_named: Regex,
     user_word: Regex,
     for_user: Regex,
     sudo: Regex,
@@ -438,15 +888,12 @@ struct MsgPatterns {
     session_opened: Regex,
     failed_generic: Regex,
     rhost: Regex,
+    service_port: Regex,
 }
 
 static MSG: LazyLock<MsgPatterns> = LazyLock::new(|| {
     let re = |s: &str| Regex::new(s).expect("static regex");
     MsgPatterns {
-        // Where a message names the remote peer; the first that holds an IP wins.
-        ip_keys: re(
-            r#"(?i)(?:\bfrom|\brhost=|\bclient[ =:]|\bsrc=|\bsource ip:|\bremote[ _]addr(?:ess)?[=:]|\bclient "|\bconnection from|\bby) ?\s*(\[?[0-9A-Fa-f:.]+\]?(?::\d+)?)"#,
-        ),
         failed_for: re(
             r"(?i)Failed (?:password|publickey|keyboard-interactive(?:/pam)?|none) for (invalid user )?(\S+)",
         ),
@@ -455,6 +902,14 @@ static MSG: LazyLock<MsgPatterns> = LazyLock::new(|| {
             r"Accepted (?:password|publickey|keyboard-interactive(?:/pam)?|gssapi-with-mic|hostbased) for (\S+)",
         ),
         user_kv: re(r"(?i)\b(?:user|username|ruser|account)=(\S+)"),
+        // `user "xyz"`, `user 'root'@'host'`, `for user: "x"`, `Account 'test'`, `user [x]`.
+        user_quoted: re(
+            r#"(?i)\b(?:user(?:[ _]?name)?|login|account)\s*[:=]?\s*(?:"([^"\r\n]{1,64})"|'([^'\r\n]{1,64})'|\[([^\]\s]{1,64})\])"#,
+        ),
+        // `User Name: x`, `Username: x`, `login as x`, `[anna] FAIL LOGIN`, `[x] failed to login`.
+        user_named: re(
+            r"(?i)\buser[ _]?name\s*[:=]\s*([^\s,;]+)|\blogin as (\S+)|\[([^\]\s]{1,64})\]\s+fail",
+        ),
         user_word: re(r"(?i)\b(?:for user|user|login:|account) (\S+)"),
         for_user: re(r"\bfor (\S+)"),
         sudo: re(r"^\s*(\S+) : .*\bUSER=(\S+)"),
@@ -466,8 +921,28 @@ static MSG: LazyLock<MsgPatterns> = LazyLock::new(|| {
             r"(?i)authentication failure|authentication failed|failed login|fail login|login failed|login incorrect|couldn't authenticate|maximum authentication attempts|incorrect password|invalid password|bad password",
         ),
         rhost: re(r"\brhost=(\S+)"),
+        // Port scan detectors: `Port: 23 TCP Blocked`, `1.2.3.4 to 5.6.7.8 ports 80, 81, …`.
+        service_port: re(r"(?i)\bport:\s*(\d{1,5})\s+(?:tcp|udp)\b|\bto \S+ ports? (\d{1,5})\b"),
     }
 });
+
+/// The account a message names, by the first of its layouts that holds a plausible name.
+fn user_in(msg: &str) -> Option<String> {
+    let p = &*MSG;
+    let first_group = |c: regex::Captures<'_>| {
+        c.iter()
+            .skip(1)
+            .flatten()
+            .next()
+            .and_then(|m| user_of(m.as_str().trim_end_matches('.')))
+    };
+    p.user_kv
+        .captures(msg)
+        .and_then(|c| user_of(&c[1]))
+        .or_else(|| p.user_quoted.captures(msg).and_then(first_group))
+        .or_else(|| p.user_named.captures(msg).and_then(first_group))
+        .or_else(|| p.user_word.captures(msg).and_then(|c| user_of(&c[1])))
+}
 
 /// Programs whose "session opened" means someone logged in or switched user (not cron).
 fn is_login_program(tag: &str) -> bool {
@@ -483,11 +958,6 @@ fn is_login_program(tag: &str) -> bool {
 /// Entity and event from a free-text message (`tag` is the syslog program, may be empty).
 fn message_facts(tag: &str, msg: &str) -> (Option<Entity>, Event) {
     let p = &*MSG;
-    let ip = p
-        .ip_keys
-        .captures_iter(msg)
-        .find_map(|c| ip_of(c.get(1).map_or("", |m| m.as_str())));
-
     let mut user: Option<String> = None;
     let mut actor: Option<String> = None;
     let mut event = Event::Other;
@@ -522,11 +992,7 @@ fn message_facts(tag: &str, msg: &str) -> (Option<Entity>, Event) {
     }
 
     if user.is_none() && actor.is_none() {
-        user = p
-            .user_kv
-            .captures(msg)
-            .and_then(|c| user_of(&c[1]))
-            .or_else(|| p.user_word.captures(msg).and_then(|c| user_of(&c[1])));
+        user = user_in(msg);
     }
     if matches!(event, Event::Other) && p.failed_generic.is_match(msg) {
         // `login failed for bob`: only next to a failure is a bare `for X` an account.
@@ -535,15 +1001,51 @@ fn message_facts(tag: &str, msg: &str) -> (Option<Entity>, Event) {
         }
         event = Event::FailedLogin { user: user.clone() };
     }
-    if matches!(event, Event::Other) && msg.contains("FTP LOGIN FROM") {
-        event = Event::AcceptedLogin {
-            user: msg
-                .rsplit('(')
-                .next()
-                .and_then(|s| user_of(s.trim_end().trim_end_matches(')'))),
+    if matches!(event, Event::Other) {
+        // Any service's words for a failed login, a refusal or a connection to a port.
+        let attempt = signals::attempt(msg);
+        let port = || {
+            signals::destination_port(msg).or_else(|| {
+                p.service_port.captures(msg).and_then(|c| {
+                    c.iter()
+                        .skip(1)
+                        .flatten()
+                        .next()
+                        .and_then(|m| m.as_str().parse::<u16>().ok())
+                        .filter(|&port| port > 0)
+                })
+            })
         };
+        if attempt == Some(Attempt::AuthFailure) {
+            if user.is_none() && actor.is_none() {
+                // `… failed for peer`, `for client`: words, not accounts.
+                user = p
+                    .for_user
+                    .captures(msg)
+                    .and_then(|c| user_of(&c[1]))
+                    .filter(|u| {
+                        !["peer", "client", "host", "server", "ip", "address", "user"]
+                            .iter()
+                            .any(|w| u.eq_ignore_ascii_case(w))
+                    });
+            }
+            event = Event::FailedLogin { user: user.clone() };
+        } else if msg.contains("FTP LOGIN FROM") {
+            event = Event::AcceptedLogin {
+                user: msg
+                    .rsplit('(')
+                    .next()
+                    .and_then(|s| user_of(s.trim_end().trim_end_matches(')'))),
+            };
+        } else if let Some(port) = port() {
+            event = Event::Connection { port };
+        } else if attempt == Some(Attempt::Denial) {
+            event = Event::Denied;
+        }
     }
 
+    // sudo's and su's lines name the invoking user, whatever addresses the command holds.
+    let ip = peer_address(msg, actor.is_none());
     let entity = if let Some(ip) = ip {
         Some(Entity::new(EntityKind::Ip, ip))
     } else if let Some(a) = actor.or(user) {
@@ -561,10 +1063,16 @@ fn message_facts(tag: &str, msg: &str) -> (Option<Entity>, Event) {
 
 /// Splits `sshd[123]: msg` or `sshd(pam_unix)[1]: msg` into tag and message.
 fn split_tag(rest: &str) -> (&str, &str) {
+    // `sogod [26818]: msg`: a tag with a space must end in a pid, else it is message text
+    // (exim's `login authenticator failed for x [1.2.3.4]: 535 …`).
+    let ends_in_pid = |t: &str| {
+        t.strip_suffix(']')
+            .and_then(|t| t.rsplit_once('['))
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    };
     match rest.find(": ") {
         Some(i)
-            if !rest[..i].contains(' ')
-                || rest[..i].ends_with(']') && !rest[..i].contains("  ") =>
+            if !rest[..i].contains(' ') || ends_in_pid(&rest[..i]) && !rest[..i].contains("  ") =>
         {
             (&rest[..i], &rest[i + 2..])
         }
@@ -579,7 +1087,13 @@ fn syslog_line(
     tag: &str,
     msg: &str,
 ) -> ParsedLine {
-    let (entity, event) = message_facts(tag, msg);
+    let (mut entity, event) = message_facts(tag, msg);
+    // A tag can carry the peer too: dovecot's `auth(user,1.2.3.4,sasl:login)<id>: …`.
+    if !matches!(&entity, Some(e) if e.kind == EntityKind::Ip) && tag.contains(['(', ',']) {
+        if let Some(ip) = peer_address(tag, true) {
+            entity = Some(Entity::new(EntityKind::Ip, ip));
+        }
+    }
     let host = (!host.is_empty() && host != "-").then(|| host.to_string());
     ParsedLine {
         format,
@@ -598,8 +1112,19 @@ static ACCESS_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn parse_access(line: &str) -> Option<ParsedLine> {
-    let c = ACCESS_RE.captures(line)?;
-    let ip = ip_of(&c[1])?;
+    let (c, ip) = ACCESS_RE
+        .captures(line)
+        .and_then(|c| ip_of(&c[1]).map(|ip| (c, ip)))
+        .or_else(|| {
+            // Apache's `vhost_combined`: `www.example.com:443 1.2.3.4 - - [...] "GET / ..."`.
+            let (vhost, rest) = line.split_once(' ')?;
+            if vhost.is_empty() || ip_of(vhost).is_some() {
+                return None;
+            }
+            let c = ACCESS_RE.captures(rest)?;
+            let ip = ip_of(&c[1])?;
+            Some((c, ip))
+        })?;
     let request = &c[3];
     let mut parts = request.splitn(3, ' ');
     let (method, path) = match (parts.next(), parts.next()) {
@@ -702,6 +1227,12 @@ fn parse_3164(line: &str, year: i32) -> Option<ParsedLine> {
     };
     let rest = line_no_pri[len..].trim_start();
     let (host, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    // No host field (`Feb 11 15:23:17 dropbear[1252]: …`): what stands there is the tag.
+    let (host, after) = if host.ends_with(':') || host.contains(['[', '(', ',', '<']) {
+        ("", rest)
+    } else {
+        (host, after)
+    };
     let (tag, msg) = split_tag(after);
     Some(syslog_line(LogFormat::Syslog, time, host, tag, msg))
 }
@@ -709,9 +1240,7 @@ fn parse_3164(line: &str, year: i32) -> Option<ParsedLine> {
 fn parse_plain(text: &str, year: i32) -> ParsedLine {
     let first = text.lines().next().unwrap_or("");
     let trimmed = first.trim_start();
-    let time = parse_iso_prefix(trimmed)
-        .or_else(|| parse_bsd_prefix(trimmed, year))
-        .map(|(t, _)| t);
+    let time = parse_leading_time(trimmed, year);
     let (entity, event) = message_facts("", text);
     ParsedLine {
         format: LogFormat::Plain,
@@ -786,6 +1315,29 @@ fn parse_json(line: &str, _year: i32) -> Option<ParsedLine> {
         .find_map(|k| json_get(obj, k).and_then(|v| v.as_str()))
         .unwrap_or("");
     let (msg_entity, mut event) = message_facts("", msg);
+    if let Event::FailedLogin { user: named @ None } = &mut event {
+        named.clone_from(&user);
+    }
+    if event == Event::Other {
+        // Firewalls, IDS and honeypots: `"dest_port": 22`.
+        let port = [
+            "dst_port",
+            "dest_port",
+            "dport",
+            "destination.port",
+            "destination_port",
+        ]
+        .iter()
+        .find_map(|k| {
+            json_get(obj, k)
+                .and_then(json_str)
+                .and_then(|s| num::<u16>(&s))
+        })
+        .filter(|&p| p > 0);
+        if let Some(port) = port {
+            event = Event::Connection { port };
+        }
+    }
     let status = ["status", "status_code", "response_code"]
         .iter()
         .find_map(|k| {
@@ -1415,5 +1967,528 @@ mod tests {
             let _ = parse(s, i32::MIN);
         }
         assert_eq!(parse("Nov 28 10:00:01 h x", i32::MAX).time, None);
+    }
+}
+
+/// Entities and events of the services a small business runs, beyond sshd.
+#[cfg(test)]
+mod service_tests {
+    use super::*;
+
+    fn entity(p: &ParsedLine) -> String {
+        p.entity.as_ref().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    fn failed(user: Option<&str>) -> Event {
+        Event::FailedLogin {
+            user: user.map(str::to_string),
+        }
+    }
+
+    /// Parses `line` and checks its entity and event.
+    fn check(line: &str, want_entity: &str, want_event: Event) -> ParsedLine {
+        let p = parse(line, 2026);
+        assert_eq!(entity(&p), want_entity, "entity of {line}");
+        assert_eq!(p.event, want_event, "event of {line}");
+        p
+    }
+
+    #[test]
+    fn nginx_error_log() {
+        let p = check(
+            r#"2012/04/09 11:53:29 [error] 2865#0: *66647 user "xyz" was not found in "/var/www/.htpasswd", client: 192.0.43.10, server: www.myhost.com, request: "GET / HTTP/1.1", host: "www.myhost.com""#,
+            "ip 192.0.43.10",
+            failed(Some("xyz")),
+        );
+        assert_eq!(p.time, unix_time(2012, 4, 9, 11, 53, 29));
+        // A user name that carries a forged `client:`: the real client is the last one.
+        check(
+            r#"2014/04/03 22:20:40 [error] 30708#0: *3 user "test": password mismatch, client: 127.0.0.1, server: test, request: "GET / HTTP/1.1", host: "localhost:8443"": was not found in "/etc/nginx/.htpasswd", client: 192.0.2.2, server: , request: "GET / HTTP/1.1", host: "localhost:8443""#,
+            "ip 192.0.2.2",
+            failed(Some("test")),
+        );
+        check(
+            r#"2015/10/29 20:01:02 [error] 256554#0: *99927 limiting requests, excess: 1.852 by zone "one", client: 1.2.3.4, server: example.com, request: "POST /index.htm HTTP/1.0", host: "192.0.2.80""#,
+            "ip 1.2.3.4",
+            Event::Denied,
+        );
+    }
+
+    #[test]
+    fn apache_error_log() {
+        let p = check(
+            "[Tue Oct 11 14:32:52.123456 2016] [auth_basic:error] [pid 1] [client 192.0.2.5:4321] AH01618: user alice not found: /admin",
+            "ip 192.0.2.5",
+            failed(Some("alice")),
+        );
+        assert_eq!(p.time, unix_time(2016, 10, 11, 14, 32, 52));
+        check(
+            "[Sat Jul 20 21:34:49.453232 2013] [access_compat:error] [pid 17512:tid 140123104306944] [client 192.0.2.6:51380] AH01797: client denied by server configuration: /var/www/html/private",
+            "ip 192.0.2.6",
+            Event::Denied,
+        );
+        check(
+            "[Thu Jul 11 01:21:44 2013] [error] [client 2001:db8::80da:af6b:8b2c] user test-ipv6 not found: /",
+            "ip 2001:db8::80da:af6b:8b2c",
+            failed(Some("test-ipv6")),
+        );
+    }
+
+    #[test]
+    fn mail_servers() {
+        check(
+            "Nov 28 10:00:01 mail postfix/smtpd[1]: warning: unknown[198.51.100.4]: SASL LOGIN authentication failed: UGFzc3dvcmQ6",
+            "ip 198.51.100.4",
+            failed(None),
+        );
+        // The peer, not the address the client gave as its HELO name.
+        check(
+            "Nov 28 10:00:01 mail postfix/smtpd[8738]: NOQUEUE: reject: RCPT from 1-2-3-4-example.com[1.2.3.4]: 554 5.7.1 <smtp@example.com>: Relay access denied; from=<john@example.com> to=<smtp@example.org> proto=SMTP helo=<[198.51.100.17]>",
+            "ip 1.2.3.4",
+            Event::Denied,
+        );
+        check(
+            "Nov 28 10:00:01 mail postfix/smtpd[1]: connect from mail.example.com[192.0.2.20]",
+            "ip 192.0.2.20",
+            Event::Other,
+        );
+        check(
+            "Nov 28 10:00:01 mail dovecot: imap-login: Disconnected (auth failed, 3 attempts in 12 secs): user=<bob>, method=PLAIN, rip=198.51.100.7, lip=192.0.2.1, TLS",
+            "ip 198.51.100.7",
+            failed(Some("bob")),
+        );
+        // exim names the HELO in parentheses and the peer after it.
+        let p = parse(
+            "2013-01-04 17:03:46 login authenticator failed for rrcs-24-106-174-74.se.biz.rr.com ([192.168.2.33]) [24.106.174.74]: 535 Incorrect authentication data (set_id=brian)",
+            2026,
+        );
+        assert_eq!(entity(&p), "ip 24.106.174.74");
+        assert!(matches!(p.event, Event::FailedLogin { .. }));
+        assert_eq!(p.time, unix_time(2013, 1, 4, 17, 3, 46));
+        check(
+            r#"2017-11-28 14:14:32 SMTP protocol error in "aUtH lOgIn" H=(test) [8.8.8.8]" H=(roxzgj) [192.0.2.6] AUTH command used when not advertised"#,
+            "ip 192.0.2.6",
+            Event::Denied,
+        );
+        check(
+            "Nov 28 10:00:01 mail sm-mta[5133]: s1GNXHYB005133: ruleset=check_rcpt, arg1=<a@b.ru>, relay=128-68-136-133.broadband.corbina.ru [128.68.136.133], reject=550 5.7.1 <a@b.ru>... Relaying denied. Proper authentication required.",
+            "ip 128.68.136.133",
+            Event::Denied,
+        );
+    }
+
+    #[test]
+    fn ftp_servers() {
+        let p = check(
+            r#"Fri Jan 19 12:20:33 2007 [pid 27202] [anna] FAIL LOGIN: Client "64.106.46.98""#,
+            "ip 64.106.46.98",
+            failed(Some("anna")),
+        );
+        assert_eq!(p.time, unix_time(2007, 1, 19, 12, 20, 33));
+        check(
+            "Jun 09 07:30:58 platypus proftpd[11864] platypus.example.com (mail.example.net[::ffff:67.227.224.66]): USER username (Login failed): Incorrect password.",
+            "ip 67.227.224.66",
+            failed(Some("username")),
+        );
+        check(
+            "Nov 28 10:00:01 ftp pure-ftpd: (?@24.79.92.194) [WARNING] Authentication failed for user [Administrator]",
+            "ip 24.79.92.194",
+            failed(Some("Administrator")),
+        );
+    }
+
+    #[test]
+    fn vpns() {
+        check(
+            "Apr 25 11:19:22 ovpn-server[13821]: 192.0.2.254:64480 TLS Auth Error: Auth Username/Password verification failed for peer",
+            "ip 192.0.2.254",
+            failed(None),
+        );
+        check(
+            "Apr 25 10:57:36 vpn ovpn-server[901]: 83.97.20.30:10107 SIGUSR1[soft,connection-reset] received, client-instance restarting",
+            "ip 83.97.20.30",
+            Event::Other,
+        );
+        check(
+            "Nov 28 10:00:01 vpn charon: 09[IKE] EAP-MS-CHAPv2 authentication of 'bob' failed",
+            "host vpn",
+            failed(None),
+        );
+        check(
+            "Nov 28 10:00:02 vpn charon: 05[NET] received packet: from 203.0.113.9[500] to 192.0.2.1[500] (464 bytes)",
+            "ip 203.0.113.9",
+            Event::Other,
+        );
+        check(
+            "Nov 28 10:00:02 vpn charon: 14[IKE] 203.0.113.9 is initiating a Main Mode IKE_SA",
+            "ip 203.0.113.9",
+            Event::Other,
+        );
+    }
+
+    #[test]
+    fn databases() {
+        check(
+            "2026-11-28T10:00:01.123456Z 8 [Warning] Access denied for user 'root'@'203.0.113.9' (using password: YES)",
+            "ip 203.0.113.9",
+            failed(Some("root")),
+        );
+        check(
+            "130324 17:56:14 [Warning] Access denied for user 'root'@'61.160.223.112' (using password: YES)",
+            "ip 61.160.223.112",
+            failed(Some("root")),
+        );
+        check(
+            "2020-02-24 16:05:21.00 Logon       Login failed for user 'Backend'. Reason: Could not find a login matching the name provided. [CLIENT: 192.0.2.1]",
+            "ip 192.0.2.1",
+            failed(Some("Backend")),
+        );
+    }
+
+    #[test]
+    fn firewalls() {
+        // The source, never the destination that comes after it (or before it).
+        check(
+            "Nov 28 10:00:01 fw kernel: [12345.678901] [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=203.0.113.9 DST=192.0.2.1 LEN=44 TOS=0x00 PREC=0x00 TTL=243 ID=54321 PROTO=TCP SPT=40000 DPT=3389 WINDOW=1024 RES=0x00 SYN URGP=0",
+            "ip 203.0.113.9",
+            Event::Connection { port: 3389 },
+        );
+        check(
+            "Nov 28 10:00:01 gw firewall: DROP dst=192.0.2.1 src=203.0.113.9 dport=22 proto=tcp",
+            "ip 203.0.113.9",
+            Event::Connection { port: 22 },
+        );
+        check(
+            "1403884279 - 06/27/2014 17:51:19 Host: 192.168.56.1/192.168.56.1 Port: 23 TCP Blocked",
+            "ip 192.168.56.1",
+            Event::Connection { port: 23 },
+        );
+        check(
+            "Mar  5 21:44:43 srv scanlogd: 192.0.2.123 to 192.0.2.1 ports 80, 81, 83, 88, 99, 443, 1080, 3128, ..., f????uxy, TOS 00, TTL 49 @20:44:43",
+            "ip 192.0.2.123",
+            Event::Connection { port: 80 },
+        );
+    }
+
+    #[test]
+    fn web_applications() {
+        let p = check(
+            r#"{"time":"2026-11-28T10:00:01Z","level":"warn","msg":"login failed","user":"alice","remote_ip":"203.0.113.9"}"#,
+            "ip 203.0.113.9",
+            failed(Some("alice")),
+        );
+        assert_eq!(p.time, Some(1_795_860_001));
+        let p = check(
+            r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname= error="Invalid Username or Password" remote_addr=182.56.23.12"#,
+            "ip 182.56.23.12",
+            failed(None),
+        );
+        assert_eq!(p.time, unix_time(2020, 10, 19, 15, 44, 33));
+        check(
+            r#"logger=authn.service t=2024-01-01T10:00:01Z level=info msg="Failed to authenticate request" client=auth.client.form error="invalid username or password" remote_addr=198.51.100.7"#,
+            "ip 198.51.100.7",
+            failed(None),
+        );
+        check(
+            "[2024-08-31 02:11:28.562][vaultwarden::api::identity][ERROR] Username or password is incorrect. Try again. IP: 80.187.85.94. Username: test@example.com.",
+            "ip 80.187.85.94",
+            failed(Some("test@example.com")),
+        );
+    }
+
+    #[test]
+    fn sshd_probes_and_preauth_disconnects() {
+        check(
+            "Nov 28 10:00:01 web sshd[1]: Disconnected from authenticating user root 1.2.3.4 port 22 [preauth]",
+            "ip 1.2.3.4",
+            failed(Some("root")),
+        );
+        check(
+            "Nov 28 10:00:01 web sshd[1]: Unable to negotiate with 1.2.3.4 port 5: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]",
+            "ip 1.2.3.4",
+            Event::Other,
+        );
+        check(
+            "Nov 28 10:00:01 web sshd[1]: banner exchange: Connection from 1.2.3.4 port 5: invalid format",
+            "ip 1.2.3.4",
+            Event::Other,
+        );
+        check(
+            "Nov 28 10:00:01 web sshd[1]: Connection from 115.249.163.77 port 51353 on 127.0.0.1 port 22",
+            "ip 115.249.163.77",
+            Event::Other,
+        );
+    }
+
+    #[test]
+    fn forged_values_in_account_names() {
+        // Injected into `ruser`, before the real `rhost`: the last one is the peer.
+        check(
+            "Jul 19 18:11:50 srv2 daemon: pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser=test rhost=192.0.2.151 rhost=192.0.2.1",
+            "ip 192.0.2.1",
+            failed(Some("test")),
+        );
+        // Injected into `user`, after the real `rhost`: the one before the account wins.
+        check(
+            "Jul 19 18:11:52 srv2 daemon: pam_unix(auth): authentication failure; logname= uid=0 euid=0 tty=xxx ruser= rhost=192.0.2.2 user=test rhost=192.0.2.152",
+            "ip 192.0.2.2",
+            failed(Some("test")),
+        );
+        check(
+            r"[20220407-12:22:02] [INFO ] AUTHFAIL: user=loginjector ip=192.168.0.4 time=123456789\n[20220407-12:16:59] [INFO ] AUTHFAIL: user=endinjection ip=::ffff:10.171.161.151 time=1649352122",
+            "ip 10.171.161.151",
+            failed(Some("loginjector")),
+        );
+    }
+
+    #[test]
+    fn stamps_of_many_services() {
+        let t = |line: &str| parse(line, 2013).time;
+        let want = unix_time(2013, 6, 11, 2, 9, 40);
+        assert_eq!(t("[2013-06-11 02:09:40] NOTICE[1638] chan_sip.c: x"), want);
+        assert_eq!(t("[11/Jun/2013 02:09:40] SMTP Spam attack detected"), want);
+        assert_eq!(t("[11-Jun-2013 02:09:40 +0000]: FAILED login"), want);
+        assert_eq!(t("11-06-2013 02:09:40 +0000 PROXY.3128 00004"), want);
+        assert_eq!(t("06/11/2013 02:09:40 [LOGIN_ERROR] x"), want);
+        assert_eq!(t("2013.06.11 02:09:40 LOG3[28228]: x"), want);
+        assert_eq!(t("[20130611-02:09:40] [INFO ] AUTHFAIL"), want);
+        assert_eq!(t("130611  2:09:40 [Warning] x"), want);
+        assert_eq!(t("Jun 11 2013 02:09:40 host app[1]: x"), want);
+        assert_eq!(t("Tue Jun 11 02:09:40 2013 - [72926] x"), want);
+        assert_eq!(t("1370916580.000      4 1.2.3.4 TCP_DENIED/403"), want);
+        assert_eq!(t("@400000005c1f0a2a00000000 x"), Some(0x5c1f_0a2a));
+        assert_eq!(t("type=USER_AUTH msg=audit(1370916580.000:9): pid=1"), want);
+        assert_eq!(t("something 2013/06/11 02:09:40"), None);
+    }
+}
+
+/// Measures entity and event extraction on fail2ban's labelled sample logs (used as data only):
+/// `OPENSOC_DATA=/path/to/data cargo test -p opensoc-edge --lib fail2ban_samples -- --ignored --nocapture`
+/// (`OPENSOC_DATA` holds `fail2ban/logs/`; without it `../shared/data` next to the workspace is
+/// tried, and the test passes silently when neither exists). `OPENSOC_MEASURE_DUMP=FILE` also
+/// writes one line per labelled record, for comparing two versions.
+#[cfg(test)]
+mod fail2ban_samples {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+
+    #[derive(Default)]
+    struct Tally {
+        matched: usize,
+        entity_ok: usize,
+        signal: usize,
+        request: usize,
+        time_ok: usize,
+        unmatched: usize,
+        unmatched_failed: usize,
+    }
+
+    /// `2005-07-19T18:11:50` (fractions ignored) as unix seconds of that wall clock.
+    fn wall_time(s: &str) -> Option<i64> {
+        let d: Vec<i64> = s
+            .split(|c: char| !c.is_ascii_digit())
+            .take(6)
+            .map(|p| p.parse().unwrap_or(0))
+            .collect();
+        if d.len() < 6 {
+            return None;
+        }
+        unix_time(
+            d[0],
+            d[1] as u32,
+            d[2] as u32,
+            d[3] as u32,
+            d[4] as u32,
+            d[5] as u32,
+        )
+    }
+
+    fn pct(a: usize, b: usize) -> String {
+        if b == 0 {
+            "-".into()
+        } else {
+            format!("{:.0}%", 100.0 * a as f64 / b as f64)
+        }
+    }
+
+    #[test]
+    #[ignore = "needs the fail2ban sample logs; run with --ignored --nocapture"]
+    fn fail2ban_samples() {
+        let root = std::env::var_os("OPENSOC_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+            });
+        let dir = root.join("fail2ban/logs");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("no {}: skipped", dir.display());
+            return;
+        };
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        files.sort();
+        let mut per: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut dump = String::new();
+        let label = Regex::new(r"^#+ ?failJSON:(.+)$").unwrap();
+        for path in files {
+            let service = path.file_name().unwrap().to_string_lossy().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            let mut pending: Option<Value> = None;
+            for line in text.lines() {
+                if let Some(c) = label.captures(line) {
+                    pending = serde_json::from_str(c[1].trim()).ok();
+                    continue;
+                }
+                if line.starts_with('#') || line.trim().is_empty() {
+                    continue;
+                }
+                let Some(fj) = pending.take() else { continue };
+                if fj.get("constraint").is_some() {
+                    continue;
+                }
+                let want_time = fj.get("time").and_then(|v| v.as_str()).and_then(wall_time);
+                let year = want_time.map_or(2026, |t| civil_from_days(t.div_euclid(86_400)).0);
+                let p = parse(line, year as i32);
+                let t = per.entry(service.clone()).or_default();
+                let kind = format!("{:?}", p.event);
+                let kind = kind.split([' ', '{', '(']).next().unwrap_or("").to_string();
+                let failed = matches!(p.event, Event::FailedLogin { .. });
+                let got = p
+                    .entity
+                    .as_ref()
+                    .map(|e| e.value.clone())
+                    .unwrap_or_default();
+                if fj.get("match").and_then(|v| v.as_bool()) == Some(true) {
+                    let Some(host) = ["host", "ip4", "ip6"]
+                        .iter()
+                        .find_map(|k| fj.get(*k).and_then(|v| v.as_str()))
+                    else {
+                        continue;
+                    };
+                    t.matched += 1;
+                    let ok = got == host
+                        || ip_of(host).is_some_and(|h| h == got)
+                        || got.eq_ignore_ascii_case(host);
+                    t.entity_ok += usize::from(ok);
+                    t.signal += usize::from(matches!(
+                        kind.as_str(),
+                        "FailedLogin" | "Denied" | "Connection"
+                    ));
+                    t.request += usize::from(kind == "Request");
+                    // The labels are local wall-clock times; stamps with a zone are converted:
+                    // any whole quarter-hour offset within a day counts as right.
+                    t.time_ok += usize::from(match (p.time, want_time) {
+                        (Some(a), Some(b)) => (a - b) % 900 == 0 && (a - b).abs() <= 14 * 3600,
+                        (Some(_), None) => true,
+                        _ => false,
+                    });
+                    let _ = writeln!(
+                        dump,
+                        "{service}\ttrue\t{}\t{kind}\t{got}\t{host}\t{}\t{line}",
+                        if ok { "ok" } else { "BAD" },
+                        p.time.map_or("-".into(), |t| t.to_string())
+                    );
+                } else {
+                    t.unmatched += 1;
+                    t.unmatched_failed += usize::from(failed);
+                    let _ = writeln!(dump, "{service}\tfalse\t-\t{kind}\t{got}\t-\t-\t{line}");
+                }
+            }
+        }
+        let mut all = Tally::default();
+        let (mut macro_entity, mut macro_signal, mut services) = (0.0, 0.0, 0usize);
+        println!(
+            "{:<28} {:>5} {:>7} {:>7} {:>5} {:>6} {:>5} {:>8}",
+            "service", "match", "entity", "signal", "req", "time", "nomat", "nm-fail"
+        );
+        for (name, t) in &per {
+            println!(
+                "{:<28} {:>5} {:>7} {:>7} {:>5} {:>6} {:>5} {:>8}",
+                name,
+                t.matched,
+                pct(t.entity_ok, t.matched),
+                pct(t.signal, t.matched),
+                pct(t.request, t.matched),
+                pct(t.time_ok, t.matched),
+                t.unmatched,
+                pct(t.unmatched_failed, t.unmatched)
+            );
+            all.matched += t.matched;
+            all.entity_ok += t.entity_ok;
+            all.signal += t.signal;
+            all.request += t.request;
+            all.time_ok += t.time_ok;
+            all.unmatched += t.unmatched;
+            all.unmatched_failed += t.unmatched_failed;
+            if t.matched > 0 {
+                services += 1;
+                macro_entity += t.entity_ok as f64 / t.matched as f64;
+                macro_signal += t.signal as f64 / t.matched as f64;
+            }
+        }
+        println!(
+            "{:<28} {:>5} {:>7} {:>7} {:>5} {:>6} {:>5} {:>8}",
+            "ALL (lines)",
+            all.matched,
+            pct(all.entity_ok, all.matched),
+            pct(all.signal, all.matched),
+            pct(all.request, all.matched),
+            pct(all.time_ok, all.matched),
+            all.unmatched,
+            pct(all.unmatched_failed, all.unmatched)
+        );
+        println!(
+            "services: {services}; mean per service: entity {:.1}%, signal {:.1}%; \
+             signal or request: {}",
+            100.0 * macro_entity / services.max(1) as f64,
+            100.0 * macro_signal / services.max(1) as f64,
+            pct(all.signal + all.request, all.matched)
+        );
+        if let Some(out) = std::env::var_os("OPENSOC_MEASURE_DUMP") {
+            std::fs::write(out, dump).unwrap();
+        }
+    }
+
+    /// Events on loghub's mostly ordinary system logs (`loghub/*/*_2k.log`): how many lines
+    /// each kind takes, with a few examples of the security kinds, to spot false alarms.
+    #[test]
+    #[ignore = "needs the loghub samples; run with --ignored --nocapture"]
+    fn loghub_event_counts() {
+        let root = std::env::var_os("OPENSOC_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+            });
+        let Ok(dirs) = std::fs::read_dir(root.join("loghub")) else {
+            eprintln!("no loghub: skipped");
+            return;
+        };
+        let mut dirs: Vec<_> = dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        dirs.sort();
+        for dir in dirs {
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            let Ok(text) = std::fs::read(dir.join(format!("{name}_2k.log"))) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&text);
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            let mut examples: Vec<String> = Vec::new();
+            for line in text.lines() {
+                let p = parse(line, 2026);
+                let kind = format!("{:?}", p.event);
+                let kind = kind.split([' ', '{', '(']).next().unwrap_or("").to_string();
+                *counts.entry(kind.clone()).or_default() += 1;
+                let shown = examples.iter().filter(|e| e.starts_with(&kind)).count();
+                if matches!(kind.as_str(), "FailedLogin" | "Denied" | "Connection") && shown < 3 {
+                    let short: String = line.chars().take(150).collect();
+                    examples.push(format!("{kind}: {short}"));
+                }
+            }
+            println!("{name}: {counts:?}");
+            for e in examples {
+                println!("    {e}");
+            }
+        }
     }
 }

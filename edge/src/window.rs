@@ -352,6 +352,9 @@ fn summarize(w: &Window, events: &[Event]) -> Option<String> {
     let mut failed = 0usize;
     let mut failed_users: Vec<&str> = Vec::new();
     let mut accepted_after_failure: Option<Option<&str>> = None;
+    let mut denied = 0usize;
+    let mut connections = 0usize;
+    let mut ports: Vec<u16> = Vec::new();
     for e in events {
         match e {
             Event::Request {
@@ -378,9 +381,23 @@ fn summarize(w: &Window, events: &[Event]) -> Option<String> {
             Event::AcceptedLogin { user } if failed > 0 => {
                 accepted_after_failure = Some(user.as_deref());
             }
+            Event::Denied => denied += 1,
+            Event::Connection { port } => {
+                connections += 1;
+                if !ports.contains(port) {
+                    ports.push(*port);
+                }
+            }
             _ => {}
         }
     }
+    let among = |counted: usize| {
+        if counted < n {
+            format!(" among {n} events")
+        } else {
+            String::new()
+        }
+    };
 
     if let Some(user) = accepted_after_failure {
         let who = match user {
@@ -398,14 +415,28 @@ fn summarize(w: &Window, events: &[Event]) -> Option<String> {
         } else {
             format!(" for {}", plural(failed_users.len(), "user"))
         };
-        let others = if failed < n {
-            format!(" among {n} events")
-        } else {
-            String::new()
+        return Some(format!(
+            "[{}{users}{from}{during}{}]",
+            plural(failed, "failed login"),
+            among(failed)
+        ));
+    }
+    if connections > denied && connections >= requests {
+        let to = match ports.as_slice() {
+            [port] => format!(" to port {port}"),
+            _ => format!(" to {} distinct ports", ports.len()),
         };
         return Some(format!(
-            "[{}{users}{from}{during}{others}]",
-            plural(failed, "failed login")
+            "[{}{to}{from}{during}{}]",
+            plural(connections, "connection attempt"),
+            among(connections)
+        ));
+    }
+    if denied > 0 && denied >= requests {
+        return Some(format!(
+            "[{}{from}{during}{}]",
+            plural(denied, "denied request"),
+            among(denied)
         ));
     }
     if requests > 0 {
@@ -668,6 +699,95 @@ mod tests {
         assert_eq!(
             w[0].summary.as_deref(),
             Some("[4 failed logins then an accepted login for root from 203.0.113.9 in 9 s]")
+        );
+    }
+
+    #[test]
+    fn failed_logins_of_other_services_share_the_wording() {
+        let mut f = Feed::new(WindowConfig::default());
+        for (i, user) in ["xyz", "admin", "xyz"].iter().enumerate() {
+            f.push(
+                "error.log",
+                &format!("2026/11/28 10:00:0{i} [error] 2865#0: *1 user \"{user}\" was not found in \"/var/www/.htpasswd\", client: 203.0.113.9, server: www.example.com, request: \"GET / HTTP/1.1\", host: \"www.example.com\""),
+            );
+        }
+        f.push(
+            "error.log",
+            "2026/11/28 10:00:05 [error] 2865#0: *1 limiting requests, excess: 1.852 by zone \"one\", client: 203.0.113.9, server: www.example.com",
+        );
+        let w = f.w.flush();
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[3 failed logins for 2 users from 203.0.113.9 in 5 s among 4 events]")
+        );
+        for i in 0..4 {
+            f.push(
+                "mail.log",
+                &format!("Nov 28 10:00:0{i} mail postfix/smtpd[1]: warning: unknown[198.51.100.4]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"),
+            );
+        }
+        assert_eq!(
+            f.w.flush()[0].summary.as_deref(),
+            Some("[4 failed logins from 198.51.100.4 in 3 s]")
+        );
+    }
+
+    #[test]
+    fn denial_summaries() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..7 {
+            f.push(
+                "mail.log",
+                &format!("Nov 28 10:00:{:02} mail postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@b.c> to=<x@example.org> proto=ESMTP helo=<spam>", i * 6 + 2),
+            );
+        }
+        f.push(
+            "mail.log",
+            "Nov 28 10:00:45 mail postfix/smtpd[1]: disconnect from unknown[192.0.2.9] ehlo=1 mail=7 rcpt=0/7 quit=1 commands=9/16",
+        );
+        let w = f.w.flush();
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[7 denied requests from 192.0.2.9 in 43 s among 8 events]")
+        );
+        for i in 0..3 {
+            f.push(
+                "error.log",
+                &format!("[Sat Nov 28 10:00:0{i}.1 2026] [authz_core:error] [pid 1] [client 192.0.2.9:5000{i}] AH01630: client denied by server configuration: /srv/private"),
+            );
+        }
+        assert_eq!(
+            f.w.flush()[0].summary.as_deref(),
+            Some("[3 denied requests from 192.0.2.9 in 2 s]")
+        );
+    }
+
+    #[test]
+    fn connection_summaries() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..40u32 {
+            let port = [22, 23, 80, 443, 3389][i as usize % 5] + (i / 5) * 1000;
+            f.push(
+                "kern.log",
+                &format!("Nov 28 10:00:{:02} fw kernel: [UFW BLOCK] IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=203.0.113.9 DST=192.0.2.1 LEN=44 PROTO=TCP SPT=40000 DPT={port} WINDOW=1024 SYN URGP=0", i * 12 / 39),
+            );
+        }
+        let w = f.w.flush();
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[40 connection attempts to 40 distinct ports from 203.0.113.9 in 12 s]")
+        );
+        for i in 0..5 {
+            f.push(
+                "kern.log",
+                &format!("Nov 28 10:01:0{i} fw kernel: [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.1 PROTO=TCP SPT=4000{i} DPT=22 SYN"),
+            );
+        }
+        assert_eq!(
+            f.w.flush()[0].summary.as_deref(),
+            Some("[5 connection attempts to port 22 from 203.0.113.7 in 4 s]")
         );
     }
 }
