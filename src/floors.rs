@@ -73,6 +73,10 @@ pub struct Floor {
     pub severity: Severity,
     /// What in the log set the floor, for the evidence.
     pub reason: String,
+    /// The other floors the facts set, lower or later in the order (`label: reason`): a
+    /// brute-force burst whose user agent speaks to the analyzer is brute force, and the
+    /// evidence says that it also carried an injection attempt.
+    pub also: Vec<String>,
 }
 
 /// Whether `n` reaches a threshold that is on.
@@ -96,6 +100,7 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
             label,
             severity,
             reason,
+            also: Vec::new(),
         })
     };
 
@@ -236,13 +241,26 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
     }
 
     // The highest severity wins; among equals, the first found (the order above).
-    let mut best: Option<Floor> = None;
-    for fl in found {
-        if best.as_ref().is_none_or(|b| fl.severity > b.severity) {
-            best = Some(fl);
+    let best = (0..found.len()).reduce(|b, i| {
+        if found[i].severity > found[b].severity {
+            i
+        } else {
+            b
+        }
+    })?;
+    let mut also: Vec<String> = Vec::new();
+    for (i, fl) in found.iter().enumerate() {
+        let category = crate::verdict::category_of(fl.label);
+        if i != best
+            && fl.label != found[best].label
+            && !also.iter().any(|a| a.starts_with(category))
+        {
+            also.push(format!("{category}: {}", fl.reason));
         }
     }
-    best
+    let mut best = found.swap_remove(best);
+    best.also = also;
+    Some(best)
 }
 
 /// Raises `v` to `floor` where it lies below: a benign verdict, or one of another category
@@ -284,6 +302,9 @@ pub fn apply(v: &mut Verdict, floor: &Floor, evidence: impl FnOnce(&ThreatType) 
         "{evidence}. Floor ({} {}) {verb} the facts: {}.",
         target.category, floor.severity, floor.reason
     );
+    for a in &floor.also {
+        v.evidence.push_str(&format!(" Also {a}."));
+    }
     raised
 }
 
@@ -434,6 +455,7 @@ mod tests {
             label: "SSH Brute Force Attack",
             severity: Severity::High,
             reason: "6 failed authentications from 203.0.113.9".into(),
+            also: vec!["Log Injection / Prompt Injection Attempt: log text addressed to the analyzer (user name)".into()],
         };
         let mut v = benign();
         assert!(apply(&mut v, &fl, |t| format!(

@@ -1,5 +1,8 @@
 //! `opensoc eval`: the analyzer over a data set in the seed's format, scored with the paper's
 //! metrics and ours; predictions as JSONL, a Markdown report and a confusion-matrix picture.
+//! With `--suite DIR`, a scan-level eval instead: each case's log scanned into a fresh store
+//! as `opensoc scan` would, the stored verdicts scored against the expected attackers
+//! (`opensoc_edge::suite`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,10 +18,15 @@ use opensoc::decode::LanguageModel;
 use opensoc::eval::{parity, score, score_stages, Gold, Metrics, Parity};
 use opensoc::eval_run::{max_logit_diff, probe_logits, EvalRun, RunOptions};
 use opensoc::report;
+use opensoc::verdict::Severity;
+use opensoc_edge::ingest::IngestConfig;
+use opensoc_edge::suite::{self, SplitFilter, Suite, SuiteReport, VerdictRow};
 use serde_json::json;
 
+use crate::agent_cmd::ModelJudge;
 use crate::analyze_cmd::ModeArgs;
 use crate::loaded_model::{LoadedModel, BACKENDS};
+use crate::verdict_format::parse_severity;
 use crate::Global;
 
 /// Arguments of `opensoc eval`.
@@ -28,12 +36,34 @@ use crate::Global;
                         With --predictions, the report (NAME.report.md) and the confusion \
                         matrix (NAME.confusion.svg) are written next to it.\n\
                         Example: opensoc eval --data ../shared/data/opensoc-ai/soc_eval.json \
-                        --predictions p.jsonl --json"
+                        --predictions p.jsonl --json\n\n\
+                        Scan-level eval: opensoc eval --suite DIR [--split heldout] scans each \
+                        case's log (DIR/suite.json, written by `opensoc-train suites`) into a \
+                        fresh store as `opensoc scan` does and reports, per case and per source \
+                        and split, the attackers flagged at or above --min-severity, those named \
+                        with an acceptable category, the benign windows flagged, and the \
+                        confusion of classes."
 )]
 pub struct EvalArgs {
     /// Data set in the seed's format: a JSON list of {instruction, input, output}.
-    #[arg(long, value_name = "FILE.json")]
-    data: PathBuf,
+    #[arg(long, value_name = "FILE.json", required_unless_present = "suite")]
+    data: Option<PathBuf>,
+    /// A scan-level suite directory (suite.json and its logs) to evaluate instead of --data.
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["data", "predictions", "secondary", "token_ids", "limit"]
+    )]
+    suite: Option<PathBuf>,
+    /// Suite cases to run: heldout, train or all.
+    #[arg(long, default_value = "all", value_parser = ["heldout", "train", "all"], requires = "suite")]
+    split: String,
+    /// Suite scoring: a verdict at or above this severity flags its window.
+    #[arg(long, default_value = "MEDIUM", value_name = "LEVEL", value_parser = parse_severity, requires = "suite")]
+    min_severity: Severity,
+    /// Run only the first N suite cases (after --split).
+    #[arg(long, value_name = "N", requires = "suite")]
+    limit_cases: Option<usize>,
     /// Where to write one prediction per entry (JSONL); other backends get NAME.BACKEND.jsonl.
     #[arg(long, value_name = "OUT.jsonl")]
     predictions: Option<PathBuf>,
@@ -63,12 +93,21 @@ pub struct EvalArgs {
 
 /// Runs the eval and prints its metrics.
 pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let mut examples = load_examples(&args.data)?;
+    if let Some(dir) = args.suite.clone() {
+        return run_suite(&dir, &args, global);
+    }
+    let Some(data) = args.data.clone() else {
+        bail!("give --data FILE.json or --suite DIR");
+    };
+    if args.split != "all" {
+        bail!("--split selects cases of a --suite");
+    }
+    let mut examples = load_examples(&data)?;
     if let Some(n) = args.limit {
         examples.truncate(n);
     }
     if examples.is_empty() {
-        bail!("{} holds no entries to evaluate", args.data.display());
+        bail!("{} holds no entries to evaluate", data.display());
     }
     let opts = args.mode.options()?;
     let mode = opts.mode;
@@ -77,7 +116,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .map(|e| Gold::from_output(&e.output))
         .collect();
     let stage_gold = if args.secondary {
-        stage_sidecar(&args.data, examples.len())?
+        stage_sidecar(&data, examples.len())?
     } else {
         None
     };
@@ -118,7 +157,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
 
     if let Some(path) = &args.predictions {
-        write_outputs(path, &args.data, mode.as_str(), &runs, &parities)?;
+        write_outputs(path, &data, mode.as_str(), &runs, &parities)?;
     }
 
     let stages = stage_gold
@@ -127,7 +166,7 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let (first, m, _) = &runs[0];
     if args.json {
         let mut v = serde_json::to_value(m)?;
-        v["data"] = json!(args.data.display().to_string());
+        v["data"] = json!(data.display().to_string());
         v["mode"] = json!(mode.as_str());
         v["backend"] = json!(first.backend);
         v["model"] = json!(lm.path.display().to_string());
@@ -177,6 +216,73 @@ pub fn run(args: EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 st.one_stage
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opensoc eval --suite DIR`: each selected case's log scanned into a fresh store through
+/// the agent's pipeline with the loaded model, then scored.
+fn run_suite(dir: &Path, args: &EvalArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    if args.backends.iter().any(|b| b != "cpu") {
+        bail!("--suite runs the agent's pipeline, which analyses on the cpu backend only");
+    }
+    let suite = Suite::load(dir)?;
+    let split = SplitFilter::parse(&args.split)
+        .ok_or_else(|| anyhow::anyhow!("--split must be heldout, train or all"))?;
+    let cases = suite.select(split, args.limit_cases);
+    if cases.is_empty() {
+        bail!(
+            "{} holds no {} cases",
+            dir.join(suite::SUITE_FILE).display(),
+            args.split
+        );
+    }
+    let opts = args.mode.options()?;
+    let mode = opts.mode;
+    let lm = LoadedModel::load(global)?;
+    let bar = progress_bar(cases.len() as u64, "suite");
+    let start = std::time::Instant::now();
+    let mut results = Vec::with_capacity(cases.len());
+    let mut windows = 0usize;
+    for case in &cases {
+        bar.set_message(case.name.clone());
+        // A judge per case: the pipeline owns its judge, and each case starts afresh.
+        let judge = ModelJudge {
+            analyzer: Analyzer::new(&lm.model, &lm.tokenizer, opts.clone())?,
+        };
+        let stored = suite::run_case(dir, case, judge, IngestConfig::default())
+            .with_context(|| format!("scanning case {}", case.name))?;
+        windows += stored.len();
+        let rows: Vec<VerdictRow> = stored.iter().map(VerdictRow::from).collect();
+        results.push(suite::score_case(case, &rows, args.min_severity));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let total_s = start.elapsed().as_secs_f64();
+    let report = SuiteReport::new(args.min_severity, results);
+    if args.json {
+        let mut v = report.to_json();
+        v["suite"] = json!(dir.display().to_string());
+        v["split"] = json!(args.split);
+        v["mode"] = json!(mode.as_str());
+        v["model"] = json!(lm.path.display().to_string());
+        v["adapter"] = json!(lm.adapter);
+        v["windows"] = json!(windows);
+        v["total_s"] = json!(total_s);
+        println!("{v}");
+    } else {
+        println!(
+            "model {} (adapter: {}), {} mode; suite {} ({} split, {} cases, {} windows, {:.1} s)",
+            lm.path.display(),
+            lm.adapter,
+            mode.as_str(),
+            dir.display(),
+            args.split,
+            cases.len(),
+            windows,
+            total_s
+        );
+        print!("{}", report.render());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,5 +16,6 @@ pub mod logline;
 pub mod record;
 pub mod run_lock;
 pub mod store;
+pub mod suite;
 pub mod template;
 pub mod window;

@@ -1,7 +1,9 @@
-//! `opensoc-train`: LoRA fine-tuning (`train`), the training-data builder (`data`), data-set
-//! token counts (`stats`) and merged GGUF export.
+//! `opensoc-train`: LoRA fine-tuning (`train`), the training-data builder (`data`), the
+//! scan-level evaluation suites (`suites`), data-set token counts (`stats`) and merged GGUF
+//! export.
 
 mod data_cmd;
+mod suites_cmd;
 mod train_cmd;
 
 mod export_cmd;
@@ -36,6 +38,9 @@ enum Command {
     Train(train_cmd::TrainArgs),
     /// Builds the training set and the held-out files from the shared data folder.
     Data(data_cmd::DataArgs),
+    /// Writes scan-level evaluation suites (logs with expected findings) from fail2ban, Wazuh
+    /// and the Core Rule Set, holding out whole services; `opensoc eval --suite` runs them.
+    Suites(suites_cmd::SuitesArgs),
     /// Token counts of a data set in the seed's format (instruction, input, output): prompt and
     /// response lengths, and how many examples exceed the training length cap.
     Stats {
@@ -85,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => return train_cmd::run(args, cli.model),
         Command::Export(args) => return export_cmd::run(cli.model.as_deref(), args),
         Command::Data(args) => return data_cmd::run(args, cli.model.as_deref()),
+        Command::Suites(args) => return suites_cmd::run(args),
         Command::Stats { data, max_len } => (data, max_len),
     };
     let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;

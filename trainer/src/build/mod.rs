@@ -8,6 +8,7 @@ pub mod labels;
 pub mod loghub;
 pub mod network_logs;
 pub mod payload_gen;
+pub mod suites;
 pub mod web;
 pub mod windows_events;
 
