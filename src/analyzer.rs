@@ -338,7 +338,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         if self.opts.mode == Mode::Free {
             return None;
         }
-        let facts = Facts::extract(&prompt::clean_log(raw).lines);
+        let facts = Facts::extract(&prompt::log_lines(raw));
         floors::floor(&facts, &self.opts.floors)
     }
 
@@ -347,7 +347,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         let Some(v) = a.verdict.as_mut() else {
             return;
         };
-        let facts = Facts::extract(&prompt::clean_log(raw).lines);
+        let facts = Facts::extract(&prompt::log_lines(raw));
         let Some(floor) = floors::floor(&facts, &self.opts.floors) else {
             return;
         };

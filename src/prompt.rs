@@ -126,11 +126,44 @@ pub struct CleanLog {
 /// `###` sections or a verdict field (`SEVERITY: LOW`) are prefixed with `| `, so that the model
 /// reads them as quoted log text rather than as part of its own instructions or answer.
 pub fn clean_log(bytes: &[u8]) -> CleanLog {
+    let (lines, had_invalid_utf8) = escaped_lines(bytes);
+    let mut forged_lines = 0;
+    let mut addressed_fields = 0;
+    let lines = lines
+        .into_iter()
+        .map(|mut line| {
+            if imitates_prompt(&line) {
+                forged_lines += 1;
+                line.insert_str(0, "| ");
+            } else {
+                let (neutral, n) = neutralise(&line);
+                line = neutral;
+                addressed_fields += n;
+            }
+            line
+        })
+        .collect();
+    CleanLog {
+        lines,
+        forged_lines,
+        addressed_fields,
+        had_invalid_utf8,
+    }
+}
+
+/// The log's lines as written, for code rather than the model: invalid UTF-8 and control
+/// characters escaped as in [`clean_log`], long lines shortened, blank lines at either end
+/// dropped, but nothing quoted or replaced (the floors read what the attacker wrote, since
+/// text cannot steer them: a Log4Shell payload followed by an instruction to the analyzer
+/// must still count as a known exploit).
+pub fn log_lines(bytes: &[u8]) -> Vec<String> {
+    escaped_lines(bytes).0
+}
+
+fn escaped_lines(bytes: &[u8]) -> (Vec<String>, bool) {
     let text = String::from_utf8_lossy(bytes);
     let had_invalid_utf8 = matches!(text, std::borrow::Cow::Owned(_));
     let mut lines = Vec::new();
-    let mut forged_lines = 0;
-    let mut addressed_fields = 0;
     for raw in text.split('\n') {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let mut line = String::with_capacity(raw.len());
@@ -141,28 +174,15 @@ pub fn clean_log(bytes: &[u8]) -> CleanLog {
                 line.push(c);
             }
         }
-        if imitates_prompt(&line) {
-            forged_lines += 1;
-            line.insert_str(0, "| ");
-        } else {
-            let (neutral, n) = neutralise(&line);
-            line = neutral;
-            addressed_fields += n;
-        }
         lines.push(shorten_line(line));
     }
-    while lines.last().is_some_and(|l| l.trim().is_empty()) {
+    while lines.last().is_some_and(|l: &String| l.trim().is_empty()) {
         lines.pop();
     }
-    while lines.first().is_some_and(|l| l.trim().is_empty()) {
+    while lines.first().is_some_and(|l: &String| l.trim().is_empty()) {
         lines.remove(0);
     }
-    CleanLog {
-        lines,
-        forged_lines,
-        addressed_fields,
-        had_invalid_utf8,
-    }
+    (lines, had_invalid_utf8)
 }
 
 /// What replaces log text addressed to the analyzer, after the field's name and a colon

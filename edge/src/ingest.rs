@@ -566,7 +566,7 @@ impl<J: Judge> Ingest<J> {
                 self.stats.cache_hits += 1;
                 let mut v = reuse(&earlier, &input);
                 if let Some(f) = &floor {
-                    let facts = Facts::extract(&clean_log(input.as_bytes()).lines);
+                    let facts = Facts::extract(&opensoc::prompt::log_lines(input.as_bytes()));
                     floors::apply(&mut v, f, |t| facts.evidence(&t.summary, None));
                 }
                 (v, earlier.verdict.secondary.clone(), Some(earlier.id))
