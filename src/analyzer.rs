@@ -328,9 +328,53 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
     ) -> Result<Analysis, AnalyzeError> {
         let mut analysis = self.model_verdict(instruction, raw)?;
         if self.opts.mode != Mode::Free {
+            self.apply_ceiling(&mut analysis, raw);
             self.apply_floor(&mut analysis, raw);
         }
         Ok(analysis)
+    }
+
+    /// Why the facts of `raw` rule out `v`'s category ([`floors::unsupported`]), unless the
+    /// bounds are off.
+    fn ruled_out(&self, v: &Verdict, raw: &[u8]) -> Option<&'static str> {
+        if self.opts.mode == Mode::Free || self.opts.floors == FloorConfig::OFF {
+            return None;
+        }
+        floors::unsupported(v.category(), &Facts::extract(&prompt::log_lines(raw)))
+    }
+
+    /// Turns a verdict that the facts rule out into the benign one, saying why.
+    fn apply_ceiling(&self, a: &mut Analysis, raw: &[u8]) {
+        let Some(v) = a.verdict.as_mut() else {
+            return;
+        };
+        let Some(why) = self.ruled_out(v, raw) else {
+            return;
+        };
+        let read = v.threat_type.clone();
+        let b = self.tax.benign();
+        let facts = Facts::extract(&prompt::log_lines(raw));
+        let evidence = facts.evidence(
+            &b.summary,
+            Some((a.input.omitted_lines, a.input.total_lines)),
+        );
+        *v = Verdict {
+            threat_type: b.label.clone(),
+            mitre_technique: b.primary_technique().to_string(),
+            technique_name: b.primary_technique().to_string(),
+            mitre_tactic: crate::verdict::NOT_APPLICABLE.to_string(),
+            severity: b.severity,
+            risk_score: b.risk_score,
+            evidence: format!(
+                "{}. The model read {read}, which the facts rule out: {why}.",
+                evidence.trim_end_matches('.')
+            ),
+            impact: b.impact.clone(),
+            recommendation: b.recommendation.clone(),
+        };
+        a.output = v.to_block();
+        a.parsed = ParsedVerdict::parse(&a.output);
+        a.valid = a.parsed.is_valid();
     }
 
     /// The floor that the facts of `raw` set under its verdict, if any (none in free mode).
@@ -368,7 +412,12 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
                 .is_some_and(|v| v.category() == BENIGN_CATEGORY)
         };
         // Free mode is the paper's protocol: what the model wrote stays as it wrote it.
-        if !self.opts.request_check || self.opts.mode == Mode::Free || !benign(&whole) {
+        let ruled_out = whole
+            .verdict
+            .as_ref()
+            .is_some_and(|v| self.ruled_out(v, raw).is_some());
+        if !self.opts.request_check || self.opts.mode == Mode::Free || !benign(&whole) && !ruled_out
+        {
             return Ok(whole);
         }
         let text = String::from_utf8_lossy(raw);
@@ -380,10 +429,11 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         for i in parameter_requests(&records) {
             let mut alone = self.analyze_whole(instruction, records[i].as_bytes())?;
             elapsed += alone.elapsed;
+            let bytes = records[i].as_bytes();
             if let Some(v) = alone
                 .verdict
                 .as_mut()
-                .filter(|v| v.category() != BENIGN_CATEGORY)
+                .filter(|v| v.category() != BENIGN_CATEGORY && self.ruled_out(v, bytes).is_none())
             {
                 // The request's evidence, and what the whole window adds to it.
                 let window = Facts::extract(&prompt::clean_log(raw).lines);

@@ -263,6 +263,54 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
     Some(best)
 }
 
+/// Categories that name a payload in a request.
+const INJECTIONS: [&str; 5] = [
+    "SQL Injection",
+    "Cross-Site Scripting (XSS) Attempt",
+    "OS Command Injection Attempt",
+    "Path Traversal / Directory Traversal Attack",
+    "Local File Inclusion (LFI) Attack",
+];
+
+/// Why the facts rule out the category `category` for a web window, if they do: the other
+/// side of the bound. An injection needs injection syntax in some request (a plain search for
+/// `opening hours` is none, however the model reads it); reconnaissance needs a sign of it
+/// (a 4xx or 5xx answer, a probe, a scanner, a burst faster than one request a second).
+/// Windows without requests are left to the model.
+pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
+    if f.requests.is_empty() || !f.exploits.is_empty() {
+        return None;
+    }
+    if INJECTIONS.contains(&category)
+        && !f
+            .requests
+            .items()
+            .iter()
+            .any(|(r, _)| crate::signals::injection_syntax(r.split_once(' ').map_or(r, |x| x.1)))
+    {
+        return Some("no request carries injection syntax");
+    }
+    let errors = f
+        .statuses
+        .items()
+        .iter()
+        .any(|(c, _)| c.starts_with('4') || c.starts_with('5'));
+    let fast = f
+        .request_rate
+        .is_some_and(|(n, secs)| n as f64 >= secs.max(1) as f64);
+    if category == "Automated Reconnaissance / Vulnerability Scanning"
+        && !errors
+        && !fast
+        && f.probes.is_empty()
+        && f.scanners.is_empty()
+    {
+        return Some(
+            "every request was answered 2xx or 3xx, at a human pace, with no probe or scanner",
+        );
+    }
+    None
+}
+
 /// Raises `v` to `floor` where it lies below: a benign verdict, or one of another category
 /// at a lower severity, becomes the floor's threat type (the taxonomy's technique, tactic,
 /// score and texts, `evidence` for its evidence); a verdict of the floor's category keeps
@@ -447,6 +495,29 @@ mod tests {
         ] {
             assert_eq!(floor(&facts(text), &cfg), None, "{text}");
         }
+    }
+
+    #[test]
+    fn plain_browsing_supports_neither_injections_nor_reconnaissance() {
+        let browse = "192.0.2.62 - - [05/Mar/2025:10:01:26 +0000] \"GET /search?q=return+policy HTTP/1.1\" 200 2968 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"\n192.0.2.62 - - [05/Mar/2025:10:01:46 +0000] \"GET /pricing HTTP/1.1\" 200 2968 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"";
+        let f = facts(browse);
+        assert!(unsupported("OS Command Injection Attempt", &f).is_some());
+        assert!(unsupported("Automated Reconnaissance / Vulnerability Scanning", &f).is_some());
+        assert_eq!(unsupported("Brute Force Attack", &f), None);
+        let sqli = "192.0.2.62 - - [05/Mar/2025:10:01:26 +0000] \"GET /item?id=1%27%20OR%20%271%27=%271 HTTP/1.1\" 200 2968 \"-\" \"Mozilla/5.0\"";
+        assert_eq!(unsupported("SQL Injection", &facts(sqli)), None);
+        let probe = "192.0.2.62 - - [05/Mar/2025:10:01:26 +0000] \"GET /admin HTTP/1.1\" 404 1 \"-\" \"Mozilla/5.0\"";
+        assert_eq!(
+            unsupported(
+                "Automated Reconnaissance / Vulnerability Scanning",
+                &facts(probe)
+            ),
+            None
+        );
+        assert_eq!(
+            unsupported("SQL Injection", &facts("sshd[1]: Failed password for root")),
+            None
+        );
     }
 
     #[test]

@@ -459,6 +459,24 @@ static SCANNER_AGENT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("scanner agents compile")
 });
 
+static INJECTION_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"['"<>`$|{}\\]|\.\.|--|/\*|%00|\x00|\(|\)|;|\b(?:select|union|sleep|benchmark|waitfor|script|onerror|onload|alert|eval|exec|system|passwd|cmd|wget|curl)\b"#)
+        .expect("injection syntax pattern compiles")
+});
+
+/// Whether a request target's parameter values (or its path) carry the syntax that any
+/// injection or traversal needs: quotes, angle brackets, shell and SQL metacharacters, `..`,
+/// comment markers, or the keywords of SQL, scripts and shells. `GET /search?q=opening+hours`
+/// carries none, so it cannot be an injection whatever the model reads into it.
+pub fn injection_syntax(target: &str) -> bool {
+    let decoded = decode(target);
+    INJECTION_SYNTAX.is_match(&decoded.to_ascii_lowercase())
+        || decoded.contains('=')
+            && decoded
+                .split('&')
+                .any(|kv| kv.split_once('=').is_some_and(|(_, v)| v.contains('=')))
+}
+
 /// The scanner a user agent names.
 pub fn scanner_agent(agent: &str) -> Option<String> {
     SCANNER_AGENT.find(agent).map(|m| m.as_str().to_string())
@@ -652,6 +670,28 @@ mod tests {
         assert!(!is_ssh("vsftpd: FAIL LOGIN"));
         assert!(is_web_login("logger=context userId=0 msg=\"Invalid username or password\" remote_addr=1.2.3.4 grafana"));
         assert!(!is_web_login("dovecot: imap-login: auth failed"));
+    }
+
+    #[test]
+    fn injection_syntax_in_requests() {
+        for t in [
+            "/item?id=1%27%20OR%20%271%27=%271",
+            "/?q=<script>",
+            "/f?p=../../etc/passwd",
+            "/?c=;id",
+            "/?a=1 union select 2",
+            "/?x=a=b",
+        ] {
+            assert!(injection_syntax(t), "{t}");
+        }
+        for t in [
+            "/search?q=opening+hours",
+            "/products/117",
+            "/login",
+            "/search?q=gift%20card&page=2",
+        ] {
+            assert!(!injection_syntax(t), "{t}");
+        }
     }
 
     #[test]

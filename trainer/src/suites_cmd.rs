@@ -6,13 +6,15 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use opensoc_trainer::build::suites::{build_suites, DEFAULT_HOLDOUT};
+use opensoc_trainer::build::suites::{build_suites_with, DEFAULT_HOLDOUT};
 
 /// Arguments of `opensoc-train suites`.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Writes into --out: suite.json (the cases), heldout.json (the held-out \
-                  services per source) and one log per case under fail2ban/, wazuh/ and crs/.\n\
+                  services per source) and one log per case under fail2ban/, wazuh/ and crs/, \
+                  and the adversarial cases under adversarial/ and adversarial-clean/ with \
+                  adversarial/manifest.json.\n\
                   Run it with: opensoc eval --suite DIR --split heldout"
 )]
 pub struct SuitesArgs {
@@ -29,6 +31,10 @@ pub struct SuitesArgs {
     /// 0.2 or more).
     #[arg(long, default_value_t = DEFAULT_HOLDOUT, value_name = "FRACTION")]
     holdout: f64,
+    /// Leave out the adversarial cases (prompt-injection carriers in attacker-written fields,
+    /// with their clean twins; `opensoc_trainer::build::adversarial`).
+    #[arg(long)]
+    no_adversarial: bool,
 }
 
 /// Runs the command.
@@ -38,8 +44,14 @@ pub fn run(args: SuitesArgs) -> anyhow::Result<()> {
         "--holdout must be between 0 and 1"
     );
     let data = args.data.unwrap_or_else(opensoc::dataset::default_data_dir);
-    let summary = build_suites(&data, &args.out, args.seed, args.holdout)
-        .with_context(|| format!("building suites from {}", data.display()))?;
+    let summary = build_suites_with(
+        &data,
+        &args.out,
+        args.seed,
+        args.holdout,
+        !args.no_adversarial,
+    )
+    .with_context(|| format!("building suites from {}", data.display()))?;
     print!("{}", summary.table());
     println!("wrote {}", args.out.join("suite.json").display());
     Ok(())

@@ -3,6 +3,7 @@
 //! system, Windows and web activity, every input rendered by the agent's own windower, every
 //! output written from the taxonomy; plus held-out files split by source and by payload.
 
+pub mod adversarial;
 pub mod generators;
 pub mod labels;
 pub mod loghub;

@@ -271,35 +271,27 @@ fn as_ip(s: &str) -> Option<IpAddr> {
     s.trim().parse().ok()
 }
 
-/// `lines` cycled to at least `n` lines (all of them when there are more).
+/// A source's burst: its first line repeated to `n` lines, then its other lines once each.
+/// The repeats are contiguous, so that they fall in one window whatever the times of the
+/// source's other lines (a sample's lines of one host may lie years apart).
 fn burst(lines: &[String], n: usize) -> Vec<String> {
-    if lines.is_empty() {
+    let Some(first) = lines.first() else {
         return Vec::new();
-    }
-    (0..lines.len().max(n))
-        .map(|i| lines[i % lines.len()].clone())
-        .collect()
+    };
+    let mut out = vec![first.clone(); n.max(1)];
+    out.extend(lines.iter().skip(1).cloned());
+    out
 }
 
-/// Interleaves the units (each a source's lines, in order) in a shuffled but stable order:
-/// each next line comes from a unit drawn with weight equal to its lines left.
-fn interleave(units: Vec<Vec<String>>, rng: &mut Rng) -> Vec<String> {
-    let mut queues: Vec<std::collections::VecDeque<String>> =
-        units.into_iter().map(Into::into).collect();
-    let mut left: usize = queues.iter().map(|q| q.len()).sum();
-    let mut out = Vec::with_capacity(left);
-    while left > 0 {
-        let mut k = rng.below(left);
-        for q in &mut queues {
-            if k < q.len() {
-                out.extend(q.pop_front());
-                break;
-            }
-            k -= q.len();
-        }
-        left -= 1;
+/// The units (each a source's lines, in order) one after another, in a shuffled but stable
+/// order. Each unit stays contiguous: the samples' stamps come from many years, so lines of
+/// different units interleaved would move the log clock back and forth and close a source's
+/// window by idleness in the middle of its burst, which no real log does.
+fn interleave(mut units: Vec<Vec<String>>, rng: &mut Rng) -> Vec<String> {
+    for i in (1..units.len()).rev() {
+        units.swap(i, rng.below(i + 1));
     }
-    out
+    units.into_iter().flatten().collect()
 }
 
 // ---------------------------------------------------------------- fail2ban
@@ -1939,14 +1931,14 @@ impl SuitesSummary {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<9} {:<8} {:>6} {:>7} {:>10} {:>7}",
+            "{:<17} {:<8} {:>6} {:>7} {:>10} {:>7}",
             "source", "split", "cases", "benign", "attackers", "lines"
         );
         for (src, splits) in &self.counts {
             for (split, c) in splits {
                 let _ = writeln!(
                     out,
-                    "{:<9} {:<8} {:>6} {:>7} {:>10} {:>7}",
+                    "{:<17} {:<8} {:>6} {:>7} {:>10} {:>7}",
                     src, split, c.cases, c.benign_cases, c.attackers, c.lines
                 );
             }
@@ -1969,15 +1961,34 @@ impl SuitesSummary {
 }
 
 /// Builds the suite into `out`: `suite.json`, `heldout.json` and one log per case under
-/// `fail2ban/`, `wazuh/` and `crs/`.
+/// `fail2ban/`, `wazuh/` and `crs/`, and the adversarial cases under `adversarial/` and
+/// `adversarial-clean/` (see [`super::adversarial`]).
 pub fn build_suites(
     data_dir: &Path,
     out: &Path,
     seed: u64,
     fraction: f64,
 ) -> Result<SuitesSummary, BuildError> {
-    let (drafts, skipped) = collect(data_dir, seed)?;
+    build_suites_with(data_dir, out, seed, fraction, true)
+}
+
+/// [`build_suites`], with the adversarial cases only when `adversarial`.
+pub fn build_suites_with(
+    data_dir: &Path,
+    out: &Path,
+    seed: u64,
+    fraction: f64,
+    adversarial: bool,
+) -> Result<SuitesSummary, BuildError> {
+    let (mut drafts, skipped) = collect(data_dir, seed)?;
     let holdout = Holdout::new(services_of(&drafts), seed, fraction);
+    // Held out whole: no phrasing of theirs is trained on.
+    let adversarial_cases = if adversarial {
+        super::adversarial::cases(seed)
+    } else {
+        Vec::new()
+    };
+    drafts.extend(super::adversarial::drafts(&adversarial_cases));
     let write = |path: &Path, text: &str| -> Result<(), BuildError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| BuildError::Write {
@@ -1993,7 +2004,9 @@ pub fn build_suites(
     let mut cases = Vec::new();
     let mut counts: BTreeMap<String, BTreeMap<String, SplitCounts>> = BTreeMap::new();
     for d in drafts {
-        let split = if holdout.is_heldout(d.source, &d.service) {
+        let split = if super::adversarial::is_adversarial(d.source)
+            || holdout.is_heldout(d.source, &d.service)
+        {
             "heldout"
         } else {
             "train"
@@ -2028,6 +2041,9 @@ pub fn build_suites(
         path: out.join(opensoc_edge::suite::SUITE_FILE),
         message: e.to_string(),
     })?;
+    if adversarial {
+        super::adversarial::write_manifest(out, &adversarial_cases)?;
+    }
     let heldout_json = serde_json::json!({
         "seed": seed,
         "fraction": fraction,
