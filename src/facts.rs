@@ -109,6 +109,8 @@ pub struct Facts {
     pub addressed: Vec<String>,
     /// From the windower's summary line: requests and the seconds they took.
     pub request_rate: Option<(usize, u64)>,
+    /// Whether a request's referer or user agent carries injection syntax.
+    pub field_syntax: bool,
 }
 
 struct Patterns {
@@ -307,6 +309,10 @@ impl Facts {
                     .push((probe, format!("{} {}", &c[1], excerpt(&c[2], 100))));
             }
             let rest = &line[c.get(0).map_or(0, |m| m.end())..];
+            // The status and size are digits; the quoted referer and agent follow.
+            if signals::field_injection_syntax(rest.replace('"', " ").trim()) {
+                self.field_syntax = true;
+            }
             if let Some(name) = signals::scanner_agent(rest) {
                 self.scanners.add(&name.to_ascii_lowercase());
             }

@@ -282,6 +282,7 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
         return None;
     }
     if INJECTIONS.contains(&category)
+        && !f.field_syntax
         && !f
             .requests
             .items()

@@ -41,6 +41,9 @@ static AUTH_FAILURE: LazyLock<RegexSet> = LazyLock::new(|| {
         r"(?i)(?:disconnected from|connection closed by|received disconnect from) (?:invalid |authenticating )user\b",
         r"(?i)\bauthenticating user \S+ \S+ port \d+ \[preauth\]",
         r"(?i)\btimeout before authentication\b",
+        // Clients that never get as far as a password: SSH scanners and exploit probes fail
+        // the banner or key exchange, again and again.
+        r"(?i)\bdid not receive identification string\b|\bbanner exchange: .{0,80}invalid format|\bunable to negotiate with\b|\bkex_exchange_identification\b|\bbad protocol version identification\b",
         // Other services' phrasings: unknown accounts, failed attempts, bad tokens and
         // certificates, audit records, LDAP and VoIP security events.
         // `user  not found` (an empty name), `User x doesn't exist`, `User not known to …`.
@@ -67,7 +70,7 @@ static DENIAL: LazyLock<RegexSet> = LazyLock::new(|| {
         r"(?i)\b(?:reject|rejected|refused|blocked|banned)(?::| by| due to| using| from)|\bdenied (?:by|due to|using|from)\b",
         r"(?i)\bNOQUEUE: reject\b|\bblocked using\b|\blisted (?:at|in|on) \S+|\bblacklist(?:ed)?\b|\bblocklist(?:ed)?\b",
         r"(?i)\bclient denied by server configuration\b|\baccess forbidden by rule\b|\brefused connect from\b",
-        r"(?i)\bimproper command pipelining\b|\bspam (?:detected|score|message)|\bidentified as spam\b",
+        r"(?i)\bimproper command pipelining\b|\bspam (?:detected|score|message)|\bidentified as spam\b|\bdid not issue (?:MAIL|HELO|EHLO)",
         r"(?i)\b(?:limiting requests|limiting connections|rate limit(?:ed)? exceeded|too many requests)\b",
         // Policy refusals of mail, DNS and VoIP servers, ACLs, blocklists and bans.
         // `Connection from [x] rejected for policy reasons`, `Rejected connection from`,
@@ -475,6 +478,17 @@ pub fn injection_syntax(target: &str) -> bool {
             && decoded
                 .split('&')
                 .any(|kv| kv.split_once('=').is_some_and(|(_, v)| v.contains('=')))
+}
+
+static FIELD_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"['"<>`$|{}\\]|\.\.|--|/\*|%00|\b(?:select|union|sleep|benchmark|waitfor|script|onerror|onload|alert|eval|exec|system|passwd|wget|bash|powershell|cmd\.exe|/bin/|/etc/)\b"#)
+        .expect("field syntax pattern compiles")
+});
+
+/// Whether a header value that browsers fill with ordinary text (a referer, a user agent;
+/// parentheses and semicolons are ordinary there) carries injection syntax.
+pub fn field_injection_syntax(value: &str) -> bool {
+    FIELD_SYNTAX.is_match(&decode(value).to_ascii_lowercase())
 }
 
 /// The scanner a user agent names.

@@ -64,6 +64,15 @@ pub struct EvalArgs {
     /// Run only the first N suite cases (after --split).
     #[arg(long, value_name = "N", requires = "suite")]
     limit_cases: Option<usize>,
+    /// Run only the suite cases with this name (`fail2ban/sshd`); give it more than once.
+    #[arg(long = "case", value_name = "NAME", requires = "suite")]
+    cases: Vec<String>,
+    /// Exit 1 when fewer attackers than this share (0 to 1) are flagged over all cases run.
+    #[arg(long, value_name = "SHARE", requires = "suite")]
+    min_recall: Option<f64>,
+    /// Exit 1 when more benign windows than this share (0 to 1) are flagged.
+    #[arg(long, value_name = "SHARE", requires = "suite")]
+    max_false_positives: Option<f64>,
     /// Where to write one prediction per entry (JSONL); other backends get NAME.BACKEND.jsonl.
     #[arg(long, value_name = "OUT.jsonl")]
     predictions: Option<PathBuf>,
@@ -229,7 +238,16 @@ fn run_suite(dir: &Path, args: &EvalArgs, global: &Global) -> anyhow::Result<Exi
     let suite = Suite::load(dir)?;
     let split = SplitFilter::parse(&args.split)
         .ok_or_else(|| anyhow::anyhow!("--split must be heldout, train or all"))?;
-    let cases = suite.select(split, args.limit_cases);
+    let mut cases = suite.select(split, None);
+    if !args.cases.is_empty() {
+        for name in &args.cases {
+            if !cases.iter().any(|c| &c.name == name) {
+                bail!("--case {name}: no such case in the {} split", args.split);
+            }
+        }
+        cases.retain(|c| args.cases.contains(&c.name));
+    }
+    cases.truncate(args.limit_cases.unwrap_or(usize::MAX));
     if cases.is_empty() {
         bail!(
             "{} holds no {} cases",
@@ -283,6 +301,30 @@ fn run_suite(dir: &Path, args: &EvalArgs, global: &Global) -> anyhow::Result<Exi
             total_s
         );
         print!("{}", report.render());
+    }
+    let all = report.totals.last().cloned().unwrap_or_default();
+    let mut short = Vec::new();
+    if let (Some(min), Some(recall)) = (args.min_recall, all.recall()) {
+        if recall < min {
+            short.push(format!(
+                "recall {:.1}% is below {:.1}%",
+                100.0 * recall,
+                100.0 * min
+            ));
+        }
+    }
+    if let (Some(max), Some(fp)) = (args.max_false_positives, all.false_positive_rate()) {
+        if fp > max {
+            short.push(format!(
+                "{:.1}% of benign windows flagged, above {:.1}%",
+                100.0 * fp,
+                100.0 * max
+            ));
+        }
+    }
+    if !short.is_empty() {
+        eprintln!("error: {}", short.join("; "));
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

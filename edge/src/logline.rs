@@ -2198,6 +2198,8 @@ mod service_tests {
 
     #[test]
     fn sshd_probes_and_preauth_disconnects() {
+        // A client that fails the banner or key exchange never reached a password, but a
+        // burst of them is a scanner or an exploit probe: they count as failed attempts.
         check(
             "Nov 28 10:00:01 web sshd[1]: Disconnected from authenticating user root 1.2.3.4 port 22 [preauth]",
             "ip 1.2.3.4",
@@ -2206,12 +2208,12 @@ mod service_tests {
         check(
             "Nov 28 10:00:01 web sshd[1]: Unable to negotiate with 1.2.3.4 port 5: no matching key exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]",
             "ip 1.2.3.4",
-            Event::Other,
+            failed(None),
         );
         check(
             "Nov 28 10:00:01 web sshd[1]: banner exchange: Connection from 1.2.3.4 port 5: invalid format",
             "ip 1.2.3.4",
-            Event::Other,
+            failed(None),
         );
         check(
             "Nov 28 10:00:01 web sshd[1]: Connection from 115.249.163.77 port 51353 on 127.0.0.1 port 22",

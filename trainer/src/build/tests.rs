@@ -256,7 +256,7 @@ fn inputs_are_what_the_windower_renders() {
     let Some(b) = built() else { return };
     static SUMMARY: OnceLock<Regex> = OnceLock::new();
     let summary = SUMMARY.get_or_init(|| {
-        Regex::new(r"^\[\d+ (?:requests?|failed logins?|events?)\b.*\]$").expect("regex")
+        Regex::new(r"^\[\d+ (?:requests?|failed logins?|events?|denied requests?|connection attempts?)\b.*\]$").expect("regex")
     });
     let mut checked = 0;
     for s in b.train.iter().filter(|s| s.fixed_output.is_none()) {
