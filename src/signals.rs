@@ -66,8 +66,8 @@ static AUTH_FAILURE: LazyLock<RegexSet> = LazyLock::new(|| {
 
 static DENIAL: LazyLock<RegexSet> = LazyLock::new(|| {
     RegexSet::new([
-        r"(?i)\b(?:relay|access|connection|client|request|login|sender|recipient|helo|user) (?:access )?(?:is )?(?:denied|rejected|refused|blocked|forbidden|not permitted)\b",
-        r"(?i)\b(?:reject|rejected|refused|blocked|banned)(?::| by| due to| using| from)|\bdenied (?:by|due to|using|from)\b",
+        r"(?i)\b(?:relay|access|client|request|login|sender|recipient|helo|user) (?:access )?(?:is )?(?:denied|rejected|refused|blocked|forbidden|not permitted)\b|\bconnection (?:denied|rejected|blocked|forbidden|not permitted)\b",
+        r"(?i)\b(?:reject|rejected|blocked|banned)(?::| by| due to| using| from)|\brefused (?:from|due to)\b|\bdenied (?:by|due to|using|from)\b",
         r"(?i)\bNOQUEUE: reject\b|\bblocked using\b|\blisted (?:at|in|on) \S+|\bblacklist(?:ed)?\b|\bblocklist(?:ed)?\b",
         r"(?i)\bclient denied by server configuration\b|\baccess forbidden by rule\b|\brefused connect from\b",
         r"(?i)\bimproper command pipelining\b|\bspam (?:detected|score|message)|\bidentified as spam\b|\bdid not issue (?:MAIL|HELO|EHLO)",
@@ -463,7 +463,7 @@ static SCANNER_AGENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static INJECTION_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"['"<>`$|{}\\]|\.\.|--|/\*|%00|\x00|\(|\)|;|\b(?:select|union|sleep|benchmark|waitfor|script|onerror|onload|alert|eval|exec|system|passwd|cmd|wget|curl)\b"#)
+    Regex::new(r#"['"<>`$|{}\\]|\.\.|--|/\*|%00|\x00|\(|\)|;|=\s*/|=[a-z]:[\\/]|://|\b(?:data|expect|php):|/(?:etc|proc|var|windows|winnt|tmp|dev|usr|root|home)/|\b(?:select|union|sleep|benchmark|waitfor|script|onerror|onload|alert|eval|exec|system|passwd|cmd|wget|curl)\b"#)
         .expect("injection syntax pattern compiles")
 });
 
@@ -612,6 +612,7 @@ mod tests {
         for line in [
             "sshd[1]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2",
             "postfix/smtpd[1]: connect from mail.example.com[192.0.2.20]",
+            "sendmail[4306]: to=root, mailer=relay, stat=Deferred: Connection refused by [127.0.0.1]",
             "CRON[1]: pam_unix(cron:session): session opened for user root by (uid=0)",
             "GET /index.html HTTP/1.1\" 200 512",
         ] {
