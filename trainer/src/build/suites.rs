@@ -117,7 +117,7 @@ pub fn pick_heldout(names: &BTreeSet<String>, seed: u64, fraction: f64) -> BTree
         .map(|f| (holdout_key(f, seed), f.clone()))
         .collect();
     families.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    let target = (fraction.min(MIN_HELDOUT_SHARE).max(0.0) * names.len() as f64).ceil() as usize;
+    let target = (fraction.clamp(0.0, MIN_HELDOUT_SHARE) * names.len() as f64).ceil() as usize;
     let mut out = BTreeSet::new();
     for (key, fam) in families {
         if key >= fraction && out.len() >= target {
@@ -2064,14 +2064,14 @@ pub fn build_suites_with(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     use opensoc::verdict::{Severity, Verdict};
     use opensoc_edge::suite::{score_case, VerdictRow};
 
     /// A judge that finds nothing: enough to see which windows the pipeline makes.
-    struct QuietJudge;
+    pub(crate) struct QuietJudge;
 
     impl opensoc_edge::ingest::Judge for QuietJudge {
         fn judge(
