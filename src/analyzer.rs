@@ -326,34 +326,35 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
-        let mut analysis = self.model_verdict(instruction, raw)?;
+        // The log as written, read once: the bounds on the model come from it.
+        let facts = Facts::extract(&prompt::log_lines(raw));
+        let mut analysis = self.model_verdict(instruction, raw, &facts)?;
         if self.opts.mode != Mode::Free {
-            self.apply_ceiling(&mut analysis, raw);
-            self.apply_floor(&mut analysis, raw);
+            self.apply_ceiling(&mut analysis, &facts);
+            self.apply_floor(&mut analysis, &facts);
         }
         Ok(analysis)
     }
 
-    /// Why the facts of `raw` rule out `v`'s category ([`floors::unsupported`]), unless the
-    /// bounds are off.
-    fn ruled_out(&self, v: &Verdict, raw: &[u8]) -> Option<&'static str> {
+    /// Why `facts` rule out `v`'s category ([`floors::unsupported`]), unless the bounds are
+    /// off.
+    fn ruled_out(&self, v: &Verdict, facts: &Facts) -> Option<&'static str> {
         if self.opts.mode == Mode::Free || self.opts.floors == FloorConfig::OFF {
             return None;
         }
-        floors::unsupported(v.category(), &Facts::extract(&prompt::log_lines(raw)))
+        floors::unsupported(v.category(), facts)
     }
 
     /// Turns a verdict that the facts rule out into the benign one, saying why.
-    fn apply_ceiling(&self, a: &mut Analysis, raw: &[u8]) {
+    fn apply_ceiling(&self, a: &mut Analysis, facts: &Facts) {
         let Some(v) = a.verdict.as_mut() else {
             return;
         };
-        let Some(why) = self.ruled_out(v, raw) else {
+        let Some(why) = self.ruled_out(v, facts) else {
             return;
         };
         let read = v.threat_type.clone();
         let b = self.tax.benign();
-        let facts = Facts::extract(&prompt::log_lines(raw));
         let evidence = facts.evidence(
             &b.summary,
             Some((a.input.omitted_lines, a.input.total_lines)),
@@ -386,13 +387,12 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         floors::floor(&facts, &self.opts.floors)
     }
 
-    /// Raises the analysis's verdict to the floor that the facts of `raw` set, if any.
-    fn apply_floor(&self, a: &mut Analysis, raw: &[u8]) {
+    /// Raises the analysis's verdict to the floor that `facts` set, if any.
+    fn apply_floor(&self, a: &mut Analysis, facts: &Facts) {
         let Some(v) = a.verdict.as_mut() else {
             return;
         };
-        let facts = Facts::extract(&prompt::log_lines(raw));
-        let Some(floor) = floors::floor(&facts, &self.opts.floors) else {
+        let Some(floor) = floors::floor(facts, &self.opts.floors) else {
             return;
         };
         let omitted = Some((a.input.omitted_lines, a.input.total_lines));
@@ -404,7 +404,12 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
 
     /// The model's verdict on `raw`: the whole window, then its requests alone when it reads
     /// benign.
-    fn model_verdict(&mut self, instruction: &str, raw: &[u8]) -> Result<Analysis, AnalyzeError> {
+    fn model_verdict(
+        &mut self,
+        instruction: &str,
+        raw: &[u8],
+        facts: &Facts,
+    ) -> Result<Analysis, AnalyzeError> {
         let whole = self.analyze_whole(instruction, raw)?;
         let benign = |a: &Analysis| {
             a.verdict
@@ -415,7 +420,7 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         let ruled_out = whole
             .verdict
             .as_ref()
-            .is_some_and(|v| self.ruled_out(v, raw).is_some());
+            .is_some_and(|v| self.ruled_out(v, facts).is_some());
         if !self.opts.request_check || self.opts.mode == Mode::Free || !benign(&whole) && !ruled_out
         {
             return Ok(whole);
@@ -429,12 +434,15 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         for i in parameter_requests(&records) {
             let mut alone = self.analyze_whole(instruction, records[i].as_bytes())?;
             elapsed += alone.elapsed;
-            let bytes = records[i].as_bytes();
-            if let Some(v) = alone
-                .verdict
-                .as_mut()
-                .filter(|v| v.category() != BENIGN_CATEGORY && self.ruled_out(v, bytes).is_none())
-            {
+            if let Some(v) = alone.verdict.as_mut().filter(|v| {
+                v.category() != BENIGN_CATEGORY
+                    && self
+                        .ruled_out(
+                            v,
+                            &Facts::extract(&prompt::log_lines(records[i].as_bytes())),
+                        )
+                        .is_none()
+            }) {
                 // The request's evidence, and what the whole window adds to it.
                 let window = Facts::extract(&prompt::clean_log(raw).lines);
                 v.evidence = format!("{} {}", v.evidence, window.window_context());

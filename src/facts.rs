@@ -271,7 +271,11 @@ impl Facts {
                 .unwrap_or_default()
         };
         let request = p.request.captures(line);
-        match signals::attempt(line) {
+        let attempt = signals::attempt(line);
+        if attempt.is_some() && signals::is_mail(line) {
+            self.mail_lines += 1;
+        }
+        match attempt {
             Some(Attempt::AuthFailure) => {
                 let src = source();
                 if signals::is_ssh(line) {
@@ -283,9 +287,6 @@ impl Facts {
             }
             Some(Attempt::Denial) => self.denials.add(&source()),
             None => {}
-        }
-        if signals::attempt(line).is_some() && signals::is_mail(line) {
-            self.mail_lines += 1;
         }
         if let Some(port) = signals::destination_port(line) {
             let src = source();

@@ -22,6 +22,7 @@
 //! requests are used as data; no rule, regular expression or code of theirs is copied here.
 //! The service → class tables below are ours.
 
+use crate::build::adversarial::access_escape;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -1597,27 +1598,10 @@ pub fn parse_crs_tests(yaml: &str, skips: &mut CrsSkips) -> Result<Vec<CrsReques
     Ok(out)
 }
 
-/// A field of a combined log line as Apache writes it: `"` and `\` escaped, control and
-/// non-ASCII bytes as `\xHH`.
-fn log_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out
-}
-
 /// A request target as a client sends it: spaces percent-encoded (a request line cannot
 /// hold them), then escaped for the log.
 fn log_target(uri: &str) -> String {
-    log_escape(&uri.replace(' ', "%20"))
+    access_escape(&uri.replace(' ', "%20"))
 }
 
 const BROWSERS: [&str; 6] = [
@@ -1862,9 +1846,9 @@ pub fn crs_draft(
         let status = *rng.pick(&[403u16, 403, 404, 200, 400]);
         let request = format!(
             "{} {} {}",
-            log_escape(&r.method),
+            access_escape(&r.method),
             log_target(&r.uri),
-            log_escape(&r.version)
+            access_escape(&r.version)
         );
         events.push((
             t,
@@ -1876,8 +1860,8 @@ pub fn crs_draft(
                 rng.range(150, 5_000),
                 &r.referer
                     .as_deref()
-                    .map_or_else(|| "-".to_string(), log_escape),
-                &log_escape(&agent),
+                    .map_or_else(|| "-".to_string(), access_escape),
+                &access_escape(&agent),
             ),
         ));
         attackers.push(Attacker {
