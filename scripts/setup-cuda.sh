@@ -33,22 +33,37 @@ pkgs=(
 if [ ! -x "$cuda_home/bin/nvcc" ] || [ ! -e "$cuda_home/lib64/libcuda.so" ]; then
   mkdir -p "$wheels"
   echo "setup-cuda: downloading ${#pkgs[@]} wheels into $wheels" >&2
-  python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" \
-    --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 --platform manylinux_2_12_x86_64 \
-    --platform manylinux2010_x86_64 "${pkgs[@]}" >&2
-  unpack=$(mktemp -d)
+  # PyPI downloads of a gigabyte break off now and then (a CI run failed here once); pip keeps
+  # what it finished, so a retry fetches only the rest.
+  for try in 1 2 3; do
+    if python3 -m pip download -q --no-deps --only-binary=:all: -d "$wheels" \
+      --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+      --platform manylinux2014_x86_64 --platform manylinux_2_12_x86_64 \
+      --platform manylinux2010_x86_64 "${pkgs[@]}" >&2; then
+      break
+    fi
+    [ "$try" = 3 ] && { echo "error: setup-cuda: pip could not download the wheels (3 tries)" >&2; exit 1; }
+    echo "setup-cuda: download failed (try $try of 3), $(df -h "$wheels" | tail -1 | awk '{print $4}') free; retrying" >&2
+    sleep 10
+  done
+  rm -rf "$cuda_home"
+  mkdir -p "$cuda_home"
+  # Unpacked beside the toolkit's folder, on its file system, so that files are linked into
+  # place rather than copied.
+  unpack=$(mktemp -d "$cuda_home.unpack.XXXXXX")
   trap 'rm -rf "$unpack"' EXIT
+  # The wheels put everything under nvidia/cu13/{bin,include,lib,nvvm}; each is unpacked and
+  # moved into place at once, so the disk never holds a second copy of the toolkit.
   for p in "${pkgs[@]}"; do
     name=${p%%==*}
     ver=${p##*==}
     whl=$(ls "$wheels"/"${name//-/_}"-"$ver"-*.whl)
-    python3 -m zipfile -e "$whl" "$unpack" >&2
+    python3 -m zipfile -e "$whl" "$unpack/w" >&2
+    cp -al "$unpack"/w/nvidia/cu13/. "$cuda_home"/
+    rm -rf "$unpack/w"
   done
-  rm -rf "$cuda_home"
-  mkdir -p "$cuda_home"
-  # The wheels put everything under nvidia/cu13/{bin,include,lib,nvvm}.
-  cp -a "$unpack"/nvidia/cu13/. "$cuda_home"/
+  # A CI machine is thrown away after the run: the gigabyte of wheels only costs disk there.
+  [ "${CI:-}" = true ] && rm -rf "$wheels"
   chmod +x "$cuda_home"/bin/* "$cuda_home"/nvvm/bin/* 2>/dev/null || true
   mkdir -p "$cuda_home/lib64"
   # The linker looks for the unversioned names.
@@ -59,7 +74,8 @@ if [ ! -x "$cuda_home/bin/nvcc" ] || [ ! -e "$cuda_home/lib64/libcuda.so" ]; the
   done
   # The driver stub: every cu* entry point of cudarc's driver bindings as an empty function,
   # under the driver's soname so that the binary asks for the real libcuda.so.1 at run time.
-  bindings=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-*/src/driver/sys 2>/dev/null | sort -V | tail -1)
+  # (`|| true`: with pipefail, a failed `ls` would end the script before the fetch below.)
+  bindings=$({ ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-*/src/driver/sys 2>/dev/null || true; } | sort -V | tail -1)
   if [ -z "$bindings" ]; then
     cargo fetch -q
     bindings=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-*/src/driver/sys | sort -V | tail -1)
