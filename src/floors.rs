@@ -186,31 +186,28 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
             format!("scanner user agent \"{scanner}\""),
         );
     }
-    let probes: &[(Probe, String)] = if cfg.signatures { &f.probes } else { &[] };
+    let probes: &[(Probe, String, usize)] = if cfg.signatures { &f.probes } else { &[] };
     let secret = probes
         .iter()
-        .find(|(p, _)| matches!(p, Probe::SecretFile | Probe::OpenProxy));
-    if let Some((p, req)) = secret {
+        .find(|(p, _, _)| matches!(p, Probe::SecretFile | Probe::OpenProxy));
+    if let Some((p, req, _)) = secret {
         let what = match p {
             Probe::OpenProxy => "open-proxy test",
             _ => "request for a secret file",
         };
         add(recon, Severity::Medium, format!("{what}: {req}"));
     } else {
-        let admin: Vec<&String> = probes
+        let admin: Vec<(&String, usize)> = probes
             .iter()
-            .filter(|(p, _)| *p == Probe::AdminInterface)
-            .map(|(_, r)| r)
+            .filter(|(p, _, _)| *p == Probe::AdminInterface)
+            .map(|(_, r, n)| (r, *n))
             .collect();
-        if admin.len() >= 2 {
+        let requests: usize = admin.iter().map(|(_, n)| n).sum();
+        if let Some((first, _)) = admin.first().filter(|_| requests >= 2) {
             add(
                 recon,
                 Severity::Medium,
-                format!(
-                    "{} requests for admin interfaces: {}",
-                    admin.len(),
-                    admin[0]
-                ),
+                format!("{requests} requests for admin interfaces: {first}"),
             );
         }
     }
@@ -221,14 +218,13 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
         .filter(|(c, _)| c.starts_with('4'))
         .map(|(_, n)| n)
         .sum();
-    if reaches(f.requests.len(), cfg.probe_paths) && client_errors * 2 >= f.requests.total() {
+    // The summary's count where lines collapsed under one template hide paths.
+    let paths = f.requests.len().max(f.noted_paths.unwrap_or(0));
+    if reaches(paths, cfg.probe_paths) && client_errors * 2 >= f.requests.total() {
         add(
             recon,
             Severity::Medium,
-            format!(
-                "{} distinct paths, {client_errors} answered 4xx",
-                f.requests.len()
-            ),
+            format!("{paths} distinct paths, {client_errors} answered 4xx"),
         );
     }
 
@@ -272,13 +268,22 @@ const INJECTIONS: [&str; 5] = [
     "Local File Inclusion (LFI) Attack",
 ];
 
-/// Why the facts rule out the category `category` for a web window, if they do: the other
-/// side of the bound. An injection needs injection syntax in some request (a plain search for
-/// `opening hours` is none, however the model reads it); reconnaissance needs a sign of it
-/// (a 4xx or 5xx answer, a probe, a scanner, a burst faster than one request a second).
-/// Windows without requests are left to the model.
+/// Why the facts rule out the category `category`, if they do: the other side of the bound.
+/// An injection needs injection syntax in some request of a web window (a plain search for
+/// `opening hours` is none, however the model reads it), or in some line of a window without
+/// requests; reconnaissance in a web window needs a sign of it (a 4xx or 5xx answer, a probe,
+/// a scanner, a burst faster than one request a second).
 pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
-    if f.requests.is_empty() || !f.exploits.is_empty() {
+    if !f.exploits.is_empty() {
+        return None;
+    }
+    if f.requests.is_empty() {
+        // A system or application log: an injection shows its quotes, brackets or keywords
+        // somewhere in the text (a Windows servicing log's repeated lines were read as SQL
+        // injection without any).
+        if INJECTIONS.contains(&category) && !f.text_syntax {
+            return Some("no line carries injection syntax");
+        }
         return None;
     }
     if INJECTIONS.contains(&category)
@@ -383,6 +388,26 @@ mod tests {
             impact: b.impact.clone(),
             recommendation: b.recommendation.clone(),
         }
+    }
+
+    #[test]
+    fn an_injection_in_a_log_without_requests_needs_syntax_in_its_text() {
+        let facts = |lines: &[&str]| {
+            Facts::extract(&lines.iter().map(|l| l.to_string()).collect::<Vec<_>>())
+        };
+        let servicing = facts(&[
+            "[×16] 2016-09-28 04:30:31, Info                  CBS    Failed to get next element [HRESULT = 0x800f080d - CBS_E_MANIFEST_INVALID_ITEM]",
+            "[×19] 2016-09-28 04:30:31, Info                  CBS    Warning: Unrecognized packageExtended attribute.",
+        ]);
+        assert_eq!(
+            unsupported("SQL Injection", &servicing),
+            Some("no line carries injection syntax")
+        );
+        assert_eq!(unsupported("Brute Force Attack", &servicing), None);
+        let app = facts(&[
+            "Mar  5 10:00:01 app php: query failed: SELECT * FROM users WHERE id='1' OR '1'='1'",
+        ]);
+        assert_eq!(unsupported("SQL Injection", &app), None);
     }
 
     #[test]
@@ -515,9 +540,10 @@ mod tests {
             ),
             None
         );
+        // Without requests, the text itself must show injection syntax.
         assert_eq!(
             unsupported("SQL Injection", &facts("sshd[1]: Failed password for root")),
-            None
+            Some("no line carries injection syntax")
         );
     }
 

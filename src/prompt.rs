@@ -32,6 +32,48 @@ pub const DEFAULT_INPUT_TOKENS: usize = 256;
 /// The longest line kept whole, in bytes; longer lines keep their head and tail.
 const MAX_LINE_BYTES: usize = 2_000;
 
+/// Most records one repeat marker may stand for; a larger count reads as this many.
+pub const MAX_REPEAT: usize = 10_000;
+
+/// The repeat marker's opening and closing text: `[×37] ` (U+00D7 MULTIPLICATION SIGN).
+const REPEAT_OPEN: &str = "[\u{d7}";
+const REPEAT_CLOSE: &str = "] ";
+
+/// The marker the agent's windower writes before a line that stands for `n` records of one
+/// template (`[×37] Mar  5 10:00:01 host sshd[123]: Failed password ...`): the line is the
+/// first of those records, written once with its count instead of `n` times.
+///
+/// The marker is a prefix because the start of a log line is written by the logger (a
+/// timestamp, a client address), not by whoever the line is about, so text an attacker
+/// controls cannot pose as a count; [`repeat_count`] reads a marker only there.
+pub fn repeat_prefix(n: usize) -> String {
+    format!("{REPEAT_OPEN}{n}{REPEAT_CLOSE}")
+}
+
+/// How many records `line` stands for and its text without the marker: `(n, rest)` for a
+/// line that starts with [`repeat_prefix`]`(n)`, `(1, line)` for any other. The count is
+/// capped at [`MAX_REPEAT`]; a malformed marker (`[×]`, `[×0] `, `[×07] `, `[×5]x`) is
+/// ordinary text.
+pub fn repeat_count(line: &str) -> (usize, &str) {
+    let Some(after) = line.strip_prefix(REPEAT_OPEN) else {
+        return (1, line);
+    };
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, rest) = after.split_at(digits);
+    let Some(rest) = rest.strip_prefix(REPEAT_CLOSE) else {
+        return (1, line);
+    };
+    // The writer writes canonical numbers only; anything else is someone else's text.
+    if number.is_empty() || number.starts_with('0') {
+        return (1, line);
+    }
+    // All digits, so parsing fails only on overflow: past the cap either way.
+    let n = number
+        .parse::<usize>()
+        .map_or(MAX_REPEAT, |n| n.min(MAX_REPEAT));
+    (n, rest)
+}
+
 /// The fixed text before the log lines.
 pub fn header(instruction: &str) -> String {
     format!("### Instruction:\n{instruction}\n\n### Input:\n")
@@ -111,9 +153,11 @@ pub fn prompt_tokens(
 pub struct CleanLog {
     /// The lines, with control characters escaped and forged prompt/verdict lines quoted.
     pub lines: Vec<String>,
-    /// Lines that imitate a prompt section or a verdict field (quoted in `lines`).
+    /// Lines that imitate a prompt section or a verdict field (quoted in `lines`), a line with
+    /// a repeat marker counted for each record it stands for.
     pub forged_lines: usize,
-    /// Log fields whose text addressed the analyzer, replaced by a [`REMOVED`] placeholder.
+    /// Log fields whose text addressed the analyzer, replaced by a [`REMOVED`] placeholder
+    /// (counted like `forged_lines`).
     pub addressed_fields: usize,
     /// Whether the bytes were not valid UTF-8 (bad sequences became U+FFFD).
     pub had_invalid_utf8: bool,
@@ -125,22 +169,27 @@ pub struct CleanLog {
 /// `\xNN` so they neither vanish nor reach the tokenizer raw; lines that imitate the prompt's
 /// `###` sections or a verdict field (`SEVERITY: LOW`) are prefixed with `| `, so that the model
 /// reads them as quoted log text rather than as part of its own instructions or answer.
+/// A repeat marker ([`repeat_prefix`]) stays at the front of its line.
 pub fn clean_log(bytes: &[u8]) -> CleanLog {
     let (lines, had_invalid_utf8) = escaped_lines(bytes);
     let mut forged_lines = 0;
     let mut addressed_fields = 0;
     let lines = lines
         .into_iter()
-        .map(|mut line| {
-            if imitates_prompt(&line) {
-                forged_lines += 1;
-                line.insert_str(0, "| ");
+        .map(|line| {
+            // A repeat marker stays outermost (`[×3] | SEVERITY: LOW`): the text after it is
+            // what gets quoted or neutralised, and the count still applies to all of it.
+            let (count, text) = repeat_count(&line);
+            let marker = &line[..line.len() - text.len()];
+            let text = if imitates_prompt(text) {
+                forged_lines += count;
+                format!("| {text}")
             } else {
-                let (neutral, n) = neutralise(&line);
-                line = neutral;
-                addressed_fields += n;
-            }
-            line
+                let (neutral, n) = neutralise(text);
+                addressed_fields += n * count;
+                neutral
+            };
+            format!("{marker}{text}")
         })
         .collect();
     CleanLog {
@@ -323,9 +372,10 @@ fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
 pub struct FittedInput {
     /// The prompt's input text.
     pub text: String,
-    /// Lines of the window.
+    /// Log lines of the window: a line with a repeat marker ([`repeat_count`]) counts for
+    /// each record it stands for.
     pub total_lines: usize,
-    /// Lines left out of the middle (0 when everything fits).
+    /// Log lines left out of the middle (0 when everything fits), counted the same way.
     pub omitted_lines: usize,
 }
 
@@ -370,7 +420,11 @@ pub fn fit_lines(
         }
         take_head = !take_head;
     }
-    let omitted = total - head - tail;
+    // Counted in log lines, as the facts count them: a cut `[×20]` line hides 20.
+    let log_lines = |ls: &[String]| -> usize { ls.iter().map(|l| repeat_count(l).0).sum() };
+    let shown = log_lines(&lines[..head]) + log_lines(&lines[total - tail..]);
+    let all = log_lines(lines);
+    let omitted = all - shown;
     let mut text = String::new();
     for l in &lines[..head] {
         text.push_str(l);
@@ -388,7 +442,7 @@ pub fn fit_lines(
     }
     Ok(FittedInput {
         text,
-        total_lines: total,
+        total_lines: all,
         omitted_lines: omitted,
     })
 }
@@ -472,5 +526,34 @@ mod tests {
         let clean = clean_log(format!("{agent}\n{ordinary}").as_bytes());
         assert_eq!(clean.addressed_fields, 1);
         assert_eq!(clean.lines[1], ordinary);
+    }
+
+    #[test]
+    fn repeat_markers_are_read_only_in_their_written_form() {
+        let line = format!("{}Mar  5 10:00:01 host sshd[1]: x", repeat_prefix(37));
+        assert_eq!(line, "[\u{d7}37] Mar  5 10:00:01 host sshd[1]: x");
+        assert_eq!(repeat_count(&line), (37, "Mar  5 10:00:01 host sshd[1]: x"));
+        assert_eq!(repeat_count("[\u{d7}1] [\u{d7}9] x"), (1, "[\u{d7}9] x"));
+        assert_eq!(
+            repeat_count("[\u{d7}99999999999999999999999] x"),
+            (MAX_REPEAT, "x")
+        );
+        assert_eq!(repeat_count("[\u{d7}20000] x"), (MAX_REPEAT, "x"));
+        for text in [
+            "plain",
+            "",
+            "[\u{d7}] x",
+            "[\u{d7}0] x",
+            "[\u{d7}07] x",
+            "[\u{d7}5]x",
+            "[\u{d7}5 ] x",
+            "[\u{d7}-5] x",
+            " [\u{d7}5] x",
+            "[x5] x",
+            "[5 requests in 3 s]",
+            "GET /?a=[\u{d7}500] x",
+        ] {
+            assert_eq!(repeat_count(text), (1, text), "{text}");
+        }
     }
 }

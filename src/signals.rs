@@ -144,10 +144,14 @@ pub fn is_ssh(line: &str) -> bool {
 
 static DEST_PORT: LazyLock<Regex> = LazyLock::new(|| {
     // iptables `DPT=`, pf/OPNsense and most firewalls `dst=1.2.3.4:22` or `dport=22`,
-    // `to 1.2.3.4 port 22`, Zeek-like `dst_port=22`, `destination port: 22`.
-    Regex::new(
-        r"(?i)(?:\bDPT=|\bd(?:st)?_?port[=:]\s?|\bdestination port:? |\bdst=\d{1,3}(?:\.\d{1,3}){3}:|\bto \S+ port )(\d{1,5})\b",
-    )
+    // `to 1.2.3.4 port 22`, Zeek-like `dst_port=22`, `destination port: 22`; pfSense's and
+    // OPNsense's `filterlog` CSV for IPv4 TCP/UDP (rule fields, then `4,` and the IP header's
+    // fields up to the protocol, then length, source, destination, source port, destination
+    // port), with the tag or as the bare message a syslog parser hands on.
+    Regex::new(concat!(
+        r"(?i)(?:\bDPT=|\bd(?:st)?_?port[=:]\s?|\bdestination port:? |\bdst=\d{1,3}(?:\.\d{1,3}){3}:|\bto \S+ port )(?P<port>\d{1,5})\b",
+        r"|(?:\bfilterlog(?:\[\d+\])?:\s*|^)(?:[^,]*,){8}4,(?:[^,]*,){7}(?:tcp|udp),\d+,[0-9.]+,[0-9.]+,\d+,(?P<pf>\d{1,5})\b",
+    ))
     .expect("port pattern compiles")
 });
 
@@ -155,7 +159,8 @@ static DEST_PORT: LazyLock<Regex> = LazyLock::new(|| {
 pub fn destination_port(line: &str) -> Option<u16> {
     DEST_PORT
         .captures(line)
-        .and_then(|c| c[1].parse::<u16>().ok())
+        .and_then(|c| c.name("port").or_else(|| c.name("pf")))
+        .and_then(|m| m.as_str().parse::<u16>().ok())
         .filter(|&p| p > 0)
 }
 
@@ -718,6 +723,14 @@ mod tests {
         assert_eq!(
             destination_port("filterlog: block in on em0 dst=192.0.2.1:8080"),
             Some(8080)
+        );
+        assert_eq!(
+            destination_port("Feb 24 10:28:52 pfsense filterlog[82846]: 5,,,1000000103,igb0,match,block,in,4,0x0,,171,53114,0,none,6,tcp,44,188.28.2.180,192.168.7.192,16614,1521,0,S,2920947368,,1024,,mss"),
+            Some(1521)
+        );
+        assert_eq!(
+            destination_port("5,,,1000000103,igb0,match,block,in,4,0x0,,171,53114,0,none,17,udp,44,188.28.2.180,192.168.7.192,16614,161,36"),
+            Some(161)
         );
         assert_eq!(destination_port("nothing here port"), None);
         assert!(is_mail(

@@ -61,9 +61,11 @@ pub struct ThreatType {
     pub recommendation: String,
     /// A short noun phrase for evidence text, e.g. `SQL injection payload`.
     pub summary: String,
-    /// Whether the shipped adapter was trained on the label, so that the model may choose
-    /// it. A label it never saw is given only by the deterministic floors
-    /// ([`crate::floors`]) until a retrained adapter learns it.
+    /// Whether the model may choose the label (the schema offers it). A label the shipped
+    /// adapter was never trained on is given only by the deterministic floors
+    /// ([`crate::floors`]), and so is one whose windows the seed labels otherwise: the seed
+    /// calls a burst of failed web logins plain `Brute Force Attack`, so its web-login subtype
+    /// is the floor's to give.
     #[serde(default = "learned_by_default", skip_serializing_if = "is_true")]
     pub learned: bool,
 }

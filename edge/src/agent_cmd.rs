@@ -76,6 +76,7 @@ impl AgentArgs {
                 ..WindowConfig::default()
             },
             use_cache: !self.no_cache,
+            exclude: opensoc_edge::store::side_files(&self.db_path()),
             ..IngestConfig::default()
         })
     }
@@ -83,9 +84,24 @@ impl AgentArgs {
     /// Locks and opens the database, and applies retention.
     pub fn open_store(&self) -> anyhow::Result<(RunLock, Store)> {
         let path = self.db_path();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the directory of {}", path.display()))?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        match (dir, &self.db) {
+            // The default location is ours to create ($OPENSOC_HOME).
+            (Some(dir), None) => std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the directory of {}", path.display()))?,
+            // A --db the user typed is not: a typo must not leave directories behind.
+            (Some(dir), Some(_)) if !dir.is_dir() => anyhow::bail!(
+                "the directory of the database {} does not exist (create it first)",
+                path.display()
+            ),
+            _ => {}
+        }
+        // A device or a directory is no database, and the lock and journal files that SQLite
+        // would put beside it must not appear there (`--db /dev/null`).
+        if let Ok(meta) = std::fs::metadata(&path) {
+            if !meta.is_file() {
+                anyhow::bail!("the database {} is not a regular file", path.display());
+            }
         }
         let lock = RunLock::acquire(&path)?;
         let mut store = Store::open(&path)?;
@@ -153,18 +169,19 @@ pub fn print_findings(
             writeln!(out, "{}", crate::verdict_format::verdict_json(stored))?;
         } else {
             let v = &stored.verdict;
+            let text = crate::verdict_format::terminal_text;
             let also = v
                 .secondary
                 .as_deref()
-                .map_or_else(String::new, |s| format!(" (also: {s})"));
+                .map_or_else(String::new, |s| format!(" (also: {})", text(s)));
             writeln!(
                 out,
                 "{}  {:<8}  {}{also}  {}  {} ({} line{})",
                 v.first_time.map_or_else(|| "-".to_string(), format_time),
-                v.severity,
-                v.threat_type,
-                v.entity.as_deref().unwrap_or("-"),
-                v.source,
+                text(&v.severity),
+                text(&v.threat_type),
+                text(v.entity.as_deref().unwrap_or("-")),
+                text(&v.source),
                 v.records,
                 if v.records == 1 { "" } else { "s" }
             )?;

@@ -84,6 +84,10 @@ pub struct IngestConfig {
     pub use_cache: bool,
     /// A live file's last line without a newline is taken once the file has been still this long.
     pub partial_line_after: Duration,
+    /// Files never read as logs, whatever path names them: the verdict database and the files
+    /// SQLite and the run lock keep beside it (a scan of the directory that holds them would
+    /// otherwise judge its own pages, and grow them while it reads).
+    pub exclude: Vec<PathBuf>,
 }
 
 impl Default for IngestConfig {
@@ -92,8 +96,19 @@ impl Default for IngestConfig {
             window: WindowConfig::default(),
             use_cache: true,
             partial_line_after: Duration::from_secs(60),
+            exclude: Vec::new(),
         }
     }
+}
+
+/// The (device, inode) of each existing path: a file's identity under any spelling of its path.
+fn file_ids(paths: &[PathBuf]) -> Vec<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect()
 }
 
 /// Counts of one run (a scan, or a watch so far).
@@ -212,8 +227,15 @@ impl<J: Judge> Ingest<J> {
         for (path, message) in found.problems {
             self.problems.push(Problem { path, message });
         }
+        let excluded = file_ids(&self.config.exclude);
         let mut identified = Vec::new();
         for file in found.files {
+            if file_ids(std::slice::from_ref(&file.path))
+                .first()
+                .is_some_and(|id| excluded.contains(id))
+            {
+                continue;
+            }
             match identify(&file) {
                 Ok(id) => identified.push((file, id)),
                 Err(e) => self.problems.push(Problem {

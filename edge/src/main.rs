@@ -105,6 +105,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`opensoc verdicts --format json | head`) closes the pipe; the
+    // default action of SIGPIPE ends the program quietly there, as it ends `cat`. Rust ignores
+    // the signal, which turns every later print into a panic or an error message.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread is started; it only resets a disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let matches = Cli::command().get_matches();
     // When the value came from $OPENSOC_MODEL, leave it to the library to read, so that its
     // errors name the variable rather than the flag.

@@ -25,7 +25,8 @@ const CHUNK_LINES: usize = 2_000;
     after_help = "Reads each file from where the last scan stopped (files that rotated \
                         since are found by inode and content fingerprint), groups lines into \
                         windows per entity, and stores one verdict per window in the database.\n\n\
-                        Exit status: 0 no finding at or above --min-severity, 1 findings, 2 error.\n\n\
+                        Exit status: 0 no finding at or above --min-severity, 1 findings, 2 error \
+                        (also when a path was missing or unreadable: the others are still read and stored).\n\n\
                         Cron, every 10 minutes:\n  \
                         */10 * * * * opensoc scan --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log"
 )]
@@ -80,7 +81,11 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let problems = ingest.take_problems();
     for p in &problems {
-        eprintln!("warning: {}: {}", p.path.display(), p.message);
+        eprintln!(
+            "warning: {}: {}",
+            crate::verdict_format::terminal_text(&p.path.display().to_string()),
+            crate::verdict_format::terminal_text(&p.message)
+        );
     }
 
     let stats = ingest.stats().clone();
@@ -152,6 +157,15 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
     if interrupted {
         return Ok(ExitCode::from(130));
+    }
+    if !problems.is_empty() {
+        // A path cron cannot read must not pass for a clean system.
+        eprintln!(
+            "error: {} path{} could not be read (warnings above); what could be read is stored",
+            problems.len(),
+            plural(problems.len() as u64)
+        );
+        return Ok(ExitCode::from(2));
     }
     Ok(if findings.is_empty() {
         ExitCode::SUCCESS

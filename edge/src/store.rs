@@ -288,9 +288,10 @@ pub struct StoredVerdict {
 /// Which verdicts [`Store::verdicts`] returns; every field narrows, `None` does not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerdictFilter {
-    /// Created at or after (unix seconds).
+    /// Log time (unix seconds): the window ends at or after it. Every table shows log time,
+    /// so the filter reads it too; a window without log times falls back to when it was stored.
     pub since: Option<i64>,
-    /// Created at or before (unix seconds).
+    /// Log time (unix seconds): the window starts at or before it (same fallback).
     pub until: Option<i64>,
     /// At least this severity (LOW < MEDIUM < HIGH < CRITICAL).
     pub min_severity: Option<String>,
@@ -379,6 +380,23 @@ fn verdict_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVerdict> 
             input: row.get(19)?,
         },
     })
+}
+
+/// The database at `db` and the files kept beside it: SQLite's write-ahead log, shared memory
+/// and rollback journal, and the run lock (`<db>.lock`).
+pub fn side_files(db: &Path) -> Vec<PathBuf> {
+    let with = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    vec![
+        db.to_path_buf(),
+        with("-wal"),
+        with("-shm"),
+        with("-journal"),
+        with(".lock"),
+    ]
 }
 
 impl Store {
@@ -767,11 +785,17 @@ impl Store {
         let mut args: Vec<Value> = Vec::new();
         if let Some(since) = filter.since {
             args.push(Value::Integer(since));
-            sql += &format!(" AND v.created_at >= ?{}", args.len());
+            sql += &format!(
+                " AND COALESCE(v.last_time, v.created_at) >= ?{}",
+                args.len()
+            );
         }
         if let Some(until) = filter.until {
             args.push(Value::Integer(until));
-            sql += &format!(" AND v.created_at <= ?{}", args.len());
+            sql += &format!(
+                " AND COALESCE(v.first_time, v.created_at) <= ?{}",
+                args.len()
+            );
         }
         if let Some(min) = &filter.min_severity {
             let rank = severity_rank(min).ok_or_else(|| StoreError::BadSeverity(min.clone()))?;

@@ -469,6 +469,44 @@ fn attribute(row: &VerdictRow, attackers: &[(usize, String, String)]) -> (Vec<us
     (by_text, misattributed)
 }
 
+/// The attackers of `attackers` a window answers for: those whose address keys it (`entity`,
+/// as stored: `ip 1.2.3.4`) or appears in its text, else the address-less ones; empty for a
+/// benign window. The scorer's rule, for builders that label windows as the scorer counts them.
+pub fn owners(attackers: &[Attacker], entity: Option<&str>, input: &str) -> Vec<usize> {
+    let row = VerdictRow {
+        entity: entity.map(str::to_string),
+        severity: Severity::Low,
+        risk_score: 0,
+        category: String::new(),
+        input: input.to_string(),
+    };
+    let (owners, _) = attribute(&row, &addressed(attackers));
+    if owners.is_empty() {
+        return address_less(attackers);
+    }
+    owners
+}
+
+/// The attackers with an address: (index, canonical address, address as written).
+fn addressed(attackers: &[Attacker]) -> Vec<(usize, String, String)> {
+    attackers
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| !a.is_any())
+        .map(|(i, a)| (i, canonical(&a.source), a.source.trim().to_string()))
+        .collect()
+}
+
+/// The indices of the address-less attackers.
+fn address_less(attackers: &[Attacker]) -> Vec<usize> {
+    attackers
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.is_any())
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// The more severe of two rows (then the higher risk score, then the earlier).
 fn worse<'a>(a: Option<&'a VerdictRow>, b: &'a VerdictRow) -> &'a VerdictRow {
     match a {
@@ -480,20 +518,8 @@ fn worse<'a>(a: Option<&'a VerdictRow>, b: &'a VerdictRow) -> &'a VerdictRow {
 /// Scores one case from its stored verdicts: which attackers were flagged at or above
 /// `min`, with which category, and how many benign windows were flagged.
 pub fn score_case(case: &Case, rows: &[VerdictRow], min: Severity) -> CaseResult {
-    let addressed: Vec<(usize, String, String)> = case
-        .attackers
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| !a.is_any())
-        .map(|(i, a)| (i, canonical(&a.source), a.source.trim().to_string()))
-        .collect();
-    let any: Vec<usize> = case
-        .attackers
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| a.is_any())
-        .map(|(i, _)| i)
-        .collect();
+    let addressed = addressed(&case.attackers);
+    let any = address_less(&case.attackers);
 
     let mut per_attacker: Vec<Vec<&VerdictRow>> = vec![Vec::new(); case.attackers.len()];
     let mut misattributed = vec![0usize; case.attackers.len()];

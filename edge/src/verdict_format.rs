@@ -114,15 +114,52 @@ pub fn csv_row(stored: &StoredVerdict) -> String {
 }
 
 fn csv_field(s: &str) -> String {
+    // A cell a spreadsheet would take for a formula is quoted as text: log text and file names
+    // are the attacker's (`=HYPERLINK(…)` in a user name).
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
-/// A text table: the header row, then rows, each column padded to its widest cell.
+/// `s` safe to print on a terminal: control characters (escape sequences, newlines that would
+/// start a fake row, C1 controls) and the invisible marks that reorder text are written as
+/// escapes (`\x1b`, `\n`, `\u{202e}`). Log text, entities and file names are the attacker's.
+pub fn terminal_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A text table: the header row, then rows, each column padded to its widest cell; every
+/// cell goes through [`terminal_text`].
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_text(c)).collect())
+        .collect();
+    let rows = &rows;
     let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in width.iter_mut().zip(row) {
@@ -166,6 +203,27 @@ mod tests {
             format_time(1_795_737_600 + 9 * 3600),
             "2026-11-27 09:00:00Z"
         );
+    }
+
+    #[test]
+    fn terminal_text_escapes_controls_and_reordering_marks() {
+        assert_eq!(
+            terminal_text("a\u{1b}]0;x\u{7}\u{1b}[2J\nLOW  No Threat\u{202e}b\u{9b}c"),
+            "a\\x1b]0;x\\x07\\x1b[2J\\nLOW  No Threat\\u{202e}b\\u{9b}c"
+        );
+        assert_eq!(terminal_text("203.0.113.9 ünïcode"), "203.0.113.9 ünïcode");
+        let t = table(&["entity"], &[vec!["x\ny".to_string()]]);
+        assert_eq!(t.lines().count(), 2, "{t}");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_stay_text() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("root"), "root");
     }
 
     #[test]

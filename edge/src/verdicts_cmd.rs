@@ -23,11 +23,11 @@ pub struct FilterArgs {
     /// The verdict database.
     #[arg(long, env = "OPENSOC_DB", value_name = "FILE")]
     db: Option<PathBuf>,
-    /// Only verdicts stored at or after this time: 2026-11-27, 2026-11-27T09:00:00Z, or an age
-    /// such as 24h or 7d.
+    /// Only windows whose log time reaches this time or later (the time the tables show):
+    /// 2026-11-27, 2026-11-27T09:00:00Z, or an age such as 24h or 7d.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only verdicts stored before this time (same forms as --since).
+    /// Only windows whose log time starts at or before this time (same forms as --since).
     #[arg(long, value_name = "TIME")]
     until: Option<String>,
     /// Only this severity and above.

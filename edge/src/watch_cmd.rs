@@ -99,7 +99,11 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     while !stop.load(Ordering::SeqCst) {
         ingest.refresh(&a.paths)?;
         for p in ingest.take_problems() {
-            eprintln!("warning: {}: {}", p.path.display(), p.message);
+            eprintln!(
+                "warning: {}: {}",
+                crate::verdict_format::terminal_text(&p.path.display().to_string()),
+                crate::verdict_format::terminal_text(&p.message)
+            );
         }
         while !stop.load(Ordering::SeqCst) {
             let n = ingest.pump(Some(CHUNK_LINES))?;

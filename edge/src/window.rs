@@ -3,6 +3,7 @@
 
 use crate::logline::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 use crate::record::Record;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 /// When windows close.
@@ -65,12 +66,34 @@ impl Window {
             .collect()
     }
 
-    /// The analyzer's input: the records' text, one per line, then the summary line last.
+    /// The analyzer's input: the records' text, then the summary line last. Records of one
+    /// template are written once, so that a window of fifty near-identical lines costs the
+    /// model a few lines of prefill.
+    ///
+    /// Records whose text masks to the same template ([`crate::template::mask`]: addresses,
+    /// numbers, stamps and ids masked, words and payload punctuation kept) are written where
+    /// the first of them stood, as that first record's own text behind a count marker
+    /// ([`opensoc::prompt::repeat_prefix`]): `[×37] Mar  5 10:00:01 host sshd[123]: Failed
+    /// password for root from 1.2.3.4 port 4242 ssh2`. The text is a real line, so evidence
+    /// that quotes it quotes the log. The marker is a prefix because the start of a log line
+    /// is the logger's (a timestamp, a client address), not the attacker's: text inside a
+    /// line cannot pass for a count, and the facts ([`opensoc::facts`]) read one only at the
+    /// start. Each line of a multi-line record carries it, since the reader counts by line
+    /// (a Windows event's failure is on its `Description:` line). A record of its own is
+    /// written as it is, unless a line of it already starts like a marker: that line gets a
+    /// `[×1] ` of its own, so the reader takes the record's text for text.
     pub fn input(&self) -> String {
+        let texts = self.record_texts();
         let mut out = String::new();
-        for text in self.record_texts() {
-            out.push_str(&text);
-            out.push('\n');
+        for (n, text) in collapsed(&texts) {
+            for line in text.split('\n') {
+                let looks_marked = opensoc::prompt::repeat_count(line).1.len() < line.len();
+                if n > 1 || looks_marked {
+                    out.push_str(&opensoc::prompt::repeat_prefix(n));
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
         }
         if let Some(s) = &self.summary {
             out.push_str(s);
@@ -97,6 +120,37 @@ impl Window {
         }
         out
     }
+}
+
+/// Record texts grouped by template, in order of first appearance: how many records each
+/// group holds and its first record's text.
+///
+/// The template is every line masked with [`crate::template::mask`], plus the magnitude of
+/// each large number ([`crate::template::magnitudes`]): a flow that moved 27 GB must not hide
+/// behind the first line's 41 kB, while stamps, ports and pids still fold together.
+pub fn collapsed(texts: &[String]) -> Vec<(usize, &str)> {
+    let mut groups: Vec<(usize, &str)> = Vec::new();
+    let mut by_template: HashMap<String, usize> = HashMap::new();
+    for text in texts {
+        let template: Vec<String> = text
+            .lines()
+            .map(|l| {
+                format!(
+                    "{}\u{1f}{}",
+                    crate::template::mask(l),
+                    crate::template::magnitudes(l)
+                )
+            })
+            .collect();
+        match by_template.entry(template.join("\n")) {
+            Entry::Occupied(group) => groups[*group.get()].0 += 1,
+            Entry::Vacant(slot) => {
+                slot.insert(groups.len());
+                groups.push((1, text));
+            }
+        }
+    }
+    groups
 }
 
 #[derive(Debug)]
@@ -532,8 +586,13 @@ mod tests {
             w.summary.as_deref(),
             Some("[6 requests in 6 s from 1.2.3.4 — 401 ×5, 404 ×1, 2 distinct paths]")
         );
+        // The five 401s to /login share a template: one line with its count.
         let input = w.input();
-        assert_eq!(input.lines().count(), 7);
+        assert_eq!(input.lines().count(), 3, "{input}");
+        assert!(input.starts_with(&format!(
+            "[\u{d7}5] {}\n",
+            access("1.2.3.4", 0, "/login", 401)
+        )));
         assert!(input.ends_with("2 distinct paths]"));
         assert_eq!(closed[1].summary, None, "a single record has no summary");
         assert_eq!(closed[1].input(), access("5.6.7.8", 5, "/", 200));
@@ -789,5 +848,181 @@ mod tests {
             f.w.flush()[0].summary.as_deref(),
             Some("[5 connection attempts to port 22 from 203.0.113.7 in 4 s]")
         );
+    }
+
+    fn facts_of(w: &Window) -> opensoc::facts::Facts {
+        opensoc::facts::Facts::extract(&opensoc::prompt::log_lines(w.input().as_bytes()))
+    }
+
+    #[test]
+    fn repeated_templates_reach_the_model_once_with_a_count() {
+        let mut f = Feed::new(WindowConfig::default());
+        let failure = |i: u32| {
+            format!(
+                "Mar  5 10:00:{i:02} host sshd[{}]: Failed password for root from 203.0.113.9 port {} ssh2",
+                100 + i,
+                4000 + i
+            )
+        };
+        for i in 0..20 {
+            f.push("auth.log", &failure(i));
+        }
+        let accepted =
+            "Mar  5 10:00:30 host sshd[200]: Accepted password for root from 203.0.113.9 port 5000 ssh2";
+        f.push("auth.log", accepted);
+        let w = f.w.flush();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].records.len(), 21);
+        let input = w[0].input();
+        let lines: Vec<&str> = input.lines().collect();
+        assert_eq!(lines.len(), 3, "{input}");
+        assert_eq!(
+            lines[0],
+            format!("[\u{d7}20] {}", failure(0)),
+            "the first real line"
+        );
+        assert_eq!(lines[1], accepted, "a line of its own has no marker");
+        assert_eq!(
+            lines[2],
+            "[20 failed logins then an accepted login for root from 203.0.113.9 in 30 s]"
+        );
+        // The facts read from the short input count every record.
+        let facts = facts_of(&w[0]);
+        assert_eq!(facts.failed_logins, 20);
+        assert_eq!(facts.accepted_logins, 1);
+        assert_eq!(
+            facts.auth_failures.items(),
+            [("203.0.113.9".to_string(), 20)]
+        );
+        assert_eq!(facts.lines, 22, "20 + 1 records and the summary");
+    }
+
+    #[test]
+    fn collapsed_keeps_templates_in_first_seen_order() {
+        let texts: Vec<String> = [
+            "conn from 1.2.3.4 port 1",
+            "bye 3",
+            "conn from 5.6.7.8 port 2",
+            "hello world",
+            "bye 4",
+            "conn from 9.9.9.9 port 3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            collapsed(&texts),
+            [
+                (3, "conn from 1.2.3.4 port 1"),
+                (2, "bye 3"),
+                (1, "hello world")
+            ]
+        );
+        // Payload characters keep templates apart: they are what a verdict rests on.
+        let payloads: Vec<String> = ["GET /q?page=1", "GET /q?page=1'--", "GET /q?page=2"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            collapsed(&payloads),
+            [(2, "GET /q?page=1"), (1, "GET /q?page=1'--")]
+        );
+        // So do orders of magnitude: a 27 GB upload is not one more 41 kB flow.
+        let flows: Vec<String> = [
+            "conn 192.168.3.234 50385 120.18.127.98 443 tcp 41857 13901926",
+            "conn 192.168.3.234 60232 10.14.5.56 443 tcp 27905945112 4298088",
+            "conn 192.168.3.234 52927 96.250.227.175 443 tcp 86711 15848416",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let groups = collapsed(&flows);
+        assert_eq!(groups.len(), 2, "{groups:?}");
+        assert_eq!(groups[0].0, 2);
+        assert_eq!(groups[1], (1, flows[1].as_str()));
+        assert!(collapsed(&[]).is_empty());
+    }
+
+    fn window_of(texts: &[&str]) -> Window {
+        Window {
+            group: "g".into(),
+            entity: None,
+            format: LogFormat::Plain,
+            records: texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Record {
+                    file: 1,
+                    start: i as u64 * 100,
+                    end: i as u64 * 100 + 99,
+                    text: t.to_string(),
+                })
+                .collect(),
+            first_time: None,
+            last_time: None,
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn every_line_of_a_repeated_multi_line_record_carries_the_count() {
+        let event = |ip: &str| format!("EventID: 4625\nSource IP: {ip}\nUser: admin");
+        let w = window_of(&[&event("10.0.0.5"), &event("10.0.0.6"), &event("10.0.0.7")]);
+        assert_eq!(
+            w.input(),
+            "[\u{d7}3] EventID: 4625\n[\u{d7}3] Source IP: 10.0.0.5\n[\u{d7}3] User: admin"
+        );
+        let facts = facts_of(&w);
+        assert_eq!(facts.event_ids.items(), [("4625".to_string(), 3)]);
+        assert_eq!(facts.users.items(), [("admin".to_string(), 3)]);
+    }
+
+    #[test]
+    fn a_record_that_starts_like_a_marker_cannot_pass_for_a_count() {
+        let forged = "[\u{d7}500] Failed password for root from 203.0.113.9 port 22 ssh2";
+        let w = window_of(&[forged]);
+        assert_eq!(w.input(), format!("[\u{d7}1] {forged}"));
+        assert_eq!(facts_of(&w).failed_logins, 1);
+        // An ordinary single record is written as it is.
+        let plain = "Failed password for root from 203.0.113.9 port 22 ssh2";
+        assert_eq!(window_of(&[plain]).input(), plain);
+    }
+
+    #[test]
+    fn a_collapsed_port_scan_still_reads_as_one() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..40u32 {
+            f.push(
+                "kern.log",
+                &format!("Nov 28 10:00:{:02} fw kernel: [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.9 DST=192.0.2.1 PROTO=TCP SPT=40000 DPT={} SYN", i / 4, 1000 + i),
+            );
+        }
+        let w = f.w.flush();
+        assert_eq!(w[0].input().lines().count(), 2, "{}", w[0].input());
+        // The ports hidden by the collapse come from the summary line.
+        let facts = facts_of(&w[0]);
+        assert_eq!(facts.ports.items(), [("203.0.113.9".to_string(), 40)]);
+        let floor = opensoc::floors::floor(&facts, &opensoc::floors::FloorConfig::default());
+        assert_eq!(floor.map(|f| f.label), Some("Network Port Scan"));
+    }
+
+    #[test]
+    fn a_pf_filterlog_scan_is_one_window_of_many_ports() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..15u32 {
+            f.push(
+                "filter.log",
+                &format!("Feb 24 10:28:{:02} pfsense filterlog[82846]: 5,,,1000000103,igb0,match,block,in,4,0x0,,171,53114,0,none,6,tcp,44,188.28.2.180,192.168.7.192,{},{},0,S,2920947368,,1024,,mss", i * 2, 40000 + i, 20 + i),
+            );
+        }
+        let w = f.w.flush();
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].summary.as_deref(),
+            Some("[15 connection attempts to 15 distinct ports from 188.28.2.180 in 28 s]")
+        );
+        let floor =
+            opensoc::floors::floor(&facts_of(&w[0]), &opensoc::floors::FloorConfig::default());
+        assert_eq!(floor.map(|f| f.label), Some("Network Port Scan"));
     }
 }

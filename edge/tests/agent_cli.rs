@@ -239,6 +239,49 @@ fn a_second_agent_on_the_same_database_is_refused() {
 }
 
 #[test]
+fn a_mistyped_or_unusable_database_path_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    // A directory that does not exist is an error, and is not created.
+    let typo = dir.path().join("no-such-dir").join("v.db");
+    let out = run(&[
+        "scan",
+        "--db",
+        typo.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("no-such-dir").exists());
+    // Something that is not a regular file is refused before any lock or journal file
+    // appears beside it.
+    let not_a_file = dir.path().join("a-directory");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let out = run(&[
+        "scan",
+        "--db",
+        not_a_file.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a regular file"),
+        "{}",
+        text(&out.stderr)
+    );
+    let beside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("a-directory"))
+        .collect();
+    assert_eq!(beside, ["a-directory"]);
+}
+
+#[test]
 fn a_database_locked_by_another_program_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let logs = scratch_samples(dir.path());
@@ -454,6 +497,57 @@ fn sigterm_stops_watch_cleanly_and_the_next_run_resumes() {
         text(&out.stderr)
     );
     assert_each_request_once(&db, 50);
+}
+
+#[test]
+fn a_scan_of_the_directory_that_holds_the_database_never_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("auth.log"),
+        "Mar  5 10:00:01 host sshd[1]: Accepted publickey for deploy from 10.0.0.5 port 50000 ssh2\n",
+    )
+    .unwrap();
+    // Another spelling of the same database: through a symbolic link to the directory.
+    std::os::unix::fs::symlink(&logs, dir.path().join("link")).unwrap();
+    let db = dir.path().join("link").join("v.db");
+    for _ in 0..2 {
+        let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
+        assert!(
+            out.status.code() == Some(0) || out.status.code() == Some(1),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let rows = stored(&db);
+    assert!(!rows.is_empty());
+    for r in &rows {
+        let source = r["source"].as_str().unwrap_or("");
+        assert!(source.ends_with("auth.log"), "read {source} as a log");
+    }
+}
+
+#[test]
+fn a_missing_path_is_an_error_and_the_other_paths_are_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    let db = dir.path().join("v.db");
+    let missing = dir.path().join("nonexistent.log");
+    let out = run(&[
+        "scan",
+        "--db",
+        db.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        logs.join("auth.log").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nonexistent.log"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!stored(&db).is_empty(), "the readable log is still judged");
 }
 
 #[test]

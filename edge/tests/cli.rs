@@ -54,6 +54,34 @@ fn model_info_json_and_model_flag() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_output_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let path = real_model();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opensoc"))
+        .args(["model", "info", "--json", &path])
+        .env_remove("OPENSOC_MODEL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run opensoc");
+    // `| head -c 0`: the reader is gone before the model is read, so the first print meets a
+    // closed pipe (a race the other way would need a 64 KiB output to lose).
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("waits");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}: {stderr}");
+}
+
+#[test]
 fn model_info_template() {
     let out = opensoc(&["model", "info", "--template", &real_model()]);
     assert!(out.status.success());

@@ -2,8 +2,11 @@
 //! line written ends up in exactly one stored window.
 //!
 //! Each line carries a unique `seq=N`; after the scenario, the stored windows' inputs are read
-//! back and every N must appear exactly once. Which verdict a window gets does not matter
-//! here, so a fixed stand-in judge replaces the model (the CLI tests run the real one).
+//! back and every N must appear exactly once. The windower writes records of one template once
+//! with a count (`[×3] …`), so each line also spells its place among its client's lines in
+//! letters, which the template keeps: no two lines of one window share a template, and every
+//! `seq` reaches the stored input. Which verdict a window gets does not matter here, so a
+//! fixed stand-in judge replaces the model (the CLI tests run the real one).
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -39,6 +42,14 @@ impl Judge for FixedJudge {
             recommendation: "none".into(),
         })
     }
+}
+
+/// `n` in letters (`k` for 0 up to `t` for 9): a template keeps words, and masks numbers.
+fn letters(n: usize) -> String {
+    n.to_string()
+        .bytes()
+        .map(|d| char::from(d - b'0' + b'k'))
+        .collect()
 }
 
 /// A scratch log directory and database, and the lines written so far.
@@ -77,9 +88,13 @@ impl Scene {
             let s = self.next_seq;
             self.next_seq += 1;
             self.written += 1;
+            // The client is `s % 4`, so `s / 4` counts that client's lines. The four clients'
+            // windows still share templates with each other, which the template cache test
+            // needs.
+            let place = letters(s / 4);
             writeln!(
                 f,
-                "Nov 28 10:{:02}:{:02} web{} app[42]: request handled seq={s} from 10.0.0.{}",
+                "Nov 28 10:{:02}:{:02} web{} app[42]: request handled seq={s} part {place} from 10.0.0.{}",
                 (s / 60) % 60,
                 s % 60,
                 s % 3,
@@ -543,8 +558,9 @@ fn a_stream_is_read_to_its_end_in_chunks() {
     let mut text = String::new();
     for i in 0..100 {
         text.push_str(&format!(
-            "Nov 28 10:00:{:02} web0 app[1]: request seq={i} from 10.0.0.{}\n",
+            "Nov 28 10:00:{:02} web0 app[1]: request seq={i} part {} from 10.0.0.{}\n",
             i % 60,
+            letters(i),
             i % 3
         ));
     }

@@ -344,13 +344,23 @@ fn verdict_filters() {
             .collect()
     };
     assert_eq!(times(VerdictFilter::default()), [400, 300, 200, 100]);
+    // Log time, which the tables show: each row's window spans 60 s before it was stored.
     assert_eq!(
         times(VerdictFilter {
-            since: Some(200),
+            since: Some(150),
             until: Some(300),
             ..Default::default()
         }),
         [300, 200]
+    );
+    assert_eq!(
+        times(VerdictFilter {
+            since: Some(390),
+            until: Some(395),
+            ..Default::default()
+        }),
+        [400],
+        "stored at 400, the window covers 340..399"
     );
     assert_eq!(
         times(VerdictFilter {

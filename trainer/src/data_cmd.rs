@@ -40,9 +40,11 @@ pub struct DataArgs {
     /// Which shipped step's training set to write: step2 (real payloads only, 5,049
     /// examples), step4 (plus the project-written payloads and the benign web windows that
     /// balance them, 6,009), step5 (plus network, transfer, mail and VPN logs and scanners
-    /// after secret files, 6,635: the shipped adapter's last step). The held-out files are
-    /// the same for all three.
-    #[arg(long, value_enum, default_value = "step5")]
+    /// after secret files, 6,635), step6 (plus the windows of the real services the suite
+    /// does not hold out, and prompt-injection carriers with the training phrasings: the
+    /// shipped adapter's last step; build the suite with the same --seed). The held-out
+    /// files are the same for all.
+    #[arg(long, value_enum, default_value = "step6")]
     recipe: Recipe,
     /// Training length cap used for the token counts.
     #[arg(long, default_value_t = 512)]

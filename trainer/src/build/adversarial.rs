@@ -637,21 +637,45 @@ impl AdversarialCase {
 /// neighbours from 192.0.2.0/24 and 10.20.0.0/16. The suite's phrasings are dealt out in a
 /// seeded order, each at least once.
 pub fn cases(seed: u64) -> Vec<AdversarialCase> {
-    let mut order: Vec<usize> = (0..SUITE_PHRASES.len()).collect();
-    Rng::fork(seed, "adversarial/phrases").shuffle(&mut order);
+    make_cases(seed, &SUITE_PHRASES, None)
+}
+
+/// The training set's cases: `rounds` rounds of every (window, carrier), phrasings from
+/// [`TRAINING_PHRASES`] (none of the suite's), each round with its own draws and with client
+/// addresses drawn from the public range, so that no address or phrasing of the suite is
+/// trained on.
+pub fn training_cases(seed: u64, rounds: usize) -> Vec<AdversarialCase> {
+    (0..rounds)
+        .flat_map(|round| make_cases(seed, &TRAINING_PHRASES, Some(round)))
+        .collect()
+}
+
+/// The cases of one pool: the suite's (`round` None: fixed addresses) or a training round's.
+fn make_cases(seed: u64, pool: &[Phrase], round: Option<usize>) -> Vec<AdversarialCase> {
+    let part = match round {
+        None => "adversarial/phrases".to_string(),
+        Some(r) => format!("adversarial/training-phrases/{r}"),
+    };
+    let mut order: Vec<usize> = (0..pool.len()).collect();
+    Rng::fork(seed, &part).shuffle(&mut order);
+    let mut addresses = Rng::fork(seed, &format!("{part}/addresses"));
     let mut out = Vec::new();
     let (mut attacks, mut benign) = (0u32, 0u32);
     for window in WindowKind::ALL {
         for &carrier in window.carriers() {
             let k = out.len();
-            let ip = if window.is_attack() {
-                attacks += 1;
-                format!("198.51.100.{}", 10 + attacks)
-            } else {
-                benign += 1;
-                format!("203.0.113.{}", 10 + benign)
+            let ip = match round {
+                Some(_) => super::public_ip(&mut addresses),
+                None if window.is_attack() => {
+                    attacks += 1;
+                    format!("198.51.100.{}", 10 + attacks)
+                }
+                None => {
+                    benign += 1;
+                    format!("203.0.113.{}", 10 + benign)
+                }
             };
-            let phrase = SUITE_PHRASES[order[k % order.len()]];
+            let phrase = pool[order[k % order.len()]];
             let injected_value = match carrier {
                 Carrier::Hostname => hostname_of(phrase.text, INJECTED_DOMAIN),
                 _ => phrase.text.to_string(),
@@ -659,9 +683,13 @@ pub fn cases(seed: u64) -> Vec<AdversarialCase> {
             let clean_value = window.clean_value(carrier, &ip);
             debug_assert!(!clean_value.is_empty() && clean_value != "root");
             let stem = format!("{}/{}", window.name(), carrier.as_str());
+            let draws = match round {
+                None => format!("{SOURCE}/{stem}"),
+                Some(r) => format!("{SOURCE}/training/{r}/{stem}"),
+            };
             let make = |source: &'static str, value: &str, attacked: bool| {
                 // Both twins draw from the same generator: they differ only where `value` goes.
-                let mut rng = Rng::fork(seed, &format!("{SOURCE}/{stem}"));
+                let mut rng = Rng::fork(seed, &draws);
                 let g = generate(window, carrier, value, &ip, k, &mut rng);
                 let attackers = if attacked {
                     std::iter::once(ip.clone())

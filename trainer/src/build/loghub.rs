@@ -110,6 +110,8 @@ pub fn label_window(input: &str) -> &'static str {
     let mut sources: Vec<(String, usize, bool)> = Vec::new();
     let mut accepted: Vec<String> = Vec::new();
     for line in input.lines() {
+        // A collapsed line stands for `n` records (`[×n] …`).
+        let (n, line) = opensoc::prompt::repeat_count(line);
         if let Some(c) = p.failure.captures(line) {
             let source = c
                 .iter()
@@ -124,10 +126,10 @@ pub fn label_window(input: &str) -> &'static str {
                 .is_some_and(|m| m[1].starts_with("sshd"));
             match sources.iter_mut().find(|(s, _, _)| *s == source) {
                 Some(e) => {
-                    e.1 += 1;
+                    e.1 += n;
                     e.2 |= sshd;
                 }
-                None => sources.push((source, 1, sshd)),
+                None => sources.push((source, n, sshd)),
             }
         } else if let Some(c) = p.accepted.captures(line) {
             accepted.push(c[1].to_string());

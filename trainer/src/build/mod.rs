@@ -9,6 +9,7 @@ pub mod labels;
 pub mod loghub;
 pub mod network_logs;
 pub mod payload_gen;
+pub mod services;
 pub mod suites;
 pub mod web;
 pub mod windows_events;
@@ -103,6 +104,9 @@ pub enum Recipe {
     /// Step 5: plus network, transfer, mail and VPN logs (`network_logs`) and scanners after
     /// secret files at a site's root (6,635 examples).
     Step5,
+    /// Step 6: plus the real services' windows (`services`: the suites' train split, and
+    /// prompt-injection carriers written with the training phrasings).
+    Step6,
 }
 
 impl Recipe {
@@ -114,6 +118,11 @@ impl Recipe {
     /// Whether the network logs and the file-probing scanners join the training side.
     pub fn network_logs(self) -> bool {
         self >= Recipe::Step5
+    }
+
+    /// Whether the real services' windows join the training side.
+    pub fn real_services(self) -> bool {
+        self >= Recipe::Step6
     }
 }
 
@@ -463,6 +472,9 @@ pub fn build(cfg: &BuildConfig) -> Result<Built, BuildError> {
     train.extend(generators::generate(cfg, &payloads.train));
     if cfg.recipe.network_logs() {
         train.extend(network_logs::generate(cfg));
+    }
+    if cfg.recipe.real_services() {
+        train.extend(services::train_windows(cfg)?);
     }
     heldout.push((
         MIXED_FILE.into(),

@@ -184,7 +184,8 @@ pub fn heldout(data_dir: &Path, source: &str, name: &str, seed: u64) -> Result<b
     Ok(Holdout::from_data(data_dir, seed, DEFAULT_HOLDOUT)?.is_heldout(source, name))
 }
 
-fn services_of(drafts: &[Draft]) -> BTreeMap<String, BTreeSet<String>> {
+/// Per source, the services that `drafts` hold.
+pub fn services_of(drafts: &[Draft]) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for d in drafts {
         out.entry(d.source.to_string())
