@@ -101,14 +101,10 @@ impl Default for IngestConfig {
     }
 }
 
-/// The (device, inode) of each existing path: a file's identity under any spelling of its path.
-fn file_ids(paths: &[PathBuf]) -> Vec<(u64, u64)> {
+/// The (device, inode) of an existing path: a file's identity under any spelling of its path.
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    paths
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| (m.dev(), m.ino()))
-        .collect()
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Counts of one run (a scan, or a watch so far).
@@ -227,13 +223,15 @@ impl<J: Judge> Ingest<J> {
         for (path, message) in found.problems {
             self.problems.push(Problem { path, message });
         }
-        let excluded = file_ids(&self.config.exclude);
+        let excluded: Vec<(u64, u64)> = self
+            .config
+            .exclude
+            .iter()
+            .filter_map(|p| file_id(p))
+            .collect();
         let mut identified = Vec::new();
         for file in found.files {
-            if file_ids(std::slice::from_ref(&file.path))
-                .first()
-                .is_some_and(|id| excluded.contains(id))
-            {
+            if file_id(&file.path).is_some_and(|id| excluded.contains(&id)) {
                 continue;
             }
             match identify(&file) {
