@@ -8,7 +8,9 @@
 #   scripts/aarch64-parity.sh [N]
 #
 # QEMU_CPU picks the emulated CPU (default max, which has dotprod like a Pi 5; cortex-a72 is
-# a Pi 4). OUT keeps the predictions (default: a temporary directory). Needs the model in
+# a Pi 4). OUT keeps the predictions (default: a temporary directory). NEAR_TIE (logits,
+# default off) counts as agreeing an entry that differs only at a near-tie (`opensoc parity
+# --help`). Needs the model in
 # $OPENSOC_HOME (`opensoc model fetch`) and the data in $OPENSOC_DATA (default ../shared/data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +49,5 @@ run_eval() { # NAME COMMAND...
 # entry 6's severity with the shipped one (AVX2 the odd one out; README, "Backend parity").
 OPENSOC_NO_AVX512=1 run_eval x86_64 "$X86_BIN"
 run_eval aarch64 "${QEMU[@]}" "$ARM_BIN"
-"$X86_BIN" parity "$OUT/x86_64.jsonl" "$OUT/aarch64.jsonl" --min-agreement 0.98
+"$X86_BIN" parity "$OUT/x86_64.jsonl" "$OUT/aarch64.jsonl" --min-agreement 0.98 \
+  ${NEAR_TIE:+--near-tie "$NEAR_TIE"}

@@ -10,7 +10,9 @@
 #
 # Environment: CUDA_COMPUTE_CAP (default 90, the H100/H200; 80 for the A100 and 86/89 for
 # RTX 30/40 cards: candle compiles some kernels for exactly one architecture).
-# PROFILE (default release; CI compiles with dev, sharing the test build's target folder).
+# PROFILE (default release; CI uses dev, sharing the test build's target folder). CHECK=1
+# runs `cargo check` instead: candle's kernels still compile (its build script runs nvcc), but
+# no code is generated or linked (CI's check of the feature).
 # Arguments are passed to cargo (e.g. --timings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,11 @@ eval "$cuda_env"
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
 profile=${PROFILE:-release}
+if [ "${CHECK:-}" = 1 ]; then
+  cargo check --profile "$profile" --features cuda -p opensoc-edge -p opensoc-trainer "$@"
+  echo "checked the cuda feature (compute capability $CUDA_COMPUTE_CAP)"
+  exit 0
+fi
 cargo build --profile "$profile" --features cuda -p opensoc-edge -p opensoc-trainer "$@"
 dir=$profile
 [ "$profile" = dev ] && dir=debug

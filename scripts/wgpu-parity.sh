@@ -4,6 +4,9 @@
 # metrics and their parity (identical fields, largest probe logit difference), then
 # `opensoc parity` on the two predictions files, which fails (exit 1) when fewer than
 # MIN_AGREEMENT of the entries (default 0.98, the goal) are identical on every structured field.
+# NEAR_TIE (logits, default off) also counts as agreeing an entry that differs only where both
+# backends' choices were that close to a tie (`opensoc parity --help`): CI checks 5 entries,
+# where one flipped near-tie would fail the 98% that all 50 are held to.
 #
 #   scripts/wgpu-parity.sh [N]
 #
@@ -32,4 +35,5 @@ start=$(date +%s)
 OPENSOC_NO_AVX512=1 "$BIN" eval --data "$DATA" --limit "$N" --backend cpu --backend wgpu \
   --predictions "$OUT/cpu.jsonl"
 echo "eval on cpu and wgpu: $N entries in $(($(date +%s) - start)) s"
-"$BIN" parity "$OUT/cpu.jsonl" "$OUT/cpu.wgpu.jsonl" --min-agreement "${MIN_AGREEMENT:-0.98}"
+"$BIN" parity "$OUT/cpu.jsonl" "$OUT/cpu.wgpu.jsonl" --min-agreement "${MIN_AGREEMENT:-0.98}" \
+  ${NEAR_TIE:+--near-tie "$NEAR_TIE"}

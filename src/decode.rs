@@ -120,8 +120,8 @@ impl TokenTrie {
     }
 }
 
-/// Counts of what a decoding did, for benchmarks and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of what a decoding did, for benchmarks, tests and backend parity.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DecodeStats {
     /// Tokens the model chose (at a branch of a trie, or in free text).
     pub chosen: usize,
@@ -129,6 +129,11 @@ pub struct DecodeStats {
     pub forced: usize,
     /// Forward calls made.
     pub forward_calls: usize,
+    /// The smallest gap between the chosen child's logit and the best other child's at any
+    /// branch of a trie (`None` before the first branch). Two backends whose logits differ by
+    /// at most `d` can only choose differently where this is below `2 d`, so parity checks
+    /// read it to tell a near-tie from a wrong kernel.
+    pub closest_margin: Option<f32>,
 }
 
 /// One sequence being decoded: the cache, the tokens not yet fed and the last logits.
@@ -217,6 +222,15 @@ impl<'m, M: LanguageModel> Session<'m, M> {
                 .iter()
                 .max_by(|a, b| logit(logits, a.0).total_cmp(&logit(logits, b.0)))
                 .expect("a branch has children");
+            let runner_up = n
+                .children
+                .iter()
+                .filter(|c| c.0 != tok)
+                .map(|c| logit(logits, c.0))
+                .fold(f32::NEG_INFINITY, f32::max);
+            let margin = logit(logits, tok) - runner_up;
+            self.stats.closest_margin =
+                Some(self.stats.closest_margin.map_or(margin, |m| m.min(margin)));
             self.push_chosen(tok);
             node = next;
         }
@@ -406,6 +420,8 @@ mod tests {
         // One call for the prompt's rest, one for the forced run 7,8 before the branch; the
         // final forced 0 is only queued.
         assert_eq!(st.forward_calls, 2);
+        // The one branch: 9 at logit 1 against 5 at 0.5.
+        assert_eq!(st.closest_margin, Some(0.5));
     }
 
     #[test]
@@ -416,6 +432,7 @@ mod tests {
         assert_eq!(s.choose(&trie).unwrap(), 0);
         assert_eq!(s.stats().forward_calls, 0);
         assert_eq!(s.stats().forced, 3);
+        assert_eq!(s.stats().closest_margin, None, "no branch, no margin");
     }
 
     #[test]

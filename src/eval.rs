@@ -47,6 +47,10 @@ pub struct Prediction {
     /// A second threat type found in a half of the window, when asked for (`stages.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secondary: Option<String>,
+    /// How near the model's schema choices came to a tie (`DecodeStats::closest_margin`), in
+    /// logits; absent for outputs read from text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closest_margin: Option<f32>,
 }
 
 /// A prediction's token ids.
@@ -75,6 +79,7 @@ impl Prediction {
             output: output.to_string(),
             token_ids: None,
             secondary: None,
+            closest_margin: None,
         }
     }
 }
@@ -559,12 +564,34 @@ pub struct Parity {
     pub per_field: Vec<(String, usize)>,
     /// Largest logit difference on the probe set, filled in by whoever runs the probe.
     pub max_logit_diff: Option<f32>,
+    /// The entries compared that differ on some field, in `a`'s order.
+    pub differences: Vec<Difference>,
+}
+
+/// An entry on which two backends' predictions differ.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// The entry's index.
+    pub index: usize,
+    /// The larger of the two predictions' closest margins (`None` when either lacks one). A
+    /// choice flips between backends whose logits differ by at most `d` only where both
+    /// margins are below `2 d`, so a large value here points at a wrong kernel, a small one at
+    /// a near-tie.
+    pub closest_margin: Option<f32>,
 }
 
 impl Parity {
     /// Share of compared entries identical on every field (0 when none were compared).
     pub fn identical_share(&self) -> f64 {
         share(self.identical_all_fields, self.entries)
+    }
+
+    /// Differences where both predictions' closest margins are below `near_tie` logits.
+    pub fn near_ties(&self, near_tie: f32) -> usize {
+        self.differences
+            .iter()
+            .filter(|d| d.closest_margin.is_some_and(|m| m < near_tie))
+            .count()
     }
 }
 
@@ -578,6 +605,7 @@ pub fn parity(a_name: &str, a: &[Prediction], b_name: &str, b: &[Prediction]) ->
     let mut seen = std::collections::HashSet::new();
     let mut same = [0usize; PARITY_FIELDS.len()];
     let (mut entries, mut identical) = (0, 0);
+    let mut differences = Vec::new();
     for pa in a {
         if !seen.insert(pa.index) {
             continue;
@@ -597,7 +625,17 @@ pub fn parity(a_name: &str, a: &[Prediction], b_name: &str, b: &[Prediction]) ->
         for (s, e) in same.iter_mut().zip(eq) {
             *s += usize::from(e);
         }
-        identical += usize::from(eq.iter().all(|&e| e));
+        if eq.iter().all(|&e| e) {
+            identical += 1;
+        } else {
+            differences.push(Difference {
+                index: pa.index,
+                closest_margin: pa
+                    .closest_margin
+                    .zip(pb.closest_margin)
+                    .map(|(x, y)| x.max(y)),
+            });
+        }
     }
     Parity {
         a: a_name.to_string(),
@@ -610,6 +648,7 @@ pub fn parity(a_name: &str, a: &[Prediction], b_name: &str, b: &[Prediction]) ->
             .map(|(f, s)| (f.to_string(), s))
             .collect(),
         max_logit_diff: None,
+        differences,
     }
 }
 
@@ -1008,6 +1047,28 @@ mod tests {
             ]
         );
         assert_eq!(r.max_logit_diff, None);
+        // Without margins no difference is a near-tie.
+        // In `a`'s order, which runs backwards.
+        let at: Vec<usize> = r.differences.iter().map(|d| d.index).collect();
+        assert_eq!(at, [4, 0]);
+        assert_eq!(r.near_ties(f32::INFINITY), 0);
+        // Entry 0 near a tie on both sides; entry 4 decided by a wide margin on one side.
+        fn set(preds: &mut [Prediction], index: usize, margin: f32) {
+            let p = preds.iter_mut().find(|p| p.index == index).expect("entry");
+            p.closest_margin = Some(margin);
+        }
+        let (mut a, mut b) = (a, b);
+        set(&mut a, 0, 0.2);
+        set(&mut b, 0, 0.4);
+        set(&mut a, 4, 0.1);
+        set(&mut b, 4, 6.0);
+        let r = parity("cpu", &a, "cuda", &b);
+        assert_eq!(r.differences[0].closest_margin, Some(6.0));
+        assert_eq!(r.differences[1].closest_margin, Some(0.4));
+        assert_eq!(
+            (r.near_ties(0.3), r.near_ties(0.5), r.near_ties(7.0)),
+            (0, 1, 2)
+        );
         let none = parity("a", &[], "b", &b);
         assert_eq!((none.entries, none.identical_share()), (0, 0.0));
     }

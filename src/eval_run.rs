@@ -46,6 +46,7 @@ pub fn run<M: LanguageModel>(
     for (index, ex) in examples.iter().enumerate() {
         let a = analyzer.analyze_with(&ex.instruction, ex.input.as_bytes())?;
         let mut p = Prediction::from_output(index, &a.output, a.elapsed.as_millis() as u64);
+        p.closest_margin = a.stats.closest_margin;
         if opts.secondary {
             if let Some(v) = &a.verdict {
                 let records = stages::records_of(&ex.input);

@@ -17,6 +17,10 @@ use opensoc::report;
     after_help = "Agreement is the share of entries (of either file, matched by index) whose \
                   threat type, technique, tactic, severity, risk score and validity are all \
                   identical; an entry only one file has counts as a disagreement.\n\
+                  With --near-tie, an entry that differs only where both backends' schema \
+                  choices were closer than that many logits to a tie (the `closest_margin` \
+                  that `opensoc eval` records) counts as agreeing: arithmetic that rounds \
+                  differently flips such choices, a wrong kernel flips wide ones.\n\
                   Exit status: 0 agreement at or above --min-agreement, 1 below, 2 error.\n\
                   Example: opensoc parity x86.jsonl aarch64.jsonl"
 )]
@@ -33,6 +37,18 @@ pub struct ParityArgs {
     /// Lowest share of entries that must agree on every field (0 to 1).
     #[arg(long, value_name = "SHARE", default_value_t = 0.98, value_parser = share)]
     min_agreement: f64,
+    /// Count a difference as agreement when both predictions' closest margins are below this
+    /// many logits (off by default: every difference counts).
+    #[arg(long, value_name = "LOGITS", value_parser = logits)]
+    near_tie: Option<f32>,
+}
+
+/// Parses a positive number of logits.
+fn logits(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number of logits")),
+    }
 }
 
 /// Parses a share between 0 and 1.
@@ -56,13 +72,14 @@ struct Comparison {
 }
 
 impl Comparison {
-    /// Entries identical on every field over all entries of either file.
-    fn agreement(&self) -> f64 {
+    /// Entries identical on every field, plus the differences at near-ties when `near_tie`
+    /// is given, over all entries of either file.
+    fn agreement(&self, near_tie: Option<f32>) -> f64 {
         if self.union == 0 {
-            0.0
-        } else {
-            self.parity.identical_all_fields as f64 / self.union as f64
+            return 0.0;
         }
+        let ties = near_tie.map_or(0, |t| self.parity.near_ties(t));
+        (self.parity.identical_all_fields + ties) as f64 / self.union as f64
     }
 }
 
@@ -99,11 +116,14 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<Comparison> {
 /// Runs the comparison and prints it.
 pub fn run(args: ParityArgs) -> anyhow::Result<ExitCode> {
     let c = compare(&args.a, &args.b).context("comparing predictions")?;
-    let agreement = c.agreement();
+    let agreement = c.agreement(args.near_tie);
     let pass = agreement >= args.min_agreement;
+    let ties = args.near_tie.map_or(0, |t| c.parity.near_ties(t));
     if args.json {
         let mut v = serde_json::to_value(&c.parity)?;
         v["union_entries"] = c.union.into();
+        v["near_tie"] = args.near_tie.into();
+        v["near_tie_differences"] = ties.into();
         v["agreement"] = agreement.into();
         v["min_agreement"] = args.min_agreement.into();
         v["pass"] = pass.into();
@@ -113,8 +133,18 @@ pub fn run(args: ParityArgs) -> anyhow::Result<ExitCode> {
             "{}",
             report::parity_markdown(std::slice::from_ref(&c.parity))
         );
+        for d in &c.parity.differences {
+            let margin = d
+                .closest_margin
+                .map_or_else(|| "not recorded".to_string(), |m| format!("{m:.3} logits"));
+            println!("entry {} differs; closest margin {margin}", d.index);
+        }
+        let with_ties = match args.near_tie {
+            Some(t) => format!(" + {ties} near-tie (margins below {t} logits)"),
+            None => String::new(),
+        };
         println!(
-            "\nagreement {}/{} entries ({:.1}%), minimum {:.1}%: {}",
+            "\nagreement {}{with_ties}/{} entries ({:.1}%), minimum {:.1}%: {}",
             c.parity.identical_all_fields,
             c.union,
             agreement * 100.0,
@@ -164,14 +194,44 @@ mod tests {
         assert_eq!(c.parity.entries, 3);
         assert_eq!(c.parity.identical_all_fields, 2);
         assert_eq!(c.union, 4);
-        assert_eq!(c.agreement(), 0.5);
+        assert_eq!(c.agreement(None), 0.5);
+        // Entry 1 differs without recorded margins: never a near-tie.
+        assert_eq!(c.agreement(Some(100.0)), 0.5);
         let severity = c.parity.per_field.iter().find(|(f, _)| f == "severity");
         assert_eq!(severity, Some(&("severity".to_string(), 2)));
 
         let same = compare(&pa, &pa).expect("compares");
-        assert_eq!(same.agreement(), 1.0);
+        assert_eq!(same.agreement(None), 1.0);
         // One stem for both rows: the full paths tell them apart.
         assert_eq!(same.parity.a, pa.display().to_string());
+    }
+
+    #[test]
+    fn differences_at_near_ties_count_only_when_asked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut a: Vec<Prediction> = (0..4).map(|i| entry(i, "SQL Injection", "HIGH")).collect();
+        let mut b = a.clone();
+        b[1] = entry(1, "SQL Injection", "LOW");
+        b[2] = entry(2, "Brute Force Attack", "HIGH");
+        for p in a.iter_mut().chain(b.iter_mut()) {
+            p.closest_margin = Some(4.0);
+        }
+        // Entry 1's severity was a near-tie on both backends; entry 2 was not.
+        a[1].closest_margin = Some(0.3);
+        b[1].closest_margin = Some(0.6);
+        let (pa, pb) = (
+            write(dir.path(), "cpu.jsonl", &a),
+            write(dir.path(), "wgpu.jsonl", &b),
+        );
+        let c = compare(&pa, &pb).expect("compares");
+        assert_eq!(c.agreement(None), 0.5);
+        assert_eq!(
+            c.agreement(Some(0.5)),
+            0.5,
+            "0.6 on one side is not below 0.5"
+        );
+        assert_eq!(c.agreement(Some(1.0)), 0.75);
+        assert_eq!(c.agreement(Some(5.0)), 1.0);
     }
 
     #[test]
@@ -194,5 +254,9 @@ mod tests {
         assert!(share("-0.1").is_err());
         assert!(share("abc").is_err());
         assert!(share("NaN").is_err());
+        assert_eq!(logits("1.5"), Ok(1.5));
+        for bad in ["0", "-1", "inf", "NaN", "x"] {
+            assert!(logits(bad).is_err(), "{bad}");
+        }
     }
 }
