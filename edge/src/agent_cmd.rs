@@ -76,9 +76,20 @@ impl AgentArgs {
                 ..WindowConfig::default()
             },
             use_cache: !self.no_cache,
-            exclude: opensoc_edge::store::side_files(&self.db_path()),
+            exclude: self.database_files(),
             ..IngestConfig::default()
         })
+    }
+
+    /// The database and the files SQLite and the lock keep beside it, under the name given
+    /// and, when that is a link, beside the file it names: a scan must read none of them.
+    fn database_files(&self) -> Vec<std::path::PathBuf> {
+        let db = self.db_path();
+        let mut files = opensoc_edge::store::side_files(&db);
+        if let Ok(real) = opensoc_edge::run_lock::canonical_db(&db) {
+            files.extend(opensoc_edge::store::side_files(&real));
+        }
+        files
     }
 
     /// Locks and opens the database, and applies retention.
@@ -114,7 +125,8 @@ impl AgentArgs {
 }
 
 /// A flag that SIGINT (Ctrl-C) or SIGTERM sets, so that `scan` and `watch` stop between two
-/// chunks of lines and end cleanly instead of dying in the middle of a database write.
+/// model calls ([`Ingest::set_stop`](opensoc_edge::ingest::Ingest::set_stop)) and end cleanly
+/// instead of dying in the middle of a database write: well within systemd's stop timeout.
 pub fn stop_flag() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -174,9 +186,11 @@ pub fn print_findings(
                 .secondary
                 .as_deref()
                 .map_or_else(String::new, |s| format!(" (also: {})", text(s)));
+            // The id first: `opensoc verdicts inspect ID` shows the finding in full.
             writeln!(
                 out,
-                "{}  {:<8}  {}{also}  {}  {} ({} line{})",
+                "#{:<5} {}  {:<8}  {}{also}  {}  {} ({} line{})",
+                stored.id,
                 v.first_time.map_or_else(|| "-".to_string(), format_time),
                 text(&v.severity),
                 text(&v.threat_type),

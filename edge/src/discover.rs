@@ -5,6 +5,15 @@
 //! written before the last rotation is not missed; every file is put in the group of its base
 //! name and each group is listed oldest first, the live file last, so windows see lines in the
 //! order they were written.
+//!
+//! Symbolic links: a path the user names is followed wherever it points (they chose it). A
+//! file found on the user's behalf is not always: opensoc often runs as root, and whoever can
+//! write to a log directory could otherwise make it read any file into the store
+//! (`app.log.1 -> /etc/shadow`). So a rotated sibling that is a link is never followed
+//! (logrotate renames and creates regular files; a link named like a rotation is not its work),
+//! and a link met by listing a directory or expanding a glob is followed only when it points at
+//! a visible file in that same directory, which the listing reads anyway and so discloses
+//! nothing new. Each link left out is a problem that says why, so a scan does not pass for clean.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
@@ -60,7 +69,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
         let mut seeds: Vec<(PathBuf, bool)> = Vec::new();
         match fs::metadata(arg) {
             Ok(meta) if meta.is_dir() => match list_dir(arg) {
-                Ok(entries) => seeds.extend(entries.into_iter().map(|p| (p, false))),
+                Ok(entries) => seeds.extend(listed_files(entries, &mut out.problems)),
                 Err(e) => out.problems.push((arg.clone(), e)),
             },
             Ok(meta) if meta.is_file() => seeds.push((arg.clone(), true)),
@@ -76,7 +85,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
         for (seed, with_siblings) in seeds {
             let mut members = vec![seed.clone()];
             if with_siblings {
-                match siblings(&seed) {
+                match siblings(&seed, &mut out.problems) {
                     Ok(found) => members.extend(found),
                     Err(e) => out.problems.push((seed.clone(), e)),
                 }
@@ -146,10 +155,17 @@ fn expand_glob(
                 matched = true;
                 match fs::metadata(&path) {
                     Ok(m) if m.is_dir() => match list_dir(&path) {
-                        Ok(found) => seeds.extend(found.into_iter().map(|p| (p, false))),
+                        Ok(found) => seeds.extend(listed_files(found, problems)),
                         Err(e) => problems.push((path, e)),
                     },
-                    Ok(m) if m.is_file() => seeds.push((path, true)),
+                    // A glob lists a directory as `ls` would: its matches were not named one
+                    // by one, so a link among them is held to the listing's rule.
+                    Ok(m) if m.is_file() => match link_target(&path) {
+                        Some(Link::Outside(target)) => {
+                            problems.push((path, link_outside_message(&target)))
+                        }
+                        _ => seeds.push((path, true)),
+                    },
                     Ok(_) => {}
                     Err(e) => problems.push((path, e.to_string())),
                 }
@@ -168,8 +184,25 @@ fn expand_glob(
     }
 }
 
-/// The regular, non-hidden files of a directory, sorted by name.
-fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// A symbolic link found by listing a directory, by where it points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Link {
+    /// At a visible file of the link's own directory.
+    Inside(PathBuf),
+    /// Anywhere else (another directory, a hidden file, or nowhere that resolves).
+    Outside(PathBuf),
+}
+
+/// A regular file found by listing a directory.
+#[derive(Debug)]
+struct Listed {
+    path: PathBuf,
+    /// `Some` when the entry is a symbolic link (to a regular file).
+    link: Option<Link>,
+}
+
+/// The regular, non-hidden files of a directory, sorted by name, with what each link points at.
+fn list_dir(dir: &Path) -> Result<Vec<Listed>, String> {
     let entries = fs::read_dir(dir).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
     for entry in entries {
@@ -178,17 +211,67 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>, String> {
             continue;
         }
         let path = entry.path();
-        // metadata() follows symlinks: a link to a log file is a log file.
+        // metadata() follows symlinks: a link to a regular file is listed, and what it points
+        // at is judged by the caller (see the module's comment).
         if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-            files.push(path);
+            let link = link_target(&path);
+            files.push(Listed { path, link });
         }
     }
-    files.sort();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
 
-/// The rotated siblings of a base file in its directory.
-fn siblings(file: &Path) -> Result<Vec<PathBuf>, String> {
+/// Where `path` points when it is a symbolic link; `None` for anything else.
+fn link_target(path: &Path) -> Option<Link> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() {
+        return None;
+    }
+    let Ok(target) = fs::canonicalize(path) else {
+        return Some(Link::Outside(fs::read_link(path).unwrap_or_default()));
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let visible = target
+        .file_name()
+        .is_some_and(|n| !n.to_string_lossy().starts_with('.'));
+    let same_dir = fs::canonicalize(dir).is_ok_and(|d| target.parent() == Some(d.as_path()));
+    Some(if visible && same_dir {
+        Link::Inside(target)
+    } else {
+        Link::Outside(target)
+    })
+}
+
+fn link_outside_message(target: &Path) -> String {
+    format!(
+        "skipped: a symbolic link to {}, outside its directory; links found by listing a \
+         directory are not followed out of it (name the file itself to read it)",
+        target.display()
+    )
+}
+
+/// The files of a directory listing to read, and a problem for each link that points out of it.
+fn listed_files(
+    entries: Vec<Listed>,
+    problems: &mut Vec<(PathBuf, String)>,
+) -> Vec<(PathBuf, bool)> {
+    let mut files = Vec::new();
+    for e in entries {
+        match e.link {
+            Some(Link::Outside(target)) => problems.push((e.path, link_outside_message(&target))),
+            _ => files.push((e.path, false)),
+        }
+    }
+    files
+}
+
+/// The rotated siblings of a base file in its directory; a sibling that is a symbolic link is
+/// left out, with a problem.
+fn siblings(file: &Path, problems: &mut Vec<(PathBuf, String)>) -> Result<Vec<PathBuf>, String> {
     let Some(name) = file.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Ok(Vec::new());
     };
@@ -197,14 +280,33 @@ fn siblings(file: &Path) -> Result<Vec<PathBuf>, String> {
         _ => PathBuf::from("."),
     };
     let mut found = Vec::new();
-    for path in list_dir(&dir)? {
-        let Some(other) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+    for listed in list_dir(&dir)? {
+        let Some(other) = listed
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+        else {
             continue;
         };
         if let Some((base, _)) = split_rotation(&other) {
             if base == name {
                 // Keep the argument's spelling of the directory so groups read as given.
-                found.push(file.with_file_name(path.file_name().unwrap_or_default()));
+                let path = file.with_file_name(listed.path.file_name().unwrap_or_default());
+                if let Some(Link::Inside(target) | Link::Outside(target)) = listed.link {
+                    // Even a link inside the directory: it may name a file of another log
+                    // (or one the user left out on purpose) under this log's rotation name.
+                    problems.push((
+                        path,
+                        format!(
+                            "skipped: a rotated file that is a symbolic link (to {}); rotated \
+                             files are found by name and links among them are not followed \
+                             (name the file itself to read it)",
+                            target.display()
+                        ),
+                    ));
+                    continue;
+                }
+                found.push(path);
             }
         }
     }
@@ -444,6 +546,65 @@ mod tests {
         assert_eq!(names(&got), ["ok.log"]);
         let bad: Vec<PathBuf> = got.problems.iter().map(|p| p.0.clone()).collect();
         assert_eq!(bad, [d.join("missing.log"), d.join("nothing*.log")]);
+    }
+
+    #[test]
+    fn a_rotated_sibling_that_is_a_symlink_is_skipped_with_a_problem() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logs = dir.path().join("logs");
+        fs::create_dir(&logs).expect("mkdir");
+        let secret = write(dir.path(), "secret.txt", "root:$6$hash\n");
+        write(&logs, "app.log", "live\n");
+        write(&logs, "app.log.2", "two\n");
+        symlink(&secret, logs.join("app.log.1")).expect("symlink");
+        // A link inside the directory is no rotation either.
+        write(&logs, "other.log", "another log\n");
+        symlink("other.log", logs.join("app.log.3")).expect("symlink");
+        let got = discover(&[logs.join("app.log")]);
+        assert_eq!(
+            names(&got),
+            ["app.log.2", "app.log"],
+            "a symlinked rotated sibling must not be read"
+        );
+        let bad: Vec<&Path> = got.problems.iter().map(|p| p.0.as_path()).collect();
+        assert_eq!(bad, [logs.join("app.log.1"), logs.join("app.log.3")]);
+        assert!(
+            got.problems[0].1.contains("symbolic link") && got.problems[0].1.contains("secret.txt"),
+            "{:?}",
+            got.problems
+        );
+        // Named by the user, the link is followed as before.
+        let got = discover(&[logs.join("app.log.1")]);
+        assert_eq!(names(&got), ["app.log.1"]);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+    }
+
+    #[test]
+    fn a_listed_symlink_is_followed_only_inside_its_directory() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logs = dir.path().join("logs");
+        fs::create_dir(&logs).expect("mkdir");
+        let secret = write(dir.path(), "secret.txt", "private\n");
+        write(&logs, "a.log", "a\n");
+        write(&logs, ".hidden", "h\n");
+        symlink(&secret, logs.join("b.log")).expect("symlink");
+        symlink("a.log", logs.join("c.log")).expect("symlink");
+        symlink(".hidden", logs.join("d.log")).expect("symlink");
+        let got = discover(std::slice::from_ref(&logs));
+        // c.log is a.log again (one inode, read once).
+        assert_eq!(names(&got), ["a.log"]);
+        let bad: Vec<&Path> = got.problems.iter().map(|p| p.0.as_path()).collect();
+        assert_eq!(bad, [logs.join("b.log"), logs.join("d.log")]);
+        assert!(got.problems[0].1.contains("outside its directory"));
+        // A glob is a listing too.
+        let got = discover(&[logs.join("b*")]);
+        assert!(got.files.is_empty(), "{:?}", got.files);
+        assert_eq!(got.problems.len(), 1, "{:?}", got.problems);
+        // Named by the user, it is followed.
+        let got = discover(&[logs.join("b.log")]);
+        assert_eq!(names(&got), ["b.log"]);
     }
 
     #[test]

@@ -6,9 +6,16 @@
 //! passes a line that sits in a window not yet committed, so after a crash those lines are read
 //! again; lines that belong to a committed window but lie past the checkpoint (windows of
 //! several entities interleave) are skipped on that re-read by their committed spans.
+//!
+//! Bounded whatever the input: a file is opened when it is read and closed once read to its
+//! end (live files excepted, up to [`MAX_OPEN_READERS`]), so thousands of files neither run
+//! into the open-file limit nor hold a read buffer each; one that cannot be opened is a
+//! [`Problem`] and keeps its checkpoint.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opensoc::facts::Facts;
@@ -118,6 +125,8 @@ pub struct IngestStats {
     pub bytes: u64,
     /// Lines skipped because a committed window already covers them (re-read after a crash).
     pub skipped_lines: u64,
+    /// Lines longer than [`crate::line_reader::MAX_LINE`], skipped: not analysed.
+    pub cut_lines: u64,
     /// Windows stored.
     pub windows: u64,
     /// Windows the model analysed.
@@ -128,16 +137,48 @@ pub struct IngestStats {
     pub by_severity: [u64; 4],
 }
 
+/// Readers kept open between two reads of their live files, at most: the rest are closed
+/// when read to their end and opened again by identity when they have grown, so that a scan
+/// of thousands of files holds a bounded number of descriptors (well under the usual limit of
+/// 1,024) and the memory of a few read buffers, not one of each per file.
+pub const MAX_OPEN_READERS: usize = 64;
+
 /// One followed file: where it is, what is read of it, and the record being assembled.
 struct Tail {
     file: LogFile,
     identity: Identity,
-    reader: LineReader,
+    /// Open while the file is being read; closed once read to its end unless the file is live
+    /// and fewer than [`MAX_OPEN_READERS`] are open. Opened again by path, only if the path
+    /// still names this device and inode (a rotated file is found again by the next refresh).
+    reader: Option<LineReader>,
+    /// Where the next read starts while `reader` is closed.
+    offset: u64,
+    /// A reader was opened on this file in this run: lines of it may sit in open windows, so
+    /// a failure to open it again must keep the tail (and its held-back checkpoint).
+    opened: bool,
+    /// Reading it failed (reported once): it is not opened again.
+    failed: bool,
     assembler: RecordAssembler,
     /// Committed spans at or after the reader's position, to skip on a re-read.
     skip: VecDeque<(u64, u64)>,
     /// Still found by discovery; a file that vanished is read to its end, then dropped.
     present: bool,
+}
+
+impl Tail {
+    /// Content offset after the last line read.
+    fn position(&self) -> u64 {
+        self.reader
+            .as_ref()
+            .map_or(self.offset, LineReader::position)
+    }
+
+    /// Drops the reader (and its descriptor and buffers), keeping where it stood.
+    fn close(&mut self) {
+        if let Some(r) = self.reader.take() {
+            self.offset = r.position();
+        }
+    }
 }
 
 /// The pipeline from paths to stored verdicts.
@@ -151,9 +192,43 @@ pub struct Ingest<J: Judge> {
     problems: Vec<Problem>,
     /// Verdicts stored in this run, in order, for the caller's alerts.
     stored: Vec<StoredVerdict>,
-    /// The latest log time seen, the clock for closing windows idle in log time.
+    /// Windows the windower closed that are not stored yet, oldest first. Their lines hold
+    /// the checkpoints back like an open window's, so a stop (or a crash) between two of
+    /// them reads those lines again rather than losing them.
+    ready: VecDeque<Window>,
+    /// Set when the caller wants to stop (SIGINT/SIGTERM): no further window goes to the
+    /// model, and checkpoints stop at the lines of what is left.
+    stop: Option<Arc<AtomicBool>>,
+    /// The latest plausible log time seen, the clock for closing windows idle in log time
+    /// (see [`advance_log_clock`]).
     log_clock: Option<i64>,
     year: i32,
+    /// The checkpoint last written for each file: each commit writes only those that moved,
+    /// since writing every file's with every window made a scan of thousands of files
+    /// quadratic (5,000 one-line files: 74 s).
+    written: HashMap<i64, u64>,
+}
+
+/// How far ahead of the wall clock a log time may lie and still move the log clock.
+///
+/// Stamps without a zone are taken as UTC, so a host east of Greenwich that logs local time
+/// writes lines up to 14 hours ahead (UTC+14) that are really "now"; an hour more allows for a
+/// clock that runs fast. A line further ahead (a stamp dated tomorrow, a broken clock, forged
+/// text) says nothing about how much time has passed.
+pub const LOG_CLOCK_LEAD_SECS: i64 = 15 * 3600;
+
+/// The log clock after a line stamped `t`, read when the wall clock says `wall`.
+///
+/// The clock only moves forward and is shared by every file, so one stamp far in the future
+/// would make every window look idle at each later look until the wall clock caught up: a burst
+/// of 30 failed logins became 30 one-line windows. Clamping such a stamp to `wall` plus the
+/// lead would still put the clock hours past the lines that follow, so it is ignored instead;
+/// the line itself is windowed as usual.
+pub fn advance_log_clock(clock: Option<i64>, t: i64, wall: i64) -> Option<i64> {
+    if t > wall.saturating_add(LOG_CLOCK_LEAD_SECS) {
+        return clock;
+    }
+    Some(clock.map_or(t, |c| c.max(t)))
 }
 
 impl<J: Judge> Ingest<J> {
@@ -169,9 +244,25 @@ impl<J: Judge> Ingest<J> {
             stats: IngestStats::default(),
             problems: Vec::new(),
             stored: Vec::new(),
+            ready: VecDeque::new(),
+            stop: None,
             log_clock: None,
             year: current_year(),
+            written: HashMap::new(),
         }
+    }
+
+    /// Makes `stop` the signal to stop: once it is set, the pipeline judges no further window
+    /// (the one with the model finishes and is stored), reads no further file, and writes
+    /// checkpoints that stop at the first line not stored, so a stop takes one model call
+    /// rather than a whole chunk of lines, and the next run reads the rest once.
+    pub fn set_stop(&mut self, stop: Arc<AtomicBool>) {
+        self.stop = Some(stop);
+    }
+
+    /// Whether the stop signal is set.
+    pub fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
     }
 
     /// The judge (its own counters, in tests).
@@ -202,6 +293,7 @@ impl<J: Judge> Ingest<J> {
     /// Whether a record or a window is still open (lines read but not yet stored).
     pub fn has_open(&self) -> bool {
         !self.windower.is_empty()
+            || !self.ready.is_empty()
             || self
                 .tails
                 .values()
@@ -212,12 +304,12 @@ impl<J: Judge> Ingest<J> {
     pub fn lag_bytes(&self) -> u64 {
         self.tails
             .values()
-            .map(|t| t.identity.size.saturating_sub(t.reader.position()))
+            .map(|t| t.identity.size.saturating_sub(t.position()))
             .sum()
     }
 
     /// Finds the files under `paths`, works out which is which since the last look (rotation,
-    /// copies, truncation) and opens a reader on each at the right offset.
+    /// copies, truncation) and where to resume in each; readers are opened when read.
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Result<(), IngestError> {
         let found = discover(paths);
         for (path, message) in found.problems {
@@ -243,11 +335,21 @@ impl<J: Judge> Ingest<J> {
             }
         }
         let known = self.known()?;
+        // Looked up per file: a query of the store per file made a refresh of thousands of
+        // files quadratic.
+        let offsets: HashMap<i64, u64> = known.iter().map(|k| (k.id, k.offset)).collect();
         for t in self.tails.values_mut() {
             t.present = false;
         }
         for r in resolve(&known, identified) {
-            self.adopt(r.file, r.identity, r.known, r.start)?;
+            let known_offset = r.known.and_then(|id| offsets.get(&id).copied());
+            self.adopt(
+                r.file,
+                r.identity,
+                r.known,
+                r.start,
+                known_offset.unwrap_or(0),
+            )?;
         }
         Ok(())
     }
@@ -277,7 +379,10 @@ impl<J: Judge> Ingest<J> {
         self.tails.insert(
             id,
             Tail {
-                reader: LineReader::from_stream(&file.path, stream),
+                reader: Some(LineReader::from_stream(&file.path, stream)),
+                offset: 0,
+                opened: true,
+                failed: false,
                 file,
                 identity,
                 assembler: RecordAssembler::new(id),
@@ -298,7 +403,7 @@ impl<J: Judge> Ingest<J> {
                     dev: t.identity.dev,
                     ino: t.identity.ino,
                     fingerprint: t.identity.fingerprint,
-                    offset: t.reader.position(),
+                    offset: t.position(),
                 },
                 None => row.known(),
             };
@@ -307,20 +412,22 @@ impl<J: Judge> Ingest<J> {
         Ok(known)
     }
 
-    /// Takes one resolved file into the set of tails.
+    /// Takes one resolved file into the set of tails; `known_offset` is where the record it
+    /// was paired with stands (the open reader's position, else the checkpoint).
     fn adopt(
         &mut self,
         file: LogFile,
         identity: Identity,
         known: Option<i64>,
         start: u64,
+        known_offset: u64,
     ) -> Result<(), IngestError> {
         let same_inode =
             |t: &Tail| t.identity.dev == identity.dev && t.identity.ino == identity.ino;
         let id = match known {
             Some(id) => {
                 if let Some(t) = self.tails.get_mut(&id) {
-                    if same_inode(t) && start >= t.reader.position() {
+                    if same_inode(t) && start >= t.position() {
                         // The file we follow, perhaps renamed; it may have grown.
                         self.store.touch_file(id, &file.path, &identity)?;
                         t.file = file;
@@ -330,22 +437,18 @@ impl<J: Judge> Ingest<J> {
                     }
                     if !same_inode(t) {
                         // A copy of the file we follow (copytruncate's copy, the rotated file
-                        // compressed): what was written after our last read is in the copy.
-                        let position = t.reader.position();
-                        match LineReader::open(&file, position) {
-                            Ok(reader) => {
-                                self.store.touch_file(id, &file.path, &identity)?;
-                                t.reader = reader;
-                                t.file = file;
-                                t.identity = identity;
-                                t.present = true;
-                            }
-                            Err(e) => self.problems.push(problem(&file, &e)),
-                        }
+                        // compressed): what was written after our last read is in the copy,
+                        // read from where the old reader stood when it is next pumped.
+                        self.store.touch_file(id, &file.path, &identity)?;
+                        t.close();
+                        t.file = file;
+                        t.identity = identity;
+                        t.present = true;
+                        t.failed = false;
                         return Ok(());
                     }
                 }
-                if start < self.known_offset(id)? {
+                if start < known_offset {
                     // Same inode, but shorter than what was read: truncated in place. Its new
                     // content is a new file; the old spans must not hide its lines.
                     if let Some(mut old) = self.tails.remove(&id) {
@@ -362,13 +465,6 @@ impl<J: Judge> Ingest<J> {
             None => self.store.add_file(&file.path, &file.group, &identity)?,
         };
         let start = if Some(id) == known { start } else { 0 };
-        let reader = match LineReader::open(&file, start) {
-            Ok(r) => r,
-            Err(e) => {
-                self.problems.push(problem(&file, &e));
-                return Ok(());
-            }
-        };
         let skip = self.store.committed_spans(id, start)?.into_iter().collect();
         self.stats.files += 1;
         self.tails.insert(
@@ -376,7 +472,10 @@ impl<J: Judge> Ingest<J> {
             Tail {
                 file,
                 identity,
-                reader,
+                reader: None,
+                offset: start,
+                opened: false,
+                failed: false,
                 assembler: RecordAssembler::new(id),
                 skip,
                 present: true,
@@ -385,40 +484,39 @@ impl<J: Judge> Ingest<J> {
         Ok(())
     }
 
-    fn known_offset(&self, id: i64) -> Result<u64, IngestError> {
-        if let Some(t) = self.tails.get(&id) {
-            return Ok(t.reader.position());
-        }
-        Ok(self
-            .store
-            .known_files()?
-            .into_iter()
-            .find(|r| r.id == id)
-            .map_or(0, |r| r.offset))
-    }
-
     /// Reads what the files hold now, in order (older files first: ids grow as files appear),
     /// at most `max_lines` lines in all when given; windows the lines and stores the windows
     /// that close. Returns the number of lines read.
     pub fn pump(&mut self, max_lines: Option<usize>) -> Result<u64, IngestError> {
         let ids: Vec<i64> = self.tails.keys().copied().collect();
+        let mut open = self.tails.values().filter(|t| t.reader.is_some()).count();
         let mut total = 0;
         for id in ids {
             let left = max_lines.map(|m| m.saturating_sub(total as usize));
-            if left == Some(0) {
+            if left == Some(0) || self.stopping() {
                 break;
             }
-            total += self.pump_file(id, left)?;
+            total += self.pump_file(id, left, &mut open)?;
         }
-        // Files that vanished and are read to their end are done with.
+        // Files that vanished are done with once read to their end, or at once when no
+        // reader is open on them: their path names another file now, and nothing else does.
         let gone: Vec<i64> = self
             .tails
             .iter()
-            .filter(|(_, t)| !t.present && t.identity.size <= t.reader.position())
+            .filter(|(_, t)| !t.present && (t.identity.size <= t.position() || t.reader.is_none()))
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
             if let Some(mut t) = self.tails.remove(&id) {
+                let left = t.identity.size.saturating_sub(t.position());
+                if left > 0 && !t.failed {
+                    self.problems.push(Problem {
+                        path: t.file.path.clone(),
+                        message: format!(
+                            "moved or deleted before it was read to its end: {left} bytes not read"
+                        ),
+                    });
+                }
                 if let Some(rec) = t.assembler.finish() {
                     self.push_record(&t.file.group, rec)?;
                 }
@@ -428,8 +526,46 @@ impl<J: Judge> Ingest<J> {
         Ok(total)
     }
 
-    fn pump_file(&mut self, id: i64, max_lines: Option<usize>) -> Result<u64, IngestError> {
+    /// Reads one file; `open` counts the readers open, this one's included once opened.
+    fn pump_file(
+        &mut self,
+        id: i64,
+        max_lines: Option<usize>,
+        open: &mut usize,
+    ) -> Result<u64, IngestError> {
         let Some(t) = self.tails.get_mut(&id) else {
+            return Ok(0);
+        };
+        if t.reader.is_none() {
+            // Only a file that has grown since it was read is opened (its size is the last
+            // refresh's), so a pass over thousands of files read to their end opens none.
+            if t.failed || t.identity.size <= t.offset {
+                return Ok(0);
+            }
+            match LineReader::open_same(&t.file, t.offset, t.identity.dev, t.identity.ino) {
+                Ok(Some(r)) => {
+                    t.reader = Some(r);
+                    t.opened = true;
+                    *open += 1;
+                }
+                // The path names another file now (rotated since the refresh): the next
+                // refresh finds where this one went; its checkpoint stays where it was.
+                Ok(None) => return Ok(0),
+                Err(e) => {
+                    self.problems.push(problem(&t.file, &e));
+                    if t.opened {
+                        t.failed = true;
+                    } else {
+                        // Nothing of it was read: its checkpoint stays at the start of what is
+                        // unread, and the next run tries again.
+                        self.tails.remove(&id);
+                        self.stats.files = self.stats.files.saturating_sub(1);
+                    }
+                    return Ok(0);
+                }
+            }
+        }
+        let Some(reader) = t.reader.as_mut() else {
             return Ok(0);
         };
         let take_partial = !t.file.live || still_for(&t.file.path, self.config.partial_line_after);
@@ -442,7 +578,7 @@ impl<J: Judge> Ingest<J> {
             if max_lines.is_some_and(|m| lines as usize >= m) {
                 break;
             }
-            let line = match t.reader.next_line(take_partial) {
+            let line = match reader.next_line(take_partial) {
                 Ok(Some(line)) => line,
                 Ok(None) => {
                     drained = true;
@@ -450,6 +586,7 @@ impl<J: Judge> Ingest<J> {
                 }
                 Err(e) => {
                     self.problems.push(problem(&t.file, &e));
+                    t.failed = true;
                     drained = true;
                     break;
                 }
@@ -464,6 +601,15 @@ impl<J: Judge> Ingest<J> {
                 self.stats.skipped_lines += 1;
                 continue;
             }
+            if line.cut > 0 {
+                // A line past the reader's cap (MAX_LINE) is no log line a logger writes (a
+                // request line, a syslog message are kilobytes at most): a run of padding or
+                // binary garbage, which the model reads as an attack. It is skipped, its bytes
+                // passed by, and counted, never given to the model whole or cut.
+                self.stats.bytes += line.end - line.start;
+                self.stats.cut_lines += 1;
+                continue;
+            }
             lines += 1;
             self.stats.lines += 1;
             self.stats.bytes += line.end - line.start;
@@ -476,8 +622,13 @@ impl<J: Judge> Ingest<J> {
                 records.push(rec);
             }
         }
-        if t.reader.position() > t.identity.size {
-            t.identity.size = t.reader.position();
+        if reader.position() > t.identity.size {
+            t.identity.size = reader.position();
+        }
+        if drained && reader.reopenable() && (t.failed || !t.file.live || *open > MAX_OPEN_READERS)
+        {
+            t.close();
+            *open -= 1;
         }
         for rec in records {
             self.push_record(&group, rec)?;
@@ -493,10 +644,20 @@ impl<J: Judge> Ingest<J> {
             parsed = parse(&rec.text, self.year - 1);
         }
         if let Some(t) = parsed.time {
-            self.log_clock = Some(self.log_clock.map_or(t, |c| c.max(t)));
+            self.log_clock = advance_log_clock(self.log_clock, t, unix_now());
         }
         let closed = self.windower.push(group, rec, parsed);
-        for w in closed {
+        self.ready.extend(closed);
+        self.store_ready()
+    }
+
+    /// Stores the windows closed so far, oldest first, until none is left or the stop signal
+    /// is set (looked at before each, since each may cost a model call).
+    fn store_ready(&mut self) -> Result<(), IngestError> {
+        while !self.stopping() {
+            let Some(w) = self.ready.pop_front() else {
+                break;
+            };
             self.store_window(w)?;
         }
         Ok(())
@@ -504,9 +665,8 @@ impl<J: Judge> Ingest<J> {
 
     /// Closes windows idle since `now` (unix seconds) less the idle time, and stores them.
     pub fn close_idle(&mut self, now: i64) -> Result<(), IngestError> {
-        for w in self.windower.close_idle(now) {
-            self.store_window(w)?;
-        }
+        self.ready.extend(self.windower.close_idle(now));
+        self.store_ready()?;
         self.checkpoint()
     }
 
@@ -530,28 +690,49 @@ impl<J: Judge> Ingest<J> {
                 self.push_record(&group, rec)?;
             }
         }
-        for w in self.windower.flush() {
-            self.store_window(w)?;
-        }
+        self.ready.extend(self.windower.flush());
+        self.store_ready()?;
         self.checkpoint()
     }
 
     /// Writes every file's checkpoint: its read position, held back to the first line still
-    /// in a pending record or an open window.
+    /// in a pending record, an open window or a closed window not stored yet.
     fn checkpoint(&mut self) -> Result<(), IngestError> {
-        let c = self.checkpoints();
+        let c = self.checkpoints(None);
         if !c.is_empty() {
             self.store.set_checkpoints(&c)?;
+            self.written.extend(c);
         }
         Ok(())
     }
 
-    fn checkpoints(&self) -> Vec<(i64, u64)> {
-        let open = self.windower.open_starts();
-        self.tails
+    /// The checkpoints that differ from what was last written (see [`Ingest::checkpoint`]),
+    /// of every file or of `only` these (sorted); the caller records them in `written` once they are
+    /// committed.
+    ///
+    /// Writing a subset is safe: a file's checkpoint only grows, so one not written yet stays
+    /// behind its lines, and the next full pass writes it.
+    fn checkpoints(&self, only: Option<&[i64]>) -> Vec<(i64, u64)> {
+        let mut open: HashMap<i64, u64> = self.windower.open_starts();
+        // `only` is sorted (see store_window); records of other files are passed over
+        // without being hashed, as thousands of windows may be waiting.
+        let wanted = |file: &i64| only.is_none_or(|ids| ids.binary_search(file).is_ok());
+        for r in self
+            .ready
             .iter()
+            .flat_map(|w| &w.records)
+            .filter(|r| wanted(&r.file))
+        {
+            let e = open.entry(r.file).or_insert(r.start);
+            *e = (*e).min(r.start);
+        }
+        let tails: Box<dyn Iterator<Item = (&i64, &Tail)>> = match only {
+            Some(ids) => Box::new(ids.iter().filter_map(|id| self.tails.get_key_value(id))),
+            None => Box::new(self.tails.iter()),
+        };
+        tails
             .map(|(id, t)| {
-                let mut at = t.reader.position();
+                let mut at = t.position();
                 if let Some(p) = t.assembler.pending_start() {
                     at = at.min(p);
                 }
@@ -560,6 +741,7 @@ impl<J: Judge> Ingest<J> {
                 }
                 (*id, at)
             })
+            .filter(|(id, at)| self.written.get(id) != Some(at))
             .collect()
     }
 
@@ -626,8 +808,15 @@ impl<J: Judge> Ingest<J> {
             secondary,
             input,
         };
-        let checkpoints = self.checkpoints();
+        // Only the window's own files: their checkpoints are the ones its commit can move
+        // (the others are written at the end of each pass), and a pass over every file with
+        // every window made a scan of thousands of files quadratic.
+        let mut files: Vec<i64> = spans.iter().map(|s| s.file).collect();
+        files.sort_unstable();
+        files.dedup();
+        let checkpoints = self.checkpoints(Some(&files));
         let id = self.store.commit_window(&new, &spans, &checkpoints)?;
+        self.written.extend(checkpoints);
         self.stats.windows += 1;
         self.stats.by_severity[verdict.severity as usize] += 1;
         self.stored.push(new.stored_as(id));
@@ -666,7 +855,11 @@ fn reuse(earlier: &StoredVerdict, input: &str) -> Verdict {
 fn problem(file: &LogFile, e: &ReadError) -> Problem {
     Problem {
         path: file.path.clone(),
-        message: e.to_string(),
+        // The problem is printed after its path already.
+        message: match e {
+            ReadError::NotText { kind, .. } => kind.to_string(),
+            other => other.to_string(),
+        },
     }
 }
 
@@ -689,4 +882,144 @@ pub fn unix_now() -> i64 {
 /// This year in UTC: RFC 3164 timestamps carry no year.
 fn current_year() -> i32 {
     time::OffsetDateTime::from_unix_timestamp(unix_now()).map_or(1970, |t| t.year())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Answers every window the same way: which verdict does not matter here.
+    struct FixedJudge;
+
+    impl Judge for FixedJudge {
+        fn judge(
+            &mut self,
+            _input: &str,
+        ) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Verdict {
+                threat_type: "No Threat Detected — Normal Traffic".into(),
+                mitre_technique: "N/A".into(),
+                technique_name: "N/A".into(),
+                mitre_tactic: "N/A".into(),
+                severity: Severity::Low,
+                risk_score: 5,
+                evidence: "test".into(),
+                impact: "none".into(),
+                recommendation: "none".into(),
+            })
+        }
+    }
+
+    fn iso(t: i64) -> String {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .unwrap()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    }
+
+    fn append(path: &std::path::Path, line: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(f, "{line}").unwrap();
+    }
+
+    /// Readers of files read to their end are closed (beyond the live files kept open), and a
+    /// closed file that grows is opened again by identity and read from where it stood.
+    #[test]
+    fn open_readers_stay_bounded_and_a_closed_file_that_grows_is_read_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        let files = MAX_OPEN_READERS * 3;
+        let line = "Mar  5 10:00:01 web1 CRON[2211]: (root) CMD (run-parts /etc/cron.hourly)";
+        for i in 0..files {
+            append(&logs.join(format!("app{i:04}.log")), line);
+        }
+        let store = Store::open(&dir.path().join("v.db")).unwrap();
+        let mut ingest = Ingest::new(store, FixedJudge, IngestConfig::default());
+        let paths = vec![logs.clone()];
+        let open = |ingest: &Ingest<FixedJudge>| {
+            ingest.tails.values().filter(|t| t.reader.is_some()).count()
+        };
+        ingest.refresh(&paths).unwrap();
+        assert_eq!(open(&ingest), 0, "refresh opens no reader");
+        assert_eq!(ingest.pump(None).unwrap(), files as u64);
+        assert!(open(&ingest) <= MAX_OPEN_READERS, "{} open", open(&ingest));
+        // The last file read was closed: more than the cap were read before it.
+        append(&logs.join(format!("app{:04}.log", files - 1)), line);
+        ingest.refresh(&paths).unwrap();
+        assert_eq!(ingest.pump(None).unwrap(), 1);
+        assert!(open(&ingest) <= MAX_OPEN_READERS);
+        ingest.flush().unwrap();
+        let stored: u32 = ingest.take_stored().iter().map(|v| v.verdict.records).sum();
+        assert_eq!(stored as usize, files + 1);
+    }
+
+    #[test]
+    fn the_log_clock_ignores_stamps_far_ahead_of_the_wall_clock() {
+        let wall = 1_800_000_000;
+        assert_eq!(advance_log_clock(None, wall - 10, wall), Some(wall - 10));
+        assert_eq!(advance_log_clock(Some(wall), wall - 10, wall), Some(wall));
+        // Local time of a host at UTC+14 read as UTC: the present, not the future.
+        let east = wall + 14 * 3600;
+        assert_eq!(advance_log_clock(Some(wall), east, wall), Some(east));
+        assert_eq!(
+            advance_log_clock(Some(wall), wall + 86_400, wall),
+            Some(wall)
+        );
+        assert_eq!(advance_log_clock(None, wall + 86_400, wall), None);
+    }
+
+    /// `watch`'s loop, line by line: a stamp dated tomorrow used to drag the shared log clock a
+    /// day ahead, so every later look closed every window as idle, and a burst of 30 failed
+    /// logins became 30 one-line windows.
+    #[test]
+    fn a_line_stamped_tomorrow_does_not_split_the_windows_that_follow() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("auth.log");
+        let store = Store::open(&dir.path().join("v.db")).unwrap();
+        let mut ingest = Ingest::new(store, FixedJudge, IngestConfig::default());
+        let paths = vec![log.clone()];
+        let now = unix_now();
+        let look = |ingest: &mut Ingest<FixedJudge>| {
+            ingest.refresh(&paths).unwrap();
+            ingest.pump(None).unwrap();
+            ingest.close_idle_by_log_time().unwrap();
+        };
+        append(
+            &log,
+            &format!(
+                "{} host sshd[7]: Accepted publickey for backup from 198.51.100.7 port 50022 ssh2",
+                iso(now + 86_400)
+            ),
+        );
+        look(&mut ingest);
+        for n in 0..30 {
+            append(
+                &log,
+                &format!(
+                    "{} host sshd[8]: Failed password for root from 203.0.113.9 port {} ssh2",
+                    iso(now - 60 + n),
+                    40_000 + n
+                ),
+            );
+            look(&mut ingest);
+        }
+        ingest.flush().unwrap();
+        let attacker: Vec<u32> = ingest
+            .take_stored()
+            .into_iter()
+            .filter(|v| v.verdict.entity.as_deref() == Some("ip 203.0.113.9"))
+            .map(|v| v.verdict.records)
+            .collect();
+        assert_eq!(
+            attacker,
+            vec![30],
+            "the 30 failed logins of 203.0.113.9 must share one window (lines per window stored)"
+        );
+    }
 }

@@ -5,6 +5,12 @@
 //! most [`MAX_LINE`] bytes of a line plus one read buffer, reports what it dropped, and
 //! leaves a final line without newline in place until the caller says the file is done
 //! with (the logger may still be writing it).
+//!
+//! What a file's first bytes say decides how it is read ([`sniff`]): a known binary format or
+//! NUL bytes in the first line is not text and is refused ([`ReadError::NotText`]) rather than
+//! fed to the model as lines of garbage; UTF-16 (a Windows export, a BOM or every other byte
+//! NUL) is split on UTF-16 newlines and decoded to UTF-8. Offsets stay in the file's own
+//! (decompressed) bytes either way, so checkpoints mean the same thing for every encoding.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -14,8 +20,15 @@ use flate2::read::MultiGzDecoder;
 
 use crate::discover::LogFile;
 
-/// The longest line kept, in bytes; the rest of a longer line is dropped and counted.
+/// The longest line kept, in bytes of the file; the rest of a longer line is dropped and
+/// counted. Even, so that a cut never splits a UTF-16 code unit.
 pub const MAX_LINE: usize = 64 * 1024;
+
+/// Content bytes looked at to tell text from binary and UTF-8 from UTF-16.
+pub const SNIFF: usize = 4 * 1024;
+
+/// The Windows event log's file header magic (`.evtx`).
+const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 
 /// Bytes asked of the source per read.
 const CHUNK: usize = 64 * 1024;
@@ -33,9 +46,86 @@ pub struct RawLine {
     pub cut: usize,
 }
 
+/// How the content encodes text, decided from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// UTF-8 or ASCII (invalid bytes are replaced).
+    Utf8,
+    /// UTF-16, little-endian.
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+}
+
+impl Encoding {
+    /// The newline as this encoding writes it.
+    fn newline(self) -> &'static [u8] {
+        match self {
+            Encoding::Utf8 => b"\n",
+            Encoding::Utf16Le => b"\n\0",
+            Encoding::Utf16Be => b"\0\n",
+        }
+    }
+}
+
+/// Content that is not read as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotText {
+    /// A Windows event log: binary records that need Windows' own tools to read.
+    #[error("Windows event log (.evtx) files are not read yet; export with wevtutil qe /f:text")]
+    Evtx,
+    /// NUL bytes in the first line, in no UTF-16 pattern.
+    #[error("binary content (NUL bytes in its first line), not a text log: not read")]
+    Binary,
+}
+
+/// How the content that starts with `head` is read: its encoding, or why it is not text.
+///
+/// Only NUL bytes in the first line (within [`SNIFF`] bytes) make a file binary: executables,
+/// databases, archives and a gzip of zeros have them in their first bytes, while a text log
+/// that picked up garbage somewhere later is still read around it, line by line.
+pub fn sniff(head: &[u8]) -> Result<Encoding, NotText> {
+    let head = &head[..head.len().min(SNIFF)];
+    if head.starts_with(EVTX_MAGIC) {
+        return Err(NotText::Evtx);
+    }
+    if head.starts_with(&[0xFF, 0xFE]) {
+        return Ok(Encoding::Utf16Le);
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        return Ok(Encoding::Utf16Be);
+    }
+    // Without a BOM: ASCII text in UTF-16 has every other byte NUL (in the first KiB).
+    let units = &head[..head.len().min(1024) & !1];
+    if units.len() >= 4 {
+        let (even_nul, odd_nul) = units
+            .chunks_exact(2)
+            .fold((true, true), |(e, o), u| (e && u[0] == 0, o && u[1] == 0));
+        if odd_nul && !even_nul {
+            return Ok(Encoding::Utf16Le);
+        }
+        if even_nul && !odd_nul {
+            return Ok(Encoding::Utf16Be);
+        }
+    }
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    if first_line.contains(&0) {
+        return Err(NotText::Binary);
+    }
+    Ok(Encoding::Utf8)
+}
+
 /// Why reading failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The content is not text (see [`sniff`]); nothing of it was read.
+    #[error("{path}: {kind}")]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        kind: NotText,
+    },
     /// The file could not be opened or positioned.
     #[error("cannot open {path} at offset {offset}: {source}")]
     Open {
@@ -102,49 +192,134 @@ pub struct LineReader {
     line: Vec<u8>,
     /// Bytes of the line being assembled seen so far (kept or dropped).
     line_seen: u64,
-    /// Last byte seen of the line being assembled, to strip a `\r` that was dropped.
-    last_byte: Option<u8>,
+    /// Last code unit seen of the line being assembled (one byte in UTF-8, two in UTF-16),
+    /// to strip a `\r` that was dropped.
+    last_unit: [u8; 2],
     /// Set after a decoding error: gzip cannot resume past it.
     failed: bool,
+    /// How the content encodes text.
+    encoding: Encoding,
+    /// A stream's encoding is decided on its first read (it cannot be read twice).
+    sniff_pending: bool,
+    /// In UTF-16, the first byte of a code unit whose second byte has not been read yet: the
+    /// buffer only ever holds whole units.
+    carry: Option<u8>,
 }
 
 impl LineReader {
     /// Opens `file` at content `offset` (for gzip: decompresses and skips `offset` bytes).
     pub fn open(file: &LogFile, offset: u64) -> Result<LineReader, ReadError> {
+        let f = File::open(&file.path).map_err(|source| ReadError::Open {
+            path: file.path.clone(),
+            offset,
+            source,
+        })?;
+        LineReader::from_file(f, file, offset)
+    }
+
+    /// Opens `file` at content `offset` if its path still names the file with device `dev`
+    /// and inode `ino`; `Ok(None)` when it names another one now.
+    ///
+    /// A reader is closed between reads (a scan of thousands of files must not hold them all
+    /// open), so reopening goes by path; the path may have been rotated to another file
+    /// meanwhile, whose content does not start at `offset`. The identity is read from the
+    /// opened descriptor, so a rename between the look and the open cannot slip through.
+    pub fn open_same(
+        file: &LogFile,
+        offset: u64,
+        dev: u64,
+        ino: u64,
+    ) -> Result<Option<LineReader>, ReadError> {
+        use std::os::unix::fs::MetadataExt;
         let open_err = |source| ReadError::Open {
             path: file.path.clone(),
             offset,
             source,
         };
-        let mut f = File::open(&file.path).map_err(open_err)?;
-        let (source, position) = if file.compressed {
+        let f = match File::open(&file.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(open_err(e)),
+        };
+        let meta = f.metadata().map_err(open_err)?;
+        if (meta.dev(), meta.ino()) != (dev, ino) {
+            return Ok(None);
+        }
+        LineReader::from_file(f, file, offset).map(Some)
+    }
+
+    /// Whether the reader can be dropped and opened again at [`LineReader::position`]: a file
+    /// can, a stream (stdin) cannot.
+    pub fn reopenable(&self) -> bool {
+        !matches!(self.source, Source::Stream(_))
+    }
+
+    fn from_file(mut f: File, file: &LogFile, offset: u64) -> Result<LineReader, ReadError> {
+        let open_err = |source| ReadError::Open {
+            path: file.path.clone(),
+            offset,
+            source,
+        };
+        let corrupt = |offset, source| ReadError::Corrupt {
+            path: file.path.clone(),
+            offset,
+            source,
+        };
+        let not_text = |kind| ReadError::NotText {
+            path: file.path.clone(),
+            kind,
+        };
+        // The head is always the content's start, whatever the offset: the encoding is the
+        // whole file's, and a file refused once is refused on every run.
+        let mut head = Vec::with_capacity(SNIFF);
+        let mut buf = vec![0u8; CHUNK];
+        let (source, position, encoding, pending) = if file.compressed {
             let mut dec = MultiGzDecoder::new(f);
-            let skipped = io::copy(&mut (&mut dec).take(offset), &mut io::sink()).map_err(|e| {
-                ReadError::Corrupt {
-                    path: file.path.clone(),
-                    offset,
-                    source: e,
+            read_head(&mut dec, &mut head).map_err(|e| corrupt(head.len() as u64, e))?;
+            let encoding = sniff(&head).map_err(not_text)?;
+            let offset = unit_aligned(offset, encoding);
+            // The head is decoded already: start from it, then skip the rest of the offset.
+            let (position, pending) = match usize::try_from(offset) {
+                Ok(o) if o <= head.len() => (offset, head.len() - o),
+                _ => {
+                    let rest = offset - head.len() as u64;
+                    let skipped = io::copy(&mut (&mut dec).take(rest), &mut io::sink())
+                        .map_err(|e| corrupt(offset, e))?;
+                    // A gzip shorter than the offset has nothing new: position at its end.
+                    (head.len() as u64 + skipped, 0)
                 }
-            })?;
-            // A gzip shorter than the offset has nothing new: position at its end.
-            (Source::Gzip(Box::new(dec)), skipped)
+            };
+            buf[..pending].copy_from_slice(&head[head.len() - pending..]);
+            (Source::Gzip(Box::new(dec)), position, encoding, pending)
         } else {
+            read_head(&mut f, &mut head).map_err(open_err)?;
+            let encoding = sniff(&head).map_err(not_text)?;
+            let offset = unit_aligned(offset, encoding);
             f.seek(SeekFrom::Start(offset)).map_err(open_err)?;
-            (Source::Plain(f), offset)
+            (Source::Plain(f), offset, encoding, 0)
+        };
+        // The buffer holds whole code units only; an odd byte of the head waits for its pair.
+        let (pending, carry) = if encoding != Encoding::Utf8 && pending % 2 == 1 {
+            (pending - 1, Some(buf[pending - 1]))
+        } else {
+            (pending, None)
         };
         Ok(LineReader {
             path: file.path.clone(),
             compressed: file.compressed,
             source,
-            buf: vec![0u8; CHUNK],
+            buf,
             buf_pos: 0,
-            buf_len: 0,
+            buf_len: pending,
             line_start: position,
             line: Vec::new(),
             line_seen: 0,
-            last_byte: None,
+            last_unit: [0; 2],
             failed: false,
-            read_to: position,
+            read_to: position + pending as u64,
+            encoding,
+            sniff_pending: false,
+            carry,
         })
     }
 
@@ -160,10 +335,18 @@ impl LineReader {
             line_start: 0,
             line: Vec::new(),
             line_seen: 0,
-            last_byte: None,
+            last_unit: [0; 2],
             failed: false,
             read_to: 0,
+            encoding: Encoding::Utf8,
+            sniff_pending: true,
+            carry: None,
         }
+    }
+
+    /// How the content encodes text.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     /// The next complete line; `Ok(None)` at the end of what is there now.
@@ -175,38 +358,81 @@ impl LineReader {
         loop {
             if self.buf_pos < self.buf_len {
                 let avail = &self.buf[self.buf_pos..self.buf_len];
-                let (take, newline) = match avail.iter().position(|&b| b == b'\n') {
-                    Some(i) => (i, true),
+                let nl = self.encoding.newline();
+                let unit = nl.len();
+                // The buffer holds whole code units from a unit boundary, so a newline is
+                // searched unit by unit (in UTF-16, byte 0x0A also occurs inside other units).
+                let (take, newline) = match avail.chunks_exact(unit).position(|u| u == nl) {
+                    Some(i) => (i * unit, true),
                     None => (avail.len(), false),
                 };
                 let room = MAX_LINE - self.line.len();
                 let keep = take.min(room);
                 self.line.extend_from_slice(&avail[..keep]);
-                if take > 0 {
-                    self.last_byte = Some(avail[take - 1]);
+                if take >= unit {
+                    self.last_unit = [avail[take - unit], avail[take - 1]];
                 }
                 self.line_seen += take as u64;
                 self.buf_pos += take;
                 if newline {
-                    self.buf_pos += 1;
-                    return Ok(Some(self.finish_line(1)));
+                    self.buf_pos += unit;
+                    return Ok(Some(self.finish_line(unit as u64)));
                 }
                 continue;
             }
             if self.failed {
                 return Ok(None);
             }
-            match self.source.read(&mut self.buf) {
+            let start = match self.carry.take() {
+                Some(b) => {
+                    self.buf[0] = b;
+                    1
+                }
+                None => 0,
+            };
+            match self.source.read(&mut self.buf[start..]) {
                 Ok(0) => {
+                    if let Some(&b) = self.buf[..start].first() {
+                        if !take_partial {
+                            self.carry = Some(b);
+                        } else {
+                            // Half a code unit at the very end of a finished file: kept with
+                            // the line (it decodes as U+FFFD) so the file is read to its end.
+                            if self.line.len() < MAX_LINE {
+                                self.line.push(b);
+                            }
+                            self.line_seen += 1;
+                            self.read_to += 1;
+                        }
+                    }
                     if take_partial && self.line_seen > 0 {
                         return Ok(Some(self.finish_line(0)));
                     }
                     return Ok(None);
                 }
                 Ok(n) => {
+                    let mut len = start + n;
+                    if self.sniff_pending {
+                        self.sniff_pending = false;
+                        match sniff(&self.buf[..len]) {
+                            Ok(encoding) => self.encoding = encoding,
+                            Err(kind) => {
+                                self.failed = true;
+                                return Err(ReadError::NotText {
+                                    path: self.path.clone(),
+                                    kind,
+                                });
+                            }
+                        }
+                    }
+                    let unit = self.encoding.newline().len();
+                    if len % unit != 0 {
+                        len -= 1;
+                        self.carry = Some(self.buf[len]);
+                    }
                     self.buf_pos = 0;
-                    self.buf_len = n;
-                    self.read_to += n as u64;
+                    self.buf_len = len;
+                    self.read_to += len as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -241,24 +467,42 @@ impl LineReader {
         let start = self.line_start;
         let end = start + self.line_seen + newline;
         let mut cut = (self.line_seen - self.line.len() as u64) as usize;
-        if newline > 0 && self.last_byte == Some(b'\r') {
+        let (cr, unit): (&[u8], usize) = match self.encoding {
+            Encoding::Utf8 => (b"\r", 1),
+            Encoding::Utf16Le => (b"\r\0", 2),
+            Encoding::Utf16Be => (b"\0\r", 2),
+        };
+        if newline > 0 && self.line_seen >= unit as u64 && self.last_unit[2 - unit..] == *cr {
             if cut > 0 {
-                cut -= 1;
+                cut -= unit;
             } else {
-                self.line.pop();
+                self.line.truncate(self.line.len() - unit);
             }
         }
         if cut > 0 {
             // Don't leave half a character at the cut: it would read as a U+FFFD that was
             // never in the log.
-            let keep = complete_utf8_len(&self.line);
+            let keep = match self.encoding {
+                Encoding::Utf8 => complete_utf8_len(&self.line),
+                _ => complete_utf16_len(&self.line, self.encoding),
+            };
             cut += self.line.len() - keep;
             self.line.truncate(keep);
         }
-        let text = String::from_utf8_lossy(&self.line).into_owned();
+        let text = match self.encoding {
+            Encoding::Utf8 => String::from_utf8_lossy(&self.line).into_owned(),
+            _ => {
+                let text = decode_utf16(&self.line, self.encoding);
+                // The BOM is no part of the first line.
+                match text.strip_prefix('\u{feff}') {
+                    Some(rest) if start == 0 => rest.to_string(),
+                    _ => text,
+                }
+            }
+        };
         self.line.clear();
         self.line_seen = 0;
-        self.last_byte = None;
+        self.last_unit = [0; 2];
         self.line_start = end;
         RawLine {
             start,
@@ -266,6 +510,50 @@ impl LineReader {
             text,
             cut,
         }
+    }
+}
+
+/// Reads up to [`SNIFF`] bytes from the start of `r` into `head`.
+fn read_head(r: &mut impl Read, head: &mut Vec<u8>) -> io::Result<()> {
+    r.take(SNIFF as u64).read_to_end(head).map(|_| ())
+}
+
+/// A start offset on a code-unit boundary: an odd offset in UTF-16 (a checkpoint written
+/// before the file was read as UTF-16) moves to the next unit rather than read every
+/// character shifted by a byte.
+fn unit_aligned(offset: u64, encoding: Encoding) -> u64 {
+    match encoding {
+        Encoding::Utf8 => offset,
+        _ => offset + offset % 2,
+    }
+}
+
+/// The code units of UTF-16 `bytes` (an odd last byte is dropped by the caller or decodes as
+/// U+FFFD).
+fn utf16_units(bytes: &[u8], encoding: Encoding) -> impl Iterator<Item = u16> + '_ {
+    bytes.chunks_exact(2).map(move |u| match encoding {
+        Encoding::Utf16Be => u16::from_be_bytes([u[0], u[1]]),
+        _ => u16::from_le_bytes([u[0], u[1]]),
+    })
+}
+
+/// UTF-16 `bytes` as UTF-8, unpaired surrogates and an odd last byte replaced by U+FFFD.
+fn decode_utf16(bytes: &[u8], encoding: Encoding) -> String {
+    let mut text: String = char::decode_utf16(utf16_units(bytes, encoding))
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    if bytes.len() % 2 == 1 {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    text
+}
+
+/// Length of UTF-16 `bytes` without a trailing high surrogate (half of a character).
+fn complete_utf16_len(bytes: &[u8], encoding: Encoding) -> usize {
+    let n = bytes.len() & !1;
+    match utf16_units(&bytes[..n], encoding).last() {
+        Some(u) if (0xD800..0xDC00).contains(&u) => n - 2,
+        _ => n,
     }
 }
 
@@ -463,6 +751,166 @@ mod tests {
         assert!(matches!(err, ReadError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("cut.gz"), "{err}");
         assert_eq!(r.next_line(true).expect("after error"), None);
+    }
+
+    fn utf16(text: &str, encoding: Encoding, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let units = if bom { Some(0xFEFF) } else { None }
+            .into_iter()
+            .chain(text.encode_utf16());
+        for u in units {
+            out.extend(match encoding {
+                Encoding::Utf16Be => u.to_be_bytes(),
+                _ => u.to_le_bytes(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn binary_heads_are_not_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let evtx = dir.path().join("Security.evtx");
+        let mut content = b"ElfFile\0".to_vec();
+        content.extend(vec![0u8; 8192]);
+        fs::write(&evtx, &content).expect("write");
+        let e = LineReader::open(&plain(&evtx), 0).err().expect("not text");
+        assert!(
+            matches!(
+                e,
+                ReadError::NotText {
+                    kind: NotText::Evtx,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("wevtutil qe /f:text"), "{e}");
+        // Refused at any offset: the head decides, not where the last run stopped.
+        assert!(LineReader::open(&plain(&evtx), 4096).is_err());
+
+        let zeros = dir.path().join("zeros.gz");
+        fs::write(&zeros, gz_bytes(&vec![0u8; 1 << 20])).expect("write");
+        let f = LogFile {
+            compressed: true,
+            live: false,
+            ..plain(&zeros)
+        };
+        let e = LineReader::open(&f, 0).err().expect("not text");
+        assert!(
+            matches!(
+                e,
+                ReadError::NotText {
+                    kind: NotText::Binary,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        let elf = dir.path().join("a.out");
+        fs::write(&elf, b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\n").expect("write");
+        assert!(LineReader::open(&plain(&elf), 0).is_err());
+
+        // Garbage after a text first line is read around, as before.
+        let mixed = dir.path().join("mixed.log");
+        fs::write(&mixed, b"a text line\nbad \0\0 bytes\nmore\n").expect("write");
+        let mut r = LineReader::open(&plain(&mixed), 0).expect("text");
+        assert_eq!(
+            texts(&all(&mut r, false)),
+            ["a text line", "bad \0\0 bytes", "more"]
+        );
+    }
+
+    #[test]
+    fn a_binary_stream_is_not_text() {
+        let stream = Box::new(io::Cursor::new(b"ElfFile\0\0\0\0\n".to_vec()));
+        let mut r = LineReader::from_stream(Path::new("-"), stream);
+        let e = r.next_line(true).expect_err("not text");
+        assert!(matches!(e, ReadError::NotText { .. }), "{e}");
+        assert_eq!(r.next_line(true).expect("after"), None);
+    }
+
+    #[test]
+    fn utf16_is_decoded_with_offsets_in_the_files_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // U+010A is 0A 01 in UTF-16LE: a 0x0A byte that is no newline.
+        let text = "sshd[1]: Accepted for \u{10a}lice\r\nsecond \u{1F600} line\nthird\n";
+        // Without a BOM only ASCII is recognised (every other byte NUL).
+        let ascii = "sshd[1]: Accepted for alice\r\nsecond line\nthird\n";
+        for (encoding, bom) in [
+            (Encoding::Utf16Le, true),
+            (Encoding::Utf16Be, true),
+            (Encoding::Utf16Le, false),
+            (Encoding::Utf16Be, false),
+        ] {
+            let p = dir.path().join("u16.log");
+            let text = if bom { text } else { ascii };
+            let bytes = utf16(text, encoding, bom);
+            fs::write(&p, &bytes).expect("write");
+            let mut r = LineReader::open(&plain(&p), 0).expect("open");
+            assert_eq!(r.encoding(), encoding, "bom {bom}");
+            let got = all(&mut r, false);
+            let want: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+            assert_eq!(texts(&got), want, "{encoding:?} bom {bom}");
+            let b = if bom { 2 } else { 0 };
+            let first_end = b + 2 * (want[0].encode_utf16().count() as u64 + 2);
+            assert_eq!((got[0].start, got[0].end), (0, first_end));
+            assert_eq!(got[2].end, bytes.len() as u64);
+            assert_eq!(r.position(), bytes.len() as u64);
+            // Resuming at a checkpoint gives the same lines from there.
+            let mut r = LineReader::open(&plain(&p), got[1].start).expect("open");
+            assert_eq!(texts(&all(&mut r, false)), want[1..]);
+        }
+        // Gzipped, read from an offset inside the sniffed head.
+        let p = dir.path().join("u16.log.1.gz");
+        fs::write(&p, gz_bytes(&utf16(text, Encoding::Utf16Le, true))).expect("write");
+        let f = LogFile {
+            compressed: true,
+            live: false,
+            ..plain(&p)
+        };
+        let mut r = LineReader::open(&f, 0).expect("open");
+        let got = all(&mut r, true);
+        assert_eq!(got.len(), 3);
+        let mut r = LineReader::open(&f, got[1].start).expect("open");
+        assert_eq!(
+            texts(&all(&mut r, true)),
+            ["second \u{1F600} line", "third"]
+        );
+        // On stdin too.
+        let stream = Box::new(io::Cursor::new(utf16(
+            "one\ntwo\n",
+            Encoding::Utf16Le,
+            true,
+        )));
+        let mut r = LineReader::from_stream(Path::new("-"), stream);
+        assert_eq!(texts(&all(&mut r, true)), ["one", "two"]);
+    }
+
+    #[test]
+    fn utf16_written_half_a_unit_at_a_time_and_cut_long() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("u16.log");
+        let bytes = utf16("first\nsecond\n", Encoding::Utf16Le, true);
+        // The writer has written half of the second line's first unit.
+        fs::write(&p, &bytes[..15]).expect("write");
+        let mut r = LineReader::open(&plain(&p), 0).expect("open");
+        assert_eq!(texts(&all(&mut r, false)), ["first"]);
+        let mut f = fs::OpenOptions::new().append(true).open(&p).expect("open");
+        f.write_all(&bytes[15..]).expect("append");
+        assert_eq!(texts(&all(&mut r, false)), ["second"]);
+        assert_eq!(r.position(), bytes.len() as u64);
+
+        let long = dir.path().join("long16.log");
+        let mut content = utf16(&"x".repeat(MAX_LINE), Encoding::Utf16Le, true);
+        content.extend(utf16("\nafter\n", Encoding::Utf16Le, false));
+        fs::write(&long, &content).expect("write");
+        let mut r = LineReader::open(&plain(&long), 0).expect("open");
+        let got = all(&mut r, false);
+        assert_eq!(texts(&got)[1], "after");
+        assert_eq!(got[0].text.len(), MAX_LINE / 2 - 1);
+        assert_eq!(got[0].cut, MAX_LINE + 2);
     }
 
     #[test]

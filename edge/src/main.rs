@@ -96,7 +96,8 @@ enum Command {
     Scan(scan_cmd::ScanArgs),
     /// Follow log files and directories, storing verdicts as windows close, until SIGINT/SIGTERM.
     Watch(watch_cmd::WatchArgs),
-    /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category, source.
+    /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category,
+    /// source; `verdicts inspect ID` shows one in full.
     Verdicts(verdicts_cmd::VerdictsArgs),
     /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
     Report(verdicts_cmd::ReportArgs),

@@ -16,8 +16,78 @@ use crate::agent_cmd::{print_findings, severity_of, stop_flag, AgentArgs, ModelJ
 use crate::loaded_model::LoadedModel;
 use crate::Global;
 
-/// Lines read between two looks at Ctrl-C and the progress bar.
+/// Lines read between two updates of the progress bar (the pipeline looks at Ctrl-C itself,
+/// before each model call).
 const CHUNK_LINES: usize = 2_000;
+
+/// Findings listed at the end of a scan, at most; the rest are counted, and `opensoc verdicts`
+/// lists them all. Every stored verdict used to be kept for this list until the end, so a
+/// scan's memory grew with its log (a gzip of one access line repeated: 307 → 535 MB in 120 s).
+pub const MAX_LISTED_FINDINGS: usize = 100;
+
+/// The findings a scan lists at its end: at most `cap`, the most severe first kept, listed in
+/// the order they were stored, with a count of those left out.
+#[derive(Debug)]
+pub struct Listed<T> {
+    cap: usize,
+    /// (order stored, severity, finding).
+    kept: Vec<(u64, Severity, T)>,
+    seen: u64,
+    left_out: u64,
+}
+
+impl<T> Listed<T> {
+    /// An empty list that keeps at most `cap` findings.
+    pub fn new(cap: usize) -> Self {
+        Listed {
+            cap,
+            kept: Vec::new(),
+            seen: 0,
+            left_out: 0,
+        }
+    }
+
+    /// Takes a finding; when the list is full, it replaces the latest of the least severe kept
+    /// if it is more severe than that one (a CRITICAL after a hundred MEDIUMs is listed), and
+    /// is counted as left out otherwise.
+    pub fn push(&mut self, severity: Severity, finding: T) {
+        let order = self.seen;
+        self.seen += 1;
+        if self.kept.len() < self.cap {
+            self.kept.push((order, severity, finding));
+            return;
+        }
+        self.left_out += 1;
+        let weakest = self
+            .kept
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (o, s, _))| (*s, std::cmp::Reverse(*o)))
+            .map(|(i, (_, s, _))| (i, *s));
+        if let Some((i, s)) = weakest {
+            if severity > s {
+                // Kept in stored order: the newcomer is the latest stored.
+                self.kept.remove(i);
+                self.kept.push((order, severity, finding));
+            }
+        }
+    }
+
+    /// The findings kept, in the order they were stored.
+    pub fn kept(&self) -> impl Iterator<Item = &T> {
+        self.kept.iter().map(|(_, _, f)| f)
+    }
+
+    /// Findings taken but not kept.
+    pub fn left_out(&self) -> u64 {
+        self.left_out
+    }
+
+    /// Findings taken in all.
+    pub fn total(&self) -> u64 {
+        self.seen
+    }
+}
 
 /// Arguments of `opensoc scan`.
 #[derive(Debug, Args)]
@@ -46,6 +116,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
 
     let stop = stop_flag()?;
+    ingest.set_stop(stop.clone());
 
     let (stdin, files): (Vec<PathBuf>, Vec<PathBuf>) =
         a.paths.iter().cloned().partition(|p| p.as_os_str() == "-");
@@ -58,13 +129,22 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
     let backlog = ingest.lag_bytes();
     let bar = progress_bar(backlog);
-    let mut verdicts = Vec::new();
+    // Only the findings to list are kept: the store holds every verdict.
+    let mut findings = Listed::new(MAX_LISTED_FINDINGS);
+    let mut keep = |stored: Vec<opensoc_edge::store::StoredVerdict>| {
+        for v in stored {
+            let s = severity_of(&v);
+            if s >= a.min_severity {
+                findings.push(s, v);
+            }
+        }
+    };
     let mut interrupted = false;
     loop {
         let n = ingest.pump(Some(CHUNK_LINES))?;
         ingest.close_idle_by_log_time()?;
         bar.set_position(ingest.stats().bytes);
-        verdicts.extend(ingest.take_stored());
+        keep(ingest.take_stored());
         if stop.load(Ordering::SeqCst) {
             interrupted = true;
             break;
@@ -76,7 +156,9 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if !interrupted {
         // A scan closes its windows: cron's next run starts fresh ones.
         ingest.flush()?;
-        verdicts.extend(ingest.take_stored());
+        keep(ingest.take_stored());
+        // A signal during the flush leaves windows for the next run, like one during reading.
+        interrupted = ingest.stopping();
     }
     bar.finish_and_clear();
     let problems = ingest.take_problems();
@@ -90,10 +172,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
 
     let stats = ingest.stats().clone();
     let mut out = std::io::stdout().lock();
-    let findings: Vec<_> = verdicts
-        .iter()
-        .filter(|v| severity_of(v) >= a.min_severity)
-        .collect();
+    let listed: Vec<_> = findings.kept().cloned().collect();
     if a.json {
         let summary = json!({
             "db": a.db_path(),
@@ -106,7 +185,9 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "cache_hits": stats.cache_hits,
             "by_severity": severity_counts(&stats),
             "min_severity": a.min_severity.as_str(),
-            "findings": findings.iter().map(|v| crate::verdict_format::verdict_json(v)).collect::<Vec<_>>(),
+            "findings": listed.iter().map(crate::verdict_format::verdict_json).collect::<Vec<_>>(),
+            "findings_total": findings.total(),
+            "findings_not_listed": findings.left_out(),
             "problems": problems.iter().map(|p| json!({"path": p.path, "message": p.message})).collect::<Vec<_>>(),
             "interrupted": interrupted,
         });
@@ -135,17 +216,25 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             .map(|(s, n)| format!("{s} {n}"))
             .collect();
         writeln!(out, "verdicts by severity: {}", counts.join(", "))?;
-        if findings.is_empty() {
+        if findings.total() == 0 {
             writeln!(out, "no findings at or above {}", a.min_severity)?;
         } else {
             writeln!(out, "findings at or above {}:", a.min_severity)?;
-            let owned: Vec<_> = findings.iter().map(|v| (*v).clone()).collect();
-            print_findings(&mut out, &owned, a.min_severity, false)?;
+            print_findings(&mut out, &listed, a.min_severity, false)?;
+            if findings.left_out() > 0 {
+                writeln!(
+                    out,
+                    "... and {} more (the {} most severe are listed)",
+                    findings.left_out(),
+                    MAX_LISTED_FINDINGS
+                )?;
+            }
             writeln!(
                 out,
-                "details: opensoc verdicts --db {} --min-severity {}",
-                a.db_path().display(),
-                a.min_severity
+                "details: opensoc verdicts --db {db} --min-severity {}; one in full: \
+                 opensoc verdicts inspect ID --db {db} (ID: the number after #)",
+                a.min_severity,
+                db = a.db_path().display(),
             )?;
         }
         if interrupted {
@@ -167,7 +256,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    Ok(if findings.is_empty() {
+    Ok(if findings.total() == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -201,4 +290,40 @@ fn progress_bar(total: u64) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listed_findings_never_exceed_the_cap_and_the_rest_are_counted() {
+        let mut l = Listed::new(3);
+        let sev = [
+            Severity::Medium,
+            Severity::High,
+            Severity::Medium,
+            Severity::Medium,
+            Severity::Critical,
+            Severity::Low,
+            Severity::High,
+        ];
+        for (i, s) in sev.into_iter().enumerate() {
+            l.push(s, i);
+            assert!(l.kept().count() <= 3);
+            assert_eq!(l.kept().count() as u64 + l.left_out(), i as u64 + 1);
+        }
+        assert_eq!(l.total(), 7);
+        assert_eq!(l.left_out(), 4);
+        // The three most severe, in stored order; of equal severity, the earlier stays.
+        assert_eq!(l.kept().copied().collect::<Vec<_>>(), vec![1, 4, 6]);
+
+        let mut many = Listed::new(MAX_LISTED_FINDINGS);
+        for i in 0..100_000u32 {
+            many.push(Severity::High, i);
+        }
+        assert_eq!(many.kept().count(), MAX_LISTED_FINDINGS);
+        assert_eq!(many.left_out(), 100_000 - MAX_LISTED_FINDINGS as u64);
+        assert_eq!(many.kept().next(), Some(&0));
+    }
 }

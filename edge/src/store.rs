@@ -781,37 +781,11 @@ impl Store {
 
     /// Stored verdicts matching `filter`, newest first.
     pub fn verdicts(&self, filter: &VerdictFilter) -> Result<Vec<StoredVerdict>, StoreError> {
-        let mut sql = format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE 1");
-        let mut args: Vec<Value> = Vec::new();
-        if let Some(since) = filter.since {
-            args.push(Value::Integer(since));
-            sql += &format!(
-                " AND COALESCE(v.last_time, v.created_at) >= ?{}",
-                args.len()
-            );
-        }
-        if let Some(until) = filter.until {
-            args.push(Value::Integer(until));
-            sql += &format!(
-                " AND COALESCE(v.first_time, v.created_at) <= ?{}",
-                args.len()
-            );
-        }
-        if let Some(min) = &filter.min_severity {
-            let rank = severity_rank(min).ok_or_else(|| StoreError::BadSeverity(min.clone()))?;
-            args.push(Value::Integer(rank));
-            sql += &format!(" AND v.severity_rank >= ?{}", args.len());
-        }
-        if let Some(category) = &filter.category {
-            args.push(Value::Text(category.clone()));
-            sql += &format!(" AND v.category = ?{} COLLATE NOCASE", args.len());
-        }
-        if let Some(source) = &filter.source {
-            // instr, not LIKE: no wildcard escaping to get wrong.
-            args.push(Value::Text(source.clone()));
-            sql += &format!(" AND instr(v.source, ?{}) > 0", args.len());
-        }
-        sql += " ORDER BY v.created_at DESC, v.id DESC";
+        let (conditions, mut args) = filter_sql(filter)?;
+        let mut sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE 1{conditions} \
+             ORDER BY v.created_at DESC, v.id DESC"
+        );
         if let Some(limit) = filter.limit {
             args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
             sql += &format!(" LIMIT ?{}", args.len());
@@ -825,6 +799,56 @@ impl Store {
             .map_err(|e| self.err("cannot read verdicts", e))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err("cannot read verdicts", e))
+    }
+
+    /// How many stored verdicts match `filter`, its limit ignored: what a listing cut by the
+    /// limit left out, or what a severity threshold hid.
+    pub fn count_verdicts(&self, filter: &VerdictFilter) -> Result<u64, StoreError> {
+        let (conditions, args) = filter_sql(filter)?;
+        let sql = format!("SELECT count(*) FROM verdicts v WHERE 1{conditions}");
+        self.conn
+            .query_row(&sql, rusqlite::params_from_iter(args), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("cannot count verdicts", e))
+    }
+
+    /// The verdict stored under `id`, if there is one.
+    pub fn verdict(&self, id: i64) -> Result<Option<StoredVerdict>, StoreError> {
+        let sql = format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1");
+        self.conn
+            .query_row(&sql, params![id], verdict_from_row)
+            .optional()
+            .map_err(|e| self.err("cannot read a verdict", e))
+    }
+
+    /// Where verdict `id` was read from: each span's file (its path when last seen) and byte
+    /// range, in file order. Empty for a verdict from stdin, or once pruning took its spans
+    /// (spans below a file's checkpoint go, the verdict stays).
+    pub fn verdict_spans(&self, id: i64) -> Result<Vec<(PathBuf, Span)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.path, s.file, s.start_off, s.end_off FROM spans s \
+                 JOIN files f ON f.id = s.file WHERE s.verdict = ?1 \
+                 ORDER BY s.file, s.start_off",
+            )
+            .map_err(|e| self.err("cannot read spans", e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((
+                    PathBuf::from(std::ffi::OsString::from_vec(r.get::<_, Vec<u8>>(0)?)),
+                    Span {
+                        file: r.get(1)?,
+                        start: r.get::<_, i64>(2)? as u64,
+                        end: r.get::<_, i64>(3)? as u64,
+                    },
+                ))
+            })
+            .map_err(|e| self.err("cannot read spans", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read spans", e))
     }
 
     /// Deletes verdicts created before `before` (unix seconds) with their spans and
@@ -876,6 +900,42 @@ fn set_checkpoints_in(
         }
     }
     Ok(())
+}
+
+/// The `AND …` conditions of `filter` (its limit aside) and their parameters, shared by the
+/// listing and the count so that "showing N of M" counts exactly what the listing filters.
+fn filter_sql(filter: &VerdictFilter) -> Result<(String, Vec<Value>), StoreError> {
+    let mut sql = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(since) = filter.since {
+        args.push(Value::Integer(since));
+        sql += &format!(
+            " AND COALESCE(v.last_time, v.created_at) >= ?{}",
+            args.len()
+        );
+    }
+    if let Some(until) = filter.until {
+        args.push(Value::Integer(until));
+        sql += &format!(
+            " AND COALESCE(v.first_time, v.created_at) <= ?{}",
+            args.len()
+        );
+    }
+    if let Some(min) = &filter.min_severity {
+        let rank = severity_rank(min).ok_or_else(|| StoreError::BadSeverity(min.clone()))?;
+        args.push(Value::Integer(rank));
+        sql += &format!(" AND v.severity_rank >= ?{}", args.len());
+    }
+    if let Some(category) = &filter.category {
+        args.push(Value::Text(category.clone()));
+        sql += &format!(" AND v.category = ?{} COLLATE NOCASE", args.len());
+    }
+    if let Some(source) = &filter.source {
+        // instr, not LIKE: no wildcard escaping to get wrong.
+        args.push(Value::Text(source.clone()));
+        sql += &format!(" AND instr(v.source, ?{}) > 0", args.len());
+    }
+    Ok((sql, args))
 }
 
 fn io_error(what: &'static str, path: &Path, source: std::io::Error) -> StoreError {

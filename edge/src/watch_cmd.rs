@@ -4,13 +4,15 @@
 //! `--poll-secs` catches what events miss (network file systems, an exhausted inotify limit).
 //! The files themselves are the queue: when the model is slower than the log, reading pauses
 //! while windows are analysed, the unread bytes are counted and reported as lag, and reading
-//! catches up afterwards; open descriptors keep rotated-away and deleted files readable, so
-//! nothing is dropped.
+//! catches up afterwards. Live files stay open between reads (up to
+//! [`opensoc_edge::ingest::MAX_OPEN_READERS`]), so a live file rotated away or deleted is read
+//! to its end through its descriptor; files read to their end beyond that are closed and
+//! opened again by device and inode when a refresh finds them grown.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,8 @@ use crate::agent_cmd::{print_findings, stop_flag, AgentArgs, ModelJudge};
 use crate::loaded_model::LoadedModel;
 use crate::Global;
 
-/// Lines read between two looks at the stop flag, the lag and the findings.
+/// Lines read between two looks at the lag and the findings (the pipeline looks at the stop
+/// flag itself, before each model call).
 const CHUNK_LINES: usize = 500;
 
 /// How often the lag is reported while the reader is behind.
@@ -68,6 +71,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
 
     let stop = stop_flag()?;
+    ingest.set_stop(stop.clone());
 
     let (tx, rx) = mpsc::channel();
     let _watcher = if args.poll_only {
@@ -129,10 +133,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
             print_findings(&mut out, &ingest.take_stored(), a.min_severity, a.json)?;
             out.flush()?;
         }
-        // Wait for an event or the poll; drain the burst an event brings.
-        if rx.recv_timeout(poll).is_ok() {
-            while rx.try_recv().is_ok() {}
-        }
+        wait_for_change(&rx, poll, &stop);
     }
 
     let s = ingest.stats();
@@ -156,6 +157,37 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often a wait for file events looks at the stop flag: `--poll-secs` may be an hour.
+const STOP_LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// Waits for a file event or the poll, whichever comes first, and drains the burst an event
+/// brings; returns early when the stop flag is set.
+fn wait_for_change(
+    rx: &mpsc::Receiver<notify::Result<notify::Event>>,
+    poll: Duration,
+    stop: &AtomicBool,
+) {
+    let deadline = Instant::now() + poll;
+    while !stop.load(Ordering::SeqCst) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(left.min(STOP_LOOK_EVERY)) {
+            Ok(_) => {
+                while rx.try_recv().is_ok() {}
+                return;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // No watcher (polling only, or it failed to start): a disconnected channel answers
+            // at once, and the loop must not spin.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(left.min(STOP_LOOK_EVERY))
+            }
+        }
+    }
 }
 
 /// Watches the directory of every path (not the files: rotation replaces them).

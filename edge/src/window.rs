@@ -83,22 +83,12 @@ impl Window {
     /// written as it is, unless a line of it already starts like a marker: that line gets a
     /// `[×1] ` of its own, so the reader takes the record's text for text.
     pub fn input(&self) -> String {
-        let texts = self.record_texts();
-        let mut out = String::new();
-        for (n, text) in collapsed(&texts) {
-            for line in text.split('\n') {
-                let looks_marked = opensoc::prompt::repeat_count(line).1.len() < line.len();
-                if n > 1 || looks_marked {
-                    out.push_str(&opensoc::prompt::repeat_prefix(n));
-                }
-                out.push_str(line);
+        let mut out = folded(&self.record_texts());
+        if let Some(s) = &self.summary {
+            if !out.is_empty() {
                 out.push('\n');
             }
-        }
-        if let Some(s) = &self.summary {
             out.push_str(s);
-        } else {
-            out.pop();
         }
         out
     }
@@ -120,6 +110,24 @@ impl Window {
         }
         out
     }
+}
+
+/// Record texts written once per template, each group's first text behind its count
+/// ([`Window::input`] says why so), one line per line, without a final newline.
+pub fn folded(texts: &[String]) -> String {
+    let mut out = String::new();
+    for (n, text) in collapsed(texts) {
+        for line in text.split('\n') {
+            let looks_marked = opensoc::prompt::repeat_count(line).1.len() < line.len();
+            if n > 1 || looks_marked {
+                out.push_str(&opensoc::prompt::repeat_prefix(n));
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.pop();
+    out
 }
 
 /// Record texts grouped by template, in order of first appearance: how many records each
@@ -894,7 +902,10 @@ mod tests {
             facts.auth_failures.items(),
             [("203.0.113.9".to_string(), 20)]
         );
-        assert_eq!(facts.lines, 22, "20 + 1 records and the summary");
+        assert_eq!(
+            facts.lines, 21,
+            "20 + 1 records; the summary is no log line"
+        );
     }
 
     #[test]

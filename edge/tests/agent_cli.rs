@@ -3,14 +3,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn opensoc() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_opensoc"));
-    c.env_remove("OPENSOC_MODEL").env_remove("OPENSOC_DB");
-    c
-}
+#[path = "common/cli.rs"]
+mod cli;
+use cli::{opensoc, stored, text};
 
 fn run(args: &[&str]) -> Output {
     // The tests share the default model; fetch it once before any run needs it.
@@ -18,30 +16,8 @@ fn run(args: &[&str]) -> Output {
     opensoc().args(args).output().expect("run opensoc")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/samples")
-}
-
-/// The stored verdicts as JSON objects.
-fn stored(db: &Path) -> Vec<serde_json::Value> {
-    let out = run(&[
-        "verdicts",
-        "--db",
-        db.to_str().unwrap(),
-        "--format",
-        "json",
-        "--limit",
-        "0",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect()
 }
 
 /// Copies the samples into a scratch directory (scans follow the files' identities, and
@@ -499,33 +475,63 @@ fn sigterm_stops_watch_cleanly_and_the_next_run_resumes() {
     assert_each_request_once(&db, 50);
 }
 
-#[test]
-fn a_scan_of_the_directory_that_holds_the_database_never_reads_it() {
+const ACCEPTED: &str =
+    "Mar  5 10:00:01 host sshd[1]: Accepted publickey for deploy from 10.0.0.5 port 50000 ssh2\n";
+
+/// A directory `logs` holding one auth log, in a new temporary directory.
+fn logs_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
-    std::fs::write(
-        logs.join("auth.log"),
-        "Mar  5 10:00:01 host sshd[1]: Accepted publickey for deploy from 10.0.0.5 port 50000 ssh2\n",
-    )
-    .unwrap();
-    // Another spelling of the same database: through a symbolic link to the directory.
-    std::os::unix::fs::symlink(&logs, dir.path().join("link")).unwrap();
-    let db = dir.path().join("link").join("v.db");
-    for _ in 0..2 {
-        let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
-        assert!(
-            out.status.code() == Some(0) || out.status.code() == Some(1),
-            "{}",
-            text(&out.stderr)
-        );
-    }
-    let rows = stored(&db);
+    std::fs::write(logs.join("auth.log"), ACCEPTED).unwrap();
+    (dir, logs)
+}
+
+/// `scan --db DB LOGS`, which must neither fail nor find a path it cannot read.
+fn scan_ok(db: &Path, logs: &Path) {
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Every stored verdict came from the auth log, none from the database's own files.
+fn assert_only_the_log_was_read(db: &Path) {
+    let rows = stored(db);
     assert!(!rows.is_empty());
     for r in &rows {
         let source = r["source"].as_str().unwrap_or("");
         assert!(source.ends_with("auth.log"), "read {source} as a log");
     }
+}
+
+#[test]
+fn a_scan_of_the_directory_that_holds_the_database_never_reads_it() {
+    let (dir, logs) = logs_dir();
+    // Another spelling of the same database: through a symbolic link to the directory.
+    std::os::unix::fs::symlink(&logs, dir.path().join("link")).unwrap();
+    let db = dir.path().join("link").join("v.db");
+    for _ in 0..2 {
+        scan_ok(&db, &logs);
+    }
+    assert_only_the_log_was_read(&db);
+}
+
+#[test]
+fn a_scan_through_a_link_to_the_database_never_reads_its_side_files() {
+    let (dir, logs) = logs_dir();
+    // The database lives among the logs, named through a link from outside: its write-ahead
+    // log and lock sit beside the real file, under the real name.
+    let real = logs.join("v.db");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    scan_ok(&real, &logs);
+    let more = "Mar  5 10:05:01 host sshd[2]: Accepted publickey for deploy from 10.0.0.6 port 50001 ssh2\n";
+    std::fs::write(logs.join("auth.log"), format!("{ACCEPTED}{more}")).unwrap();
+    scan_ok(&link, &logs);
+    assert_only_the_log_was_read(&real);
 }
 
 #[test]
@@ -585,4 +591,38 @@ fn scan_reads_stdin_when_given_a_dash() {
         "{}",
         text(&watch.stderr)
     );
+}
+
+#[test]
+fn a_single_failed_login_gets_the_same_verdict_from_scan_and_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    let line =
+        "Mar 15 01:05:33 server sshd[1234]: Failed password for root from 203.0.113.9 port 2222 ssh2";
+    std::fs::write(&log, format!("{line}\n")).unwrap();
+    let db = dir.path().join("v.db");
+    let out = run(&[
+        "scan",
+        "--db",
+        db.to_str().unwrap(),
+        "--min-severity",
+        "LOW",
+        log.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    let rows = stored(&db);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let out = run(&["analyze", "--json", line]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let alone: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    // One line is one window whose input is that line: the store and `analyze` agree.
+    assert_eq!(rows[0]["input"].as_str(), Some(line));
+    for key in ["threat_type", "severity"] {
+        assert_eq!(rows[0][key], alone[key], "{key}: {rows:?} vs {alone}");
+    }
+    assert_ne!(rows[0]["severity"], "HIGH", "one failure is no brute force");
 }

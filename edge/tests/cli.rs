@@ -1,5 +1,6 @@
 //! Runs the built `opensoc` binary.
 
+use std::io::Write;
 use std::process::{Command, Output};
 
 fn opensoc(args: &[&str]) -> Output {
@@ -356,4 +357,36 @@ fn wgpu_adapter_choice_and_a_missing_driver_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mesa-vulkan-drivers"), "{err}");
+}
+
+#[test]
+fn analyze_writes_repeated_lines_once_so_a_pasted_burst_fits_whole() {
+    // Nine lines of an sshd log (Loghub's Linux_2k.log opens so): seven PAM failures of one
+    // template, two of another. Written out they overflow the model's 256-token budget.
+    let mut entry = String::new();
+    for pid in 20882..20889 {
+        entry.push_str(&format!(
+            "Jun 15 02:04:59 combo sshd(pam_unix)[{pid}]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root\n"
+        ));
+    }
+    entry.push_str("Jun 14 15:16:02 combo sshd(pam_unix)[19937]: check pass; user unknown\n");
+    entry.push_str("Jun 14 15:16:02 combo sshd(pam_unix)[19938]: check pass; user unknown\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opensoc"))
+        .args(["analyze", "--json", "-"])
+        .env_remove("OPENSOC_MODEL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run opensoc");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(entry.as_bytes())
+        .expect("writes");
+    let out = child.wait_with_output().expect("waits");
+    let v: serde_json::Value = serde_json::from_str(&ok_stdout(&out)).expect("JSON");
+    let evidence = v["evidence"].as_str().unwrap_or_default();
+    assert!(!evidence.contains("not shown"), "{evidence}");
+    assert!(evidence.contains("9 log lines"), "{evidence}");
 }

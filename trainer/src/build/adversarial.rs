@@ -1820,6 +1820,19 @@ mod tests {
 
     use opensoc::verdict::Severity;
     use opensoc_edge::logline::{self, LogFormat};
+
+    /// The builder labels a benign window with a carrier as an injection attempt; the
+    /// analyzer's detector, which sets that floor, must read every training phrasing so.
+    #[test]
+    fn the_detector_reads_every_training_phrase() {
+        for p in TRAINING_PHRASES {
+            assert!(
+                opensoc::signals::addressed_to_analyzer(p.text),
+                "{}",
+                p.text
+            );
+        }
+    }
     use opensoc_edge::suite::{run_case, score_case, Case, VerdictRow};
     use regex::Regex;
 

@@ -1,0 +1,35 @@
+//! What the tests of the `opensoc` binary share: the binary with no model or database named
+//! by the environment, its output as text, and the verdicts a database holds.
+//!
+//! Each test file includes this with `#[path]`, and not every file uses every function.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// The `opensoc` binary; `OPENSOC_MODEL` and `OPENSOC_DB` of the caller's shell do not leak in.
+pub fn opensoc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_opensoc"));
+    c.env_remove("OPENSOC_MODEL").env_remove("OPENSOC_DB");
+    c
+}
+
+/// Output bytes as text, invalid UTF-8 replaced.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every verdict `db` holds, as JSON objects (`opensoc verdicts --format json --limit 0`,
+/// which lists every severity).
+pub fn stored(db: &Path) -> Vec<serde_json::Value> {
+    let out = opensoc()
+        .args(["verdicts", "--format", "json", "--limit", "0", "--db"])
+        .arg(db)
+        .output()
+        .expect("run opensoc verdicts");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
