@@ -143,9 +143,10 @@ struct LoginAttempts {
 }
 
 impl LoginAttempts {
-    fn add(&mut self, pid: Option<String>, line: &str, n: usize) {
-        match pid {
-            Some(pid) => self.by_pid.entry(pid).or_default()[failure_kind(line)] += n,
+    /// Counts `n` failure lines like `line` (read only for failure lines: off the hot path).
+    fn add(&mut self, line: &str, n: usize) {
+        match patterns().pid.captures(line) {
+            Some(c) => self.by_pid.entry(c[1].to_string()).or_default()[failure_kind(line)] += n,
             None => self.unkeyed += n,
         }
     }
@@ -293,9 +294,8 @@ impl Facts {
             } else if !is_note && signals::field_injection_syntax(line) {
                 f.text_syntax = true;
             }
-            let pid = p.pid.captures(line).map(|c| c[1].to_string());
             if let Some(c) = p.failed.captures(line) {
-                attempts.add(pid, line, n);
+                attempts.add(line, n);
                 if let Some(u) = c.iter().skip(1).flatten().next() {
                     f.users.add(u.as_str(), n);
                 }
@@ -303,7 +303,7 @@ impl Facts {
                 f.accepted_logins += n;
                 f.users.add(&c[1], n);
             } else if !is_note && signals::attempt(line) == Some(Attempt::AuthFailure) {
-                attempts.add(pid, line, n);
+                attempts.add(line, n);
             }
             if let Some(c) = p.user_field.captures(line) {
                 f.users.add(&c[1], n);

@@ -13,9 +13,12 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use opensoc::verdict::{Severity, Verdict};
+use opensoc::verdict::Verdict;
 use opensoc_edge::ingest::{Ingest, IngestConfig, Judge};
 use opensoc_edge::store::{Store, VerdictFilter};
+
+#[path = "common/cli.rs"]
+mod cli;
 
 /// Answers every window with the same benign verdict, counting calls.
 struct FixedJudge {
@@ -30,17 +33,7 @@ impl Judge for FixedJudge {
         if self.fail_at == Some(self.calls) {
             return Err("stand-in crash".into());
         }
-        Ok(Verdict {
-            threat_type: "No Threat Detected — Normal Traffic".into(),
-            mitre_technique: "N/A".into(),
-            technique_name: "N/A".into(),
-            mitre_tactic: "N/A".into(),
-            severity: Severity::Low,
-            risk_score: 5,
-            evidence: "test".into(),
-            impact: "none".into(),
-            recommendation: "none".into(),
-        })
+        Ok(cli::stand_in_verdict())
     }
 }
 

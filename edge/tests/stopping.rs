@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opensoc::verdict::{Severity, Verdict};
+use opensoc::verdict::Verdict;
 use opensoc_edge::ingest::{Ingest, IngestConfig, Judge};
 use opensoc_edge::store::{Store, VerdictFilter};
 
@@ -245,17 +245,7 @@ impl Judge for StoppingJudge {
         if self.calls == self.stop_at {
             self.stop.store(true, Ordering::SeqCst);
         }
-        Ok(Verdict {
-            threat_type: "No Threat Detected — Normal Traffic".into(),
-            mitre_technique: "N/A".into(),
-            technique_name: "N/A".into(),
-            mitre_tactic: "N/A".into(),
-            severity: Severity::Low,
-            risk_score: 5,
-            evidence: "test".into(),
-            impact: "none".into(),
-            recommendation: "none".into(),
-        })
+        Ok(cli::stand_in_verdict())
     }
 }
 

@@ -33,3 +33,19 @@ pub fn stored(db: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// The verdict the tests' stand-in judges give every window: benign and fixed, so that a test
+/// of the pipeline never waits for the model.
+pub fn stand_in_verdict() -> opensoc::verdict::Verdict {
+    opensoc::verdict::Verdict {
+        threat_type: "No Threat Detected — Normal Traffic".into(),
+        mitre_technique: "N/A".into(),
+        technique_name: "N/A".into(),
+        mitre_tactic: "N/A".into(),
+        severity: opensoc::verdict::Severity::Low,
+        risk_score: 5,
+        evidence: "test".into(),
+        impact: "none".into(),
+        recommendation: "none".into(),
+    }
+}
