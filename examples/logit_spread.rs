@@ -10,11 +10,12 @@
 //! cargo run --release --example logit_spread -- compare /tmp/avx512.bin /tmp/avx2.bin
 //! ```
 
-use opensoc::decode::LanguageModel;
-use opensoc::llama::{argmax, Llama};
-use opensoc::model_file::ModelFile;
-use opensoc::shipped::shipped_adapter;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::gguf::file::ModelFile;
+use opensoc::model::language_model::argmax;
+use opensoc::model::language_model::LanguageModel;
+use opensoc::model::llama::Llama;
+use opensoc::model::shipped::shipped_adapter;
+use opensoc::model::tokenizer::Tokenizer;
 
 const LOG: &str = "Nov 28 03:14:07 web1 sshd[2211]: Failed password for invalid user admin \
                    from 185.220.101.33 port 50122 ssh2";
@@ -46,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["dump", backend, out] => {
-            let file = ModelFile::open(opensoc::fetch::ensure_default_model(false)?)?;
+            let file = ModelFile::open(opensoc::model::fetch::ensure_default_model(false)?)?;
             let tok = Tokenizer::from_gguf(&file.gguf)?;
             let mut cpu = Llama::load(&file)?;
             let adapter = shipped_adapter(cpu.config())?;
@@ -55,9 +56,9 @@ fn main() -> anyhow::Result<()> {
             let logits = match backend {
                 "cpu" => positions(&cpu, &cpu, &prompt)?,
                 "wgpu" => {
-                    let gpu = opensoc::wgpu_device::Gpu::open(None)?;
+                    let gpu = opensoc::backend::wgpu::device::Gpu::open(None)?;
                     positions(
-                        &opensoc::llama_wgpu::WgpuLlama::new(&cpu, gpu)?,
+                        &opensoc::backend::wgpu::llama::WgpuLlama::new(&cpu, gpu)?,
                         &cpu,
                         &prompt,
                     )?

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates tests/fixtures/quant_reference.json from ggml's own reference quantizers
 # (ggml/src/ggml-quants.c of the llama.cpp that llama-cpp-python 0.3.36 vendors), so that
-# src/quant.rs is checked bit for bit against the code llama-quantize runs.
+# src/quant/blocks.rs is checked bit for bit against the code llama-quantize runs.
 #
 # LLAMA_CPP_DIR: a llama.cpp source tree; without it the llama-cpp-python sdist is downloaded.
 # -ffp-contract=off: ggml-base is built without FMA, and no fused multiply-add may change a

@@ -6,13 +6,14 @@ use std::sync::OnceLock;
 #[path = "common/real_model.rs"]
 mod real_model;
 
-use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
-use opensoc::decode::LanguageModel;
-use opensoc::llama::{Llama, ModelError};
-use opensoc::prompt::encode_after_newline;
-use opensoc::taxonomy::taxonomy;
-use opensoc::tokenizer::Tokenizer;
-use opensoc::verdict::{ParsedVerdict, Severity};
+use opensoc::analyze::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
+use opensoc::model::config::ModelError;
+use opensoc::model::language_model::LanguageModel;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
+use opensoc::task::prompt::encode_after_newline;
+use opensoc::task::taxonomy::taxonomy;
+use opensoc::task::verdict::{ParsedVerdict, Severity};
 
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
@@ -117,7 +118,7 @@ fn the_header_is_served_from_the_prefix_cache() {
     let mut a = Analyzer::new(m, tok, AnalyzerOptions::default()).unwrap();
     let first = a.analyze(SQLI.as_bytes()).unwrap();
     let second = a.analyze(b"GET / HTTP/1.1").unwrap();
-    let header = opensoc::prompt::header_tokens(tok, opensoc::prompt::INSTRUCTION)
+    let header = opensoc::task::prompt::header_tokens(tok, opensoc::task::prompt::INSTRUCTION)
         .unwrap()
         .len();
     assert_eq!(first.cached_tokens, header);

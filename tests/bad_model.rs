@@ -11,10 +11,11 @@ use common::tiny_model::{
     patch_tensor_dims, patch_tensor_name, patch_tensor_offset, patch_tensor_type, patch_version,
     value_offset, TensorSpec, TinyModel,
 };
-use opensoc::gguf::{GgmlType, Value};
-use opensoc::llama::{Llama, ModelError};
-use opensoc::model_file::{ModelFile, ModelFileError};
-use opensoc::tokenizer::Tokenizer;
+use opensoc::gguf::file::{ModelFile, ModelFileError};
+use opensoc::gguf::read::{GgmlType, Value};
+use opensoc::model::config::ModelError;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
@@ -124,7 +125,7 @@ fn truncated_tiny_model() {
 
 #[test]
 fn truncated_real_model() {
-    let path = opensoc::fetch::ensure_default_model(false).expect("default model");
+    let path = opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let mut head = vec![0u8; 1 << 20];
     let n = std::fs::File::open(&path).unwrap().read(&mut head).unwrap();
     head.truncate(n);

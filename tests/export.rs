@@ -4,14 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use opensoc::export::{export_merged, ExportQuant};
-use opensoc::gguf::{GgmlType, Value};
-use opensoc::llama::{argmax, Llama, LlamaConfig};
-use opensoc::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
-use opensoc::model_file::ModelFile;
-use opensoc::qmatmul::row_bytes;
-use opensoc::quant::dequantize_row;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::read::{GgmlType, Value};
+use opensoc::model::config::LlamaConfig;
+use opensoc::model::language_model::argmax;
+use opensoc::model::llama::Llama;
+use opensoc::model::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
+use opensoc::model::tokenizer::Tokenizer;
+use opensoc::quant::blocks::dequantize_row;
+use opensoc::quant::matmul::row_bytes;
+use opensoc::train::export::{export_merged, ExportQuant};
 
 /// Largest logit difference accepted between the base model and its f16 export with an
 /// all-zero adapter, and the largest mean difference.
@@ -47,7 +49,7 @@ const ADAPTER_EFFECT: f32 = 3.0;
 const MERGE_BOUND: (f32, f32) = (0.1, 0.02);
 
 fn base() -> PathBuf {
-    opensoc::fetch::ensure_default_model(false).expect("default model (fetched if absent)")
+    opensoc::model::fetch::ensure_default_model(false).expect("default model (fetched if absent)")
 }
 
 fn config(path: &Path) -> LlamaConfig {

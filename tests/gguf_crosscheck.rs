@@ -1,8 +1,8 @@
 //! Cross-checks our GGUF parser against gguf-rs, an independent reader, on the real model.
 
-use opensoc::fetch::ensure_default_model;
-use opensoc::gguf::Value;
-use opensoc::model_file::ModelFile;
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::read::Value;
+use opensoc::model::fetch::ensure_default_model;
 
 /// Whether our value and gguf-rs's JSON rendering of it agree.
 fn same(ours: &Value, theirs: &serde_json::Value) -> bool {

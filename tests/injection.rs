@@ -10,11 +10,11 @@ use std::sync::OnceLock;
 #[path = "common/real_model.rs"]
 mod real_model;
 
-use opensoc::analyzer::{Analyzer, AnalyzerOptions, Mode};
-use opensoc::floors::FloorConfig;
-use opensoc::llama::Llama;
-use opensoc::tokenizer::Tokenizer;
-use opensoc::verdict::{Severity, Verdict};
+use opensoc::analyze::analyzer::{Analyzer, AnalyzerOptions, Mode};
+use opensoc::analyze::floors::FloorConfig;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
+use opensoc::task::verdict::{Severity, Verdict};
 
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
@@ -198,7 +198,7 @@ fn the_model_never_sees_the_injected_text() {
     let analyzer = Analyzer::new(m, tok, AnalyzerOptions::default()).expect("analyzer");
     for (carrier, injected, _) in attacks() {
         let prompt = analyzer
-            .prompt_for(opensoc::prompt::INSTRUCTION, injected.as_bytes())
+            .prompt_for(opensoc::task::prompt::INSTRUCTION, injected.as_bytes())
             .expect("prompt");
         let text = tok.decode(&prompt.body).expect("decode");
         for phrase in [
@@ -213,7 +213,7 @@ fn the_model_never_sees_the_injected_text() {
             );
         }
         assert!(
-            text.contains(opensoc::prompt::REMOVED),
+            text.contains(opensoc::task::prompt::REMOVED),
             "{carrier}: no placeholder in {text}"
         );
     }

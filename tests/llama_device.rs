@@ -1,4 +1,4 @@
-//! The candle-device forward (`llama_device.rs`, what `--backend cuda` runs) on the CPU device,
+//! The candle-device forward (`src/backend/candle.rs`, what `--backend cuda` runs) on the CPU device,
 //! against the hand-written CPU forward on the real default model with the shipped adapter:
 //! close logits, the same greedy tokens and the same verdicts. On a GPU the same code runs
 //! with CUDA's kernels (scripts/device-check.sh measures that).
@@ -12,9 +12,9 @@ use backend_checks::{cpu_self_drift, max_abs_diff, LOG};
 mod real_model;
 
 use candle_core::Device;
-use opensoc::llama::Llama;
-use opensoc::llama_device::DeviceLlama;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::backend::candle::DeviceLlama;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
 
 struct Models {
     cpu: Llama,
@@ -51,14 +51,17 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
     );
     // Then one position at a time from the caches each built, greedy on the CPU's choice.
     let mut seq = prompt.clone();
-    let mut next = opensoc::llama::argmax(&a);
+    let mut next = opensoc::model::language_model::argmax(&a);
     let mut worst = 0f32;
     for _ in 0..8 {
         seq.push(next);
         let a = m.cpu.forward(&[next], &mut cc).expect("cpu step");
         let b = m.dev.forward(&[next], &mut dc).expect("device step");
-        assert_eq!(opensoc::llama::argmax(&a), opensoc::llama::argmax(&b));
-        next = opensoc::llama::argmax(&a);
+        assert_eq!(
+            opensoc::model::language_model::argmax(&a),
+            opensoc::model::language_model::argmax(&b)
+        );
+        next = opensoc::model::language_model::argmax(&a);
         worst = worst.max(max_abs_diff(&a, &b));
     }
     let drift = drift.max(cpu_self_drift(&m.cpu, &seq));

@@ -5,8 +5,10 @@
 //! ids, llama.cpp's 32 greedy tokens, its last-position logits at a fixed set of ids, and for
 //! every generated step its top-4 ids and logits and the margin between its top two.
 
-use opensoc::llama::{argmax, greedy, Llama};
-use opensoc::model_file::ModelFile;
+use opensoc::model::language_model::argmax;
+
+use opensoc::gguf::file::ModelFile;
+use opensoc::model::llama::{greedy, Llama};
 use serde_json::Value;
 
 /// Largest accepted difference between opensoc's and llama.cpp's logits.
@@ -17,14 +19,14 @@ use serde_json::Value;
 /// carry on. Measured over the 11,514 compared values (30 prompts, 32 steps): largest 1.18,
 /// mean 0.18 with the AVX-512 kernels; largest 1.53, mean 0.15 with the AVX2 ones
 /// (`OPENSOC_NO_AVX512=1`). llama.cpp against itself, flash attention on versus off, keeps
-/// only 11 of the 30 greedy continuations identical (closing note of the model-runtime issue).
+/// only 11 of the 30 greedy continuations identical.
 const LOGIT_BOUND: f32 = 2.0;
 
 /// llama.cpp's top-two margin below which a different greedy choice is accepted.
 ///
 /// A choice flips only where the two implementations' logit errors on the two candidates
 /// exceed llama.cpp's margin between them. The mean logit difference is about 0.18 and the
-/// flips seen happen at margins up to 0.35 (closing note of the model-runtime issue); every
+/// flips seen happen at margins up to 0.35; every
 /// step where llama.cpp prefers its token by more than this must agree.
 const NEAR_TIE: f32 = 0.75;
 
@@ -53,7 +55,7 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 fn load() -> Llama {
-    let path = opensoc::fetch::ensure_default_model(false).expect("default model");
+    let path = opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let file = ModelFile::open(path).expect("model opens");
     Llama::load(&file).expect("model loads")
 }

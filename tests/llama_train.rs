@@ -4,12 +4,12 @@
 mod common;
 
 use common::tiny_model::TinyModel;
-use opensoc::gguf::{GgmlType, Gguf};
-use opensoc::llama::Llama;
-use opensoc::llama_train::{AdapterGrads, Backprop, Dropout, Sequence};
-use opensoc::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
-use opensoc::model_file::ModelFile;
-use opensoc::quant;
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::read::{GgmlType, Gguf};
+use opensoc::model::llama::Llama;
+use opensoc::model::lora::{LoraAdapter, LoraConfig, SplitMix64, Target};
+use opensoc::quant::blocks;
+use opensoc::train::backprop::{AdapterGrads, Backprop, Dropout, Sequence};
 
 /// The tiny one-block model with random weights: every tensor in f32 (products in f32 are
 /// smooth, so finite differences are exact up to rounding), or with the 2-D weights in Q8_0
@@ -53,13 +53,13 @@ fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
             })
             .collect();
         let mut q = Vec::new();
-        quant::quantize_row_into(GgmlType::Q8_0, &values, &mut q).unwrap();
+        blocks::quantize_row_into(GgmlType::Q8_0, &values, &mut q).unwrap();
         let stored: Vec<u8> = match (ty, norm) {
             (GgmlType::Q8_0, _) => q,
             // The f32 twin of a quantized weight holds its dequantized values.
             (_, false) if n.is_multiple_of(32) => {
                 let mut back = vec![0f32; n];
-                quant::dequantize_row(GgmlType::Q8_0, &q, &mut back);
+                blocks::dequantize_row(GgmlType::Q8_0, &q, &mut back);
                 back.iter().flat_map(|v| v.to_le_bytes()).collect()
             }
             _ => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -79,7 +79,7 @@ fn tiny_model(dir: &std::path::Path, quantized: bool) -> Llama {
 
 /// A rank-4 adapter on every projection with B non-zero (PEFT starts it at zero), so that
 /// A's gradients are not zero too.
-fn random_adapter(cfg: &opensoc::llama::LlamaConfig) -> LoraAdapter {
+fn random_adapter(cfg: &opensoc::model::config::LlamaConfig) -> LoraAdapter {
     let lc = LoraConfig {
         r: 4,
         alpha: 8.0,
@@ -182,7 +182,7 @@ fn quantized_gradients_agree_with_float_ones() {
             Backprop::new(m)
                 .accumulate(&adapter, &seq, &mut Dropout::off(), scale, &mut g)
                 .unwrap();
-            opensoc::llama_train::buffers(&g.blocks)
+            opensoc::train::backprop::buffers(&g.blocks)
                 .concat()
                 .iter()
                 .map(|&v| v as f64)
@@ -204,7 +204,7 @@ fn quantized_gradients_agree_with_float_ones() {
 
 #[test]
 fn the_graph_loss_equals_the_inference_forward_on_the_real_model() {
-    let path = opensoc::fetch::ensure_default_model(false).unwrap();
+    let path = opensoc::model::fetch::ensure_default_model(false).unwrap();
     let model = Llama::load(&ModelFile::open(path).unwrap()).unwrap();
     let tokens: Vec<u32> = vec![
         504, 3458, 282, 260, 1345, 28, 1023, 314, 3373, 30, 378, 940, 1032, 2114, 29, 9302,
@@ -242,15 +242,15 @@ fn the_graph_loss_equals_the_inference_forward_on_the_real_model() {
     );
 }
 
-/// The device path's gradients (candle's autograd through `llama_device.rs`, what
+/// The device path's gradients (candle's autograd through `src/backend/candle.rs`, what
 /// `--device cuda` runs; here on candle's CPU device) equal the hand-written backward pass's
 /// on the tiny f32 model, and so does its loss.
 #[test]
 fn device_gradients_match_the_hand_written_backward_pass() {
+    use opensoc::backend::candle::DeviceLlama;
     use opensoc::candle_core::Device;
-    use opensoc::device_backprop::DeviceBackprop;
-    use opensoc::llama_device::DeviceLlama;
-    use opensoc::llama_train::Gradients;
+    use opensoc::train::backprop::Gradients;
+    use opensoc::train::candle_backprop::DeviceBackprop;
 
     let dir = tempfile::tempdir().unwrap();
     let cpu = tiny_model(dir.path(), false);
@@ -279,7 +279,7 @@ fn device_gradients_match_the_hand_written_backward_pass() {
     assert!((la - lb).abs() <= 1e-5 * la.abs(), "loss {la} vs {lb}");
     assert!((dev.nll(&adapter, &seq).unwrap() - la).abs() <= 1e-5 * la.abs());
     let flat = |g: &AdapterGrads| -> Vec<f64> {
-        opensoc::llama_train::buffers(&g.blocks)
+        opensoc::train::backprop::buffers(&g.blocks)
             .concat()
             .iter()
             .map(|&v| v as f64)

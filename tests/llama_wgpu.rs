@@ -1,5 +1,5 @@
 #![cfg(feature = "wgpu")]
-//! The wgpu forward (`llama_wgpu.rs`, our WGSL kernels) against the hand-written CPU forward on
+//! The wgpu forward (`src/backend/wgpu/llama.rs`, our WGSL kernels) against the hand-written CPU forward on
 //! the real default model with the shipped adapter: close logits, the same greedy tokens and
 //! the same verdicts. CI runs it on Mesa's software Vulkan driver (llvmpipe); on a machine
 //! without any Vulkan driver the tests fail with the adapter list, they are not skipped.
@@ -12,11 +12,11 @@ use backend_checks::{cpu_self_drift, max_abs_diff, LOG};
 #[path = "common/real_model.rs"]
 mod real_model;
 
-use opensoc::decode::LanguageModel;
-use opensoc::llama::Llama;
-use opensoc::llama_wgpu::WgpuLlama;
-use opensoc::tokenizer::Tokenizer;
-use opensoc::wgpu_device::Gpu;
+use opensoc::backend::wgpu::device::Gpu;
+use opensoc::backend::wgpu::llama::WgpuLlama;
+use opensoc::model::language_model::LanguageModel;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
 
 struct Models {
     cpu: Llama,
@@ -63,7 +63,7 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
     // flipped, with logits 1.88 apart). Sixteen steps, so that enough of them are clear calls
     // whatever the adapter makes of this log line (the shipped one gives 3 in the first 8).
     let mut seq = prompt.clone();
-    let mut next = opensoc::llama::argmax(&a);
+    let mut next = opensoc::model::language_model::argmax(&a);
     let (mut worst, mut clear) = (0f32, 0);
     for _ in 0..STEPS {
         seq.push(next);
@@ -72,10 +72,13 @@ fn prefill_and_decode_logits_match_the_cpu_forward() {
         let mut top = a.clone();
         top.sort_by(|x, y| y.total_cmp(x));
         if top[0] - top[1] > 2.0 * drift {
-            assert_eq!(opensoc::llama::argmax(&a), opensoc::llama::argmax(&b));
+            assert_eq!(
+                opensoc::model::language_model::argmax(&a),
+                opensoc::model::language_model::argmax(&b)
+            );
             clear += 1;
         }
-        next = opensoc::llama::argmax(&a);
+        next = opensoc::model::language_model::argmax(&a);
         worst = worst.max(max_abs_diff(&a, &b));
     }
     eprintln!("{clear} of {STEPS} steps were clear calls; decode logits at most {worst} apart");

@@ -7,10 +7,10 @@ use std::sync::OnceLock;
 #[path = "common/real_model.rs"]
 mod real_model;
 
-use opensoc::analyzer::{Analysis, Analyzer, AnalyzerOptions};
-use opensoc::llama::Llama;
-use opensoc::taxonomy::BENIGN_CATEGORY;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::analyze::analyzer::{Analysis, Analyzer, AnalyzerOptions};
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
+use opensoc::task::taxonomy::BENIGN_CATEGORY;
 
 fn model() -> &'static (Llama, Tokenizer) {
     static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();

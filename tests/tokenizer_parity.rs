@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use opensoc::model_file::ModelFile;
-use opensoc::tokenizer::{Tokenizer, TokenizerKind};
+use opensoc::gguf::file::ModelFile;
+use opensoc::model::tokenizer::{Tokenizer, TokenizerKind};
 use serde_json::Value;
 
 const PROMPT_HEAD: &str = "### Instruction:\n";
@@ -25,7 +25,8 @@ fn opensoc_home() -> PathBuf {
 
 /// The default SmolLM2 model (fetched into the cache on first use).
 fn smollm_path() -> PathBuf {
-    opensoc::fetch::ensure_default_model(false).expect("the default model (opensoc model fetch)")
+    opensoc::model::fetch::ensure_default_model(false)
+        .expect("the default model (opensoc model fetch)")
 }
 
 /// One of llama.cpp's vocabulary-only test files, put in `$OPENSOC_HOME/vocab` by the script.
@@ -42,7 +43,7 @@ fn vocab_path(name: &str) -> PathBuf {
 }
 
 fn data_dir() -> PathBuf {
-    opensoc::dataset::data_dir_beside(Path::new(env!("CARGO_MANIFEST_DIR")))
+    opensoc::task::dataset::data_dir_beside(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn load_tokenizer(path: &Path) -> Tokenizer {
@@ -367,9 +368,9 @@ fn llama_spm_decode_round_trips() {
 /// the whole text does.
 #[test]
 fn schema_builds_under_both_tokenizer_kinds() {
-    use opensoc::analyzer::Schema;
-    use opensoc::prompt::{encode_after_newline, prompt_tokens, INSTRUCTION};
-    let tax = opensoc::taxonomy::taxonomy();
+    use opensoc::analyze::analyzer::Schema;
+    use opensoc::task::prompt::{encode_after_newline, prompt_tokens, INSTRUCTION};
+    let tax = opensoc::task::taxonomy::taxonomy();
     for tok in [
         load_tokenizer(&smollm_path()),
         load_tokenizer(&vocab_path("llama-spm")),
@@ -381,7 +382,7 @@ fn schema_builds_under_both_tokenizer_kinds() {
         let p = prompt_tokens(&tok, INSTRUCTION, input).unwrap();
         let whole = tok
             .encode(
-                &opensoc::prompt::prompt_text(INSTRUCTION, input),
+                &opensoc::task::prompt::prompt_text(INSTRUCTION, input),
                 tok.add_bos_default(),
                 false,
             )

@@ -8,15 +8,15 @@
 
 use std::sync::OnceLock;
 
-use opensoc::attention::{attend, Heads, KvCache};
-use opensoc::cpu_ops::{rms_norm, rope, swiglu};
-use opensoc::gguf::GgmlType;
-use opensoc::lora::SplitMix64;
-use opensoc::model_file::ModelFile;
-use opensoc::qmatmul::QMatrix;
-use opensoc::quant::{dequantize_row, quantize_row_into, Q8Acts};
-use opensoc::wgpu_device::Gpu;
-use opensoc::wgpu_kernels::{staging_buffer, GpuMatrix, Kernels, Recorder};
+use opensoc::backend::wgpu::device::Gpu;
+use opensoc::backend::wgpu::kernels::{staging_buffer, GpuMatrix, Kernels, Recorder};
+use opensoc::cpu::attention::{attend, Heads, KvCache};
+use opensoc::cpu::ops::{rms_norm, rope, swiglu};
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::read::GgmlType;
+use opensoc::model::lora::SplitMix64;
+use opensoc::quant::blocks::{dequantize_row, quantize_row_into, Q8Acts};
+use opensoc::quant::matmul::QMatrix;
 
 struct Ctx {
     gpu: Gpu,
@@ -328,9 +328,9 @@ fn attention_matches_the_cpu_over_a_long_cache() {
 
 #[test]
 fn real_weights_give_the_cpu_products() {
-    let path = opensoc::fetch::ensure_default_model(false).expect("default model");
+    let path = opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let file = ModelFile::open(path).expect("model opens");
-    let model = opensoc::llama::Llama::load(&file).expect("model loads");
+    let model = opensoc::model::llama::Llama::load(&file).expect("model loads");
     // The output head of SmolLM2 is its (tied, Q8_0) embedding table: 49,152 rows.
     let w = model.output().weight();
     let k = w.k();

@@ -1,7 +1,7 @@
 //! Grouping accuracy of the template mask on the Loghub-2k samples, next to Drain's published
 //! figures. Run: `cargo run -p opensoc-edge --release --example template_grouping -- DIR`.
 
-use opensoc_edge::template::{grouping_accuracy, mask};
+use opensoc_logs::template::{grouping_accuracy, mask};
 use std::path::Path;
 
 /// Drain on Loghub-2k (Zhu et al., ICSE-SEIP 2019, table of parsing accuracy).
@@ -21,7 +21,7 @@ const DRAIN: [(&str, f64); 10] = [
 /// The structured file's rows as (EventId, Content).
 fn read_truth(path: &Path) -> std::io::Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)?;
-    let mut rows = opensoc_edge::csv_text::records(&text).into_iter();
+    let mut rows = opensoc_logs::csv::records(&text).into_iter();
     let header = rows.next().unwrap_or_default();
     let col = |name: &str| header.iter().position(|h| h == name);
     let (Some(id), Some(content)) = (col("EventId"), col("Content")) else {

@@ -18,20 +18,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opensoc::facts::Facts;
-use opensoc::floors::{self, Floor};
-use opensoc::prompt::clean_log;
-use opensoc::taxonomy::taxonomy;
-use opensoc::verdict::{Severity, Verdict};
+use opensoc::analyze::facts::Facts;
+use opensoc::analyze::floors::{self, Floor};
+use opensoc::task::prompt::clean_log;
+use opensoc::task::taxonomy::taxonomy;
+use opensoc::task::verdict::{Severity, Verdict};
 
-use crate::discover::{discover, LogFile};
-use crate::identity::{identify, resolve, Fingerprint, Identity, Known};
-use crate::line_reader::{LineReader, ReadError};
-use crate::logline::parse;
-use crate::record::{Record, RecordAssembler};
-use crate::store::{NewVerdict, Span, Store, StoreError, StoredVerdict};
-use crate::template::signature;
-use crate::window::{Window, WindowConfig, Windower};
+use crate::store::sqlite::{NewVerdict, Span, Store, StoreError, StoredVerdict};
+use crate::tail::discover::{discover, LogFile};
+use crate::tail::identity::{identify, resolve, Fingerprint, Identity, Known};
+use crate::tail::line_reader::{LineReader, ReadError};
+use opensoc_logs::logline::parse;
+use opensoc_logs::record::{Record, RecordAssembler};
+use opensoc_logs::template::signature;
+use opensoc_logs::window::{Window, WindowConfig, Windower};
 
 /// What turns a window's text into a verdict: the analyzer in the binary, a stand-in in tests.
 pub trait Judge {
@@ -39,7 +39,7 @@ pub trait Judge {
     fn judge(&mut self, input: &str) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>>;
 
     /// A second threat type among the window's `records` besides `verdict`'s, for judges
-    /// that look for one (the analyzer does: `opensoc::stages`); none by default.
+    /// that look for one (the analyzer does: `opensoc::analyze::stages`); none by default.
     fn secondary(
         &mut self,
         _records: &[&str],
@@ -49,7 +49,7 @@ pub trait Judge {
     }
 
     /// The floor that the facts of a window's text set under any verdict of it
-    /// ([`opensoc::floors`]); none by default. The template cache keys on it, so that a
+    /// ([`opensoc::analyze::floors`]); none by default. The template cache keys on it, so that a
     /// window never borrows a verdict judged under another floor, and a reused verdict is
     /// bounded by this window's own floor.
     fn floor(&self, _input: &str) -> Option<Floor> {
@@ -125,7 +125,7 @@ pub struct IngestStats {
     pub bytes: u64,
     /// Lines skipped because a committed window already covers them (re-read after a crash).
     pub skipped_lines: u64,
-    /// Lines longer than [`crate::line_reader::MAX_LINE`], skipped: not analysed.
+    /// Lines longer than [`crate::tail::line_reader::MAX_LINE`], skipped: not analysed.
     pub cut_lines: u64,
     /// Windows stored.
     pub windows: u64,
@@ -751,8 +751,13 @@ impl<J: Judge> Ingest<J> {
         let input = w.input();
         let floor = self.judge.floor(&input);
         let sig = match &floor {
-            Some(f) => format!("{}\nfloor={} {}", signature(&w), f.label, f.severity),
-            None => signature(&w),
+            Some(f) => format!(
+                "{}\nfloor={} {}",
+                signature(&w.records),
+                f.label,
+                f.severity
+            ),
+            None => signature(&w.records),
         };
         let cached = if self.config.use_cache {
             self.store.cached_verdict(&sig)?
@@ -768,7 +773,7 @@ impl<J: Judge> Ingest<J> {
                 self.stats.cache_hits += 1;
                 let mut v = reuse(&earlier, &input);
                 if let Some(f) = &floor {
-                    let facts = Facts::extract(&opensoc::prompt::log_lines(input.as_bytes()));
+                    let facts = Facts::extract(&opensoc::task::prompt::log_lines(input.as_bytes()));
                     floors::apply(&mut v, f, |t| facts.evidence(&t.summary, None));
                 }
                 (v, earlier.verdict.secondary.clone(), Some(earlier.id))
@@ -974,9 +979,9 @@ mod tests {
         assert_eq!(advance_log_clock(None, wall + 86_400, wall), None);
     }
 
-    /// `watch`'s loop, line by line: a stamp dated tomorrow used to drag the shared log clock a
-    /// day ahead, so every later look closed every window as idle, and a burst of 30 failed
-    /// logins became 30 one-line windows.
+    /// `watch`'s loop, line by line: a stamp dated tomorrow must not drag the shared log clock
+    /// a day ahead, or every later look would close every window as idle and a burst of 30
+    /// failed logins would become 30 one-line windows.
     #[test]
     fn a_line_stamped_tomorrow_does_not_split_the_windows_that_follow() {
         let dir = tempfile::tempdir().unwrap();

@@ -1,21 +1,16 @@
-//! The edge agent's library: reading log files through rotation, parsing and windowing their
-//! lines, the template cache and the SQLite store. The `opensoc` binary is a thin layer over it.
+//! The edge agent's library: reading log files through rotation, the SQLite store, and the
+//! pipeline that joins them to the analyzer. The `opensoc` binary (`main.rs` and
+//! `commands/`) is a thin layer over it; parsing and windowing log lines is the `opensoc-logs`
+//! crate, shared with the trainer.
 //!
-//! The data flow, one module a step: [`discover`] (which files) → [`identity`] (which file is
-//! which across rotation) → [`line_reader`] (lines from an offset) → [`record`] (multi-line
-//! entries) → [`logline`] (format, entity, time) → [`window`] (lines of one entity) →
-//! [`template`] (masked signature for the cache) → the analyzer → [`store`]; [`ingest`] drives
-//! it, exactly once.
+//! The data flow, one module a step: [`tail::discover`] (which files) → [`tail::identity`]
+//! (which file is which across rotation) → [`tail::line_reader`] (lines from an offset) →
+//! `opensoc_logs::record` (multi-line entries) → `opensoc_logs::logline` (format, entity,
+//! time) → `opensoc_logs::window` (lines of one entity) → `opensoc_logs::template` (masked
+//! signature for the cache) → the analyzer → [`store::sqlite`]; [`ingest`] drives it, exactly
+//! once. [`suite`] runs the scan-level eval suites through the same pipeline.
 
-pub mod csv_text;
-pub mod discover;
-pub mod identity;
 pub mod ingest;
-pub mod line_reader;
-pub mod logline;
-pub mod record;
-pub mod run_lock;
 pub mod store;
 pub mod suite;
-pub mod template;
-pub mod window;
+pub mod tail;

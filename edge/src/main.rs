@@ -1,16 +1,6 @@
 //! The `opensoc` binary: parses the command line and hands each command to its module.
 
-mod agent_cmd;
-mod analyze_cmd;
-mod bench_cmd;
-mod eval_cmd;
-mod loaded_model;
-mod model_cmd;
-mod parity_cmd;
-mod scan_cmd;
-mod verdict_format;
-mod verdicts_cmd;
-mod watch_cmd;
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +9,8 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 // The forward pass allocates megabyte-sized activation buffers for every layer; glibc's
-// allocator returns those to the kernel and faults them in again each time, mimalloc keeps
-// them (measured: see the model-runtime issue's closing note).
+// allocator returns those to the kernel and faults them in again each time; mimalloc keeps
+// them.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -85,24 +75,24 @@ pub enum AdapterChoice {
 enum Command {
     /// Fetch the default model, or print a GGUF model's metadata.
     #[command(subcommand)]
-    Model(model_cmd::ModelCommand),
+    Model(commands::model::ModelCommand),
     /// Analyse one log entry (from the argument or stdin) and print its verdict.
-    Analyze(analyze_cmd::AnalyzeArgs),
+    Analyze(commands::analyze::AnalyzeArgs),
     /// Evaluate the analyzer on a data set in the seed's format (metrics, predictions, report).
-    Eval(eval_cmd::EvalArgs),
+    Eval(commands::eval::EvalArgs),
     /// Measure prefill and decode tokens per second on the model.
-    Bench(bench_cmd::BenchArgs),
+    Bench(commands::bench::BenchArgs),
     /// Analyse what log files gained since the last scan and store the verdicts (for cron).
-    Scan(scan_cmd::ScanArgs),
+    Scan(commands::scan::ScanArgs),
     /// Follow log files and directories, storing verdicts as windows close, until SIGINT/SIGTERM.
-    Watch(watch_cmd::WatchArgs),
+    Watch(commands::watch::WatchArgs),
     /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category,
     /// source; `verdicts inspect ID` shows one in full.
-    Verdicts(verdicts_cmd::VerdictsArgs),
+    Verdicts(commands::verdicts::VerdictsArgs),
     /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
-    Report(verdicts_cmd::ReportArgs),
+    Report(commands::verdicts::ReportArgs),
     /// Compare two predictions files of `opensoc eval` (two machines or builds) field by field.
-    Parity(parity_cmd::ParityArgs),
+    Parity(commands::parity::ParityArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,15 +123,15 @@ fn main() -> ExitCode {
         wgpu_adapter: cli.wgpu_adapter,
     };
     let result = match cli.command {
-        Command::Model(cmd) => model_cmd::run(cmd, &global),
-        Command::Analyze(args) => analyze_cmd::run(args, &global),
-        Command::Eval(args) => eval_cmd::run(args, &global),
-        Command::Bench(args) => bench_cmd::run(args, &global),
-        Command::Scan(args) => scan_cmd::run(args, &global),
-        Command::Watch(args) => watch_cmd::run(args, &global),
-        Command::Verdicts(args) => verdicts_cmd::run_verdicts(args),
-        Command::Report(args) => verdicts_cmd::run_report(args),
-        Command::Parity(args) => parity_cmd::run(args),
+        Command::Model(cmd) => commands::model::run(cmd, &global),
+        Command::Analyze(args) => commands::analyze::run(args, &global),
+        Command::Eval(args) => commands::eval::run(args, &global),
+        Command::Bench(args) => commands::bench::run(args, &global),
+        Command::Scan(args) => commands::scan::run(args, &global),
+        Command::Watch(args) => commands::watch::run(args, &global),
+        Command::Verdicts(args) => commands::verdicts::run_verdicts(args),
+        Command::Report(args) => commands::verdicts::run_report(args),
+        Command::Parity(args) => commands::parity::run(args),
     };
     match result {
         Ok(code) => code,

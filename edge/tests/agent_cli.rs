@@ -12,7 +12,7 @@ use cli::{opensoc, stored, text};
 
 fn run(args: &[&str]) -> Output {
     // The tests share the default model; fetch it once before any run needs it.
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     opensoc().args(args).output().expect("run opensoc")
 }
 
@@ -204,7 +204,7 @@ fn a_second_agent_on_the_same_database_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let logs = scratch_samples(dir.path());
     let db = dir.path().join("v.db");
-    let _held = opensoc_edge::run_lock::RunLock::acquire(&db).unwrap();
+    let _held = opensoc_edge::store::lock::RunLock::acquire(&db).unwrap();
     let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -262,7 +262,7 @@ fn a_database_locked_by_another_program_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let logs = scratch_samples(dir.path());
     let db = dir.path().join("v.db");
-    drop(opensoc_edge::store::Store::open(&db).unwrap());
+    drop(opensoc_edge::store::sqlite::Store::open(&db).unwrap());
     let conn = rusqlite::Connection::open(&db).unwrap();
     conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let out = run(&[
@@ -279,7 +279,7 @@ fn a_database_locked_by_another_program_is_a_clear_error() {
     );
     conn.execute_batch("ROLLBACK").unwrap();
     drop(conn);
-    let store = opensoc_edge::store::Store::open_read_only(&db).unwrap();
+    let store = opensoc_edge::store::sqlite::Store::open_read_only(&db).unwrap();
     assert!(store.verdicts(&Default::default()).unwrap().is_empty());
 }
 
@@ -332,7 +332,7 @@ fn wait_for_verdicts(db: &Path, n: usize, child: &mut Child) {
     let start = Instant::now();
     loop {
         if db.exists() {
-            let store = opensoc_edge::store::Store::open_read_only(db);
+            let store = opensoc_edge::store::sqlite::Store::open_read_only(db);
             if let Ok(s) = store {
                 if s.verdicts(&Default::default()).unwrap().len() >= n {
                     return;
@@ -370,7 +370,7 @@ fn write_requests(path: &Path, from: usize, n: usize) {
 }
 
 fn watch(db: &Path, logs: &Path) -> Child {
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     opensoc()
         .args([
             "watch",
@@ -560,7 +560,7 @@ fn a_missing_path_is_an_error_and_the_other_paths_are_still_read() {
 fn scan_reads_stdin_when_given_a_dash() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("v.db");
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let log = std::fs::read(samples().join("auth.log")).unwrap();
     let mut child = opensoc()
         .args(["scan", "--db", db.to_str().unwrap(), "--json", "-"])

@@ -12,7 +12,7 @@ fn opensoc(args: &[&str]) -> Output {
 }
 
 fn real_model() -> String {
-    let path = opensoc::fetch::ensure_default_model(false).expect("default model");
+    let path = opensoc::model::fetch::ensure_default_model(false).expect("default model");
     path.to_str().expect("UTF-8 path").to_string()
 }
 
@@ -146,7 +146,7 @@ fn missing_env_model_names_the_variable() {
 
 fn seed_file(name: &str) -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = opensoc::dataset::data_dir_beside(&root);
+    let dir = opensoc::task::dataset::data_dir_beside(&root);
     let p = dir.join("opensoc-ai").join(name);
     assert!(
         p.exists(),
@@ -222,7 +222,7 @@ fn analyze_json_from_stdin() {
     assert!(["LOW", "MEDIUM", "HIGH", "CRITICAL"].contains(&v["severity"].as_str().unwrap()));
     assert_eq!(
         v["category"].as_str().unwrap(),
-        opensoc::verdict::category_of(v["threat_type"].as_str().unwrap())
+        opensoc::task::verdict::category_of(v["threat_type"].as_str().unwrap())
     );
 }
 
@@ -271,7 +271,7 @@ fn eval_writes_predictions_report_and_picture() {
         assert!(p["latency_ms"].is_u64());
         assert_eq!(
             p["category"].as_str().unwrap(),
-            opensoc::verdict::category_of(p["threat_type"].as_str().unwrap())
+            opensoc::task::verdict::category_of(p["threat_type"].as_str().unwrap())
         );
     }
     let md = std::fs::read_to_string(dir.path().join("p.report.md")).unwrap();

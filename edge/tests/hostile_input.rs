@@ -14,7 +14,7 @@ use cli::{opensoc, stored, text};
 /// `opensoc scan --db DB --json FILE`: the exit status and the summary object.
 fn scan(db: &Path, file: &Path) -> (Option<i32>, serde_json::Value, String) {
     // The tests share the default model; fetch it once before any run needs it.
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let out: Output = opensoc()
         .args(["scan", "--db"])
         .arg(db)
@@ -216,8 +216,8 @@ fn a_symlink_to_the_database_is_the_same_database_for_the_lock() {
     let db = dir.path().join("x.db");
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(&db, &link).unwrap();
-    drop(opensoc_edge::store::Store::open(&db).unwrap());
-    let _held = opensoc_edge::run_lock::RunLock::acquire(&db).unwrap();
+    drop(opensoc_edge::store::sqlite::Store::open(&db).unwrap());
+    let _held = opensoc_edge::store::lock::RunLock::acquire(&db).unwrap();
     let out = opensoc()
         .args(["scan", "--db"])
         .arg(&link)

@@ -1,8 +1,8 @@
 //! A scan of more files than the open-file limit allows: every line is stored, none twice.
 //!
-//! A scan used to open every file at once; under `ulimit -n 1024`, 5,000 one-line files gave
-//! 1,015 stored and 3,985 "Too many open files" warnings, and since those files' records were
-//! already in the store, later scans never read them.
+//! A scan that opened every file at once would, under `ulimit -n 1024`, store 1,015 of 5,000
+//! one-line files and warn "Too many open files" for the other 3,985; since those files'
+//! records are already in the store, later scans would never read them.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -23,7 +23,7 @@ mod cli;
 use cli::{stored, text};
 
 fn opensoc(args: &[&str], nofile: Option<libc::rlim_t>) -> Output {
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let mut c = cli::opensoc();
     c.args(args);
     if let Some(n) = nofile {

@@ -13,9 +13,9 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use opensoc::verdict::Verdict;
+use opensoc::task::verdict::Verdict;
 use opensoc_edge::ingest::{Ingest, IngestConfig, Judge};
-use opensoc_edge::store::{Store, VerdictFilter};
+use opensoc_edge::store::sqlite::{Store, VerdictFilter};
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -128,7 +128,7 @@ impl Scene {
     fn scan_with(&self, name: &str, judge: FixedJudge, use_cache: bool) -> Result<usize, String> {
         let store = Store::open(&self.db()).map_err(|e| e.to_string())?;
         let config = IngestConfig {
-            window: opensoc_edge::window::WindowConfig {
+            window: opensoc_logs::window::WindowConfig {
                 max_records: 7,
                 ..Default::default()
             },
@@ -423,7 +423,7 @@ fn repeated_windows_come_from_the_template_cache() {
     s.append("app.log", 70);
     let store = Store::open(&s.db()).unwrap();
     let config = IngestConfig {
-        window: opensoc_edge::window::WindowConfig {
+        window: opensoc_logs::window::WindowConfig {
             max_records: 5,
             ..Default::default()
         },
@@ -488,7 +488,7 @@ fn a_watcher_that_keeps_its_readers_open_follows_every_kind_of_rotation() {
     let mut s = Scene::new();
     let store = Store::open(&s.db()).unwrap();
     let config = IngestConfig {
-        window: opensoc_edge::window::WindowConfig {
+        window: opensoc_logs::window::WindowConfig {
             max_records: 5,
             ..Default::default()
         },

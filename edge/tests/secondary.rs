@@ -5,9 +5,9 @@
 
 use std::io::Write;
 
-use opensoc::verdict::{Severity, Verdict};
+use opensoc::task::verdict::{Severity, Verdict};
 use opensoc_edge::ingest::{Ingest, IngestConfig, Judge};
-use opensoc_edge::store::{Store, VerdictFilter};
+use opensoc_edge::store::sqlite::{Store, VerdictFilter};
 
 /// Calls every window with four records or more "probing", and its secondary "scanning".
 #[derive(Default)]

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opensoc::verdict::Verdict;
+use opensoc::task::verdict::Verdict;
 use opensoc_edge::ingest::{Ingest, IngestConfig, Judge};
-use opensoc_edge::store::{Store, VerdictFilter};
+use opensoc_edge::store::sqlite::{Store, VerdictFilter};
 
 /// The longest a stop may take after SIGTERM.
 const STOP_WITHIN: Duration = Duration::from_secs(5);
@@ -165,7 +165,7 @@ fn finish_with_scan(db: &Path, log: &Path) {
 }
 
 fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf, Vec<String>) {
-    opensoc::fetch::ensure_default_model(false).expect("default model");
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     let paths = write_access_log(&log, CLIENTS);

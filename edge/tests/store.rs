@@ -6,10 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use opensoc_edge::identity::{Fingerprint, Identity};
-use opensoc_edge::store::{
+use opensoc_edge::store::sqlite::{
     NewVerdict, Span, Store, StoreError, VerdictFilter, MAX_INPUT, SCHEMA_VERSION,
 };
+use opensoc_edge::tail::identity::{Fingerprint, Identity};
 use rusqlite::Connection;
 
 fn identity(ino: u64, text: &[u8]) -> Identity {

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use opensoc_edge::discover::discover;
-use opensoc_edge::identity::{identify, resolve, Known};
-use opensoc_edge::line_reader::LineReader;
-use opensoc_edge::store::{NewVerdict, Span, Store};
+use opensoc_edge::store::sqlite::{NewVerdict, Span, Store};
+use opensoc_edge::tail::discover::discover;
+use opensoc_edge::tail::identity::{identify, resolve, Known};
+use opensoc_edge::tail::line_reader::LineReader;
 
 struct Log {
     dir: tempfile::TempDir,

@@ -1,10 +1,10 @@
 //! The template signature against real data: payloads of different classes never share a
 //! signature, and grouping accuracy on the Loghub-2k samples does not regress.
 
-use opensoc_edge::logline::LogFormat;
-use opensoc_edge::record::Record;
-use opensoc_edge::template::{grouping_accuracy, mask, signature};
-use opensoc_edge::window::Window;
+use opensoc_logs::logline::LogFormat;
+use opensoc_logs::record::Record;
+use opensoc_logs::template::{grouping_accuracy, mask, signature};
+use opensoc_logs::window::Window;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -45,7 +45,7 @@ fn payloads_of_different_classes_never_share_a_signature() {
         return;
     };
     let text = std::fs::read_to_string(&path).expect("readable payload file");
-    let rows = opensoc_edge::csv_text::records(&text);
+    let rows = opensoc_logs::csv::records(&text);
     let header = &rows[0];
     let col = |name: &str| header.iter().position(|h| h == name).expect("column");
     let (payload, label) = (col("payload"), col("label"));
@@ -60,7 +60,7 @@ fn payloads_of_different_classes_never_share_a_signature() {
         let line = format!(
             "1.2.3.4 - - [28/Nov/2026:10:00:00 +0000] \"GET /search?q={p} HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\""
         );
-        let sig = signature(&one_record_window(line));
+        let sig = signature(&one_record_window(line).records);
         match seen.get(&sig) {
             Some((other_label, other)) if other_label != l => {
                 conflicts.push(format!("{other_label} {other:?} vs {l} {p:?}"));
@@ -109,7 +109,7 @@ fn loghub_grouping_accuracy_does_not_regress() {
         let raw = std::fs::read_to_string(base.join(format!("{system}_2k.log"))).expect("log");
         let csv = std::fs::read_to_string(base.join(format!("{system}_2k.log_structured.csv")))
             .expect("structured csv");
-        let rows = opensoc_edge::csv_text::records(&csv);
+        let rows = opensoc_logs::csv::records(&csv);
         let id = rows[0]
             .iter()
             .position(|h| h == "EventId")

@@ -9,8 +9,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use opensoc_edge::identity::{Fingerprint, Identity};
-use opensoc_edge::store::{NewVerdict, Span, Store};
+use opensoc_edge::store::sqlite::{NewVerdict, Span, Store};
+use opensoc_edge::tail::identity::{Fingerprint, Identity};
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -240,7 +240,7 @@ fn table_shows_a_short_recommendation_and_csv_the_full_impact_and_recommendation
     );
 
     let out = run(&db, &["verdicts", "--format", "csv"]);
-    let rows = opensoc_edge::csv_text::records(&text(&out.stdout));
+    let rows = opensoc_logs::csv::records(&text(&out.stdout));
     let col = |name: &str| {
         rows[0]
             .iter()
@@ -272,7 +272,7 @@ fn csv_cells_that_start_a_formula_are_neutralised_in_the_new_columns() {
     };
     let (_dir, db, _) = database(&[low, hostile]);
     let out = run(&db, &["verdicts", "--format", "csv"]);
-    let rows = opensoc_edge::csv_text::records(&text(&out.stdout));
+    let rows = opensoc_logs::csv::records(&text(&out.stdout));
     let col = |name: &str| rows[0].iter().position(|h| h == name).expect(name);
     assert_eq!(
         rows[1][col("impact")],

@@ -2,10 +2,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opensoc::llama::Llama;
-use opensoc::model_file::ModelFile;
-use opensoc::model_info::ModelInfo;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::model::llama::Llama;
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::info::ModelInfo;
+use opensoc::model::tokenizer::Tokenizer;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(file) = ModelFile::from_bytes("fuzz.gguf", data) else {

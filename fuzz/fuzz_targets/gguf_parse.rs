@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use opensoc::gguf::Gguf;
+use opensoc::gguf::read::Gguf;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(g) = Gguf::parse(data) else { return };

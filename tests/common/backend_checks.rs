@@ -1,10 +1,10 @@
 //! Checks every other backend must pass against the CPU forward on the real model with the
 //! shipped adapter (`tests/llama_device.rs`, `tests/llama_wgpu.rs` include this file).
 
-use opensoc::analyzer::{Analyzer, AnalyzerOptions, Mode};
-use opensoc::decode::LanguageModel;
-use opensoc::llama::Llama;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::analyze::analyzer::{Analyzer, AnalyzerOptions, Mode};
+use opensoc::model::language_model::LanguageModel;
+use opensoc::model::llama::Llama;
+use opensoc::model::tokenizer::Tokenizer;
 
 pub const LOG: &str = "Nov 28 03:14:07 web1 sshd[2211]: Failed password for invalid user admin \
                        from 185.220.101.33 port 50122 ssh2";

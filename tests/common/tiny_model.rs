@@ -6,8 +6,8 @@
 //! files the tests know to be valid.
 #![allow(dead_code)]
 
-use opensoc::gguf::{GgmlType, Value};
-use opensoc::gguf_write::GgufWriter;
+use opensoc::gguf::read::{GgmlType, Value};
+use opensoc::gguf::write::GgufWriter;
 
 /// One tensor of a tiny model: its data is 1.0 everywhere for F32, zero bytes otherwise.
 #[derive(Debug, Clone)]

@@ -2,12 +2,12 @@
 //! same head-and-tail cut of the log), the canonical verdict block as the response, and the
 //! length cap applied to the log input, never to the response.
 
-use opensoc::dataset::Example;
-use opensoc::llama_train::Sequence;
-use opensoc::prompt;
-use opensoc::taxonomy::taxonomy;
-use opensoc::tokenizer::{Tokenizer, TokenizerError};
-use opensoc::verdict::{ParsedVerdict, Verdict};
+use opensoc::model::tokenizer::{Tokenizer, TokenizerError};
+use opensoc::task::dataset::Example;
+use opensoc::task::prompt;
+use opensoc::task::taxonomy::taxonomy;
+use opensoc::task::verdict::{ParsedVerdict, Verdict};
+use opensoc::train::backprop::Sequence;
 
 /// Which predictions count in the loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]

@@ -1,6 +1,8 @@
-//! Library side of `opensoc-train`: the pieces of LoRA fine-tuning the binary drives.
+//! Library side of `opensoc-train`: the training-set builder ([`corpus`]), the examples as
+//! token sequences ([`data`]), and the training loop with its optimiser, schedule and loss
+//! plot.
 
-pub mod build;
+pub mod corpus;
 pub mod data;
 pub mod loss_plot;
 pub mod optim;

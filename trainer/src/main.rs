@@ -2,19 +2,15 @@
 //! scan-level evaluation suites (`suites`), data-set token counts (`stats`) and merged GGUF
 //! export.
 
-mod data_cmd;
-mod suites_cmd;
-mod train_cmd;
-
-mod export_cmd;
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use opensoc::model_file::ModelFile;
-use opensoc::tokenizer::Tokenizer;
+use opensoc::gguf::file::ModelFile;
+use opensoc::model::tokenizer::Tokenizer;
 
 /// opensoc-train: fine-tunes and exports the model behind opensoc.
 #[derive(Debug, Parser)]
@@ -35,12 +31,12 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Subcommand)]
 enum Command {
     /// LoRA fine-tuning with the paper's recipe (Table IV) on a seed-format data set.
-    Train(train_cmd::TrainArgs),
+    Train(commands::train::TrainArgs),
     /// Builds the training set and the held-out files from the shared data folder.
-    Data(data_cmd::DataArgs),
+    Data(commands::data::DataArgs),
     /// Writes scan-level evaluation suites (logs with expected findings) from fail2ban, Wazuh
     /// and the Core Rule Set, holding out whole services; `opensoc eval --suite` runs them.
-    Suites(suites_cmd::SuitesArgs),
+    Suites(commands::suites::SuitesArgs),
     /// Token counts of a data set in the seed's format (instruction, input, output): prompt and
     /// response lengths, and how many examples exceed the training length cap.
     Stats {
@@ -53,7 +49,7 @@ enum Command {
     },
     /// Merges a PEFT adapter into the model and writes it as one GGUF file (f16, q8_0, q4_0,
     /// q4_1 or q4_k) with all metadata and the tokenizer kept.
-    Export(export_cmd::ExportArgs),
+    Export(commands::export::ExportArgs),
 }
 
 /// mimalloc's `purge_delay` option (its position in `mi_option_e`; libmimalloc-sys names only
@@ -87,17 +83,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let (data, max_len) = match cli.command {
-        Command::Train(args) => return train_cmd::run(args, cli.model),
-        Command::Export(args) => return export_cmd::run(cli.model.as_deref(), args),
-        Command::Data(args) => return data_cmd::run(args, cli.model.as_deref()),
-        Command::Suites(args) => return suites_cmd::run(args),
+        Command::Train(args) => return commands::train::run(args, cli.model),
+        Command::Export(args) => return commands::export::run(cli.model.as_deref(), args),
+        Command::Data(args) => return commands::data::run(args, cli.model.as_deref()),
+        Command::Suites(args) => return commands::suites::run(args),
         Command::Stats { data, max_len } => (data, max_len),
     };
-    let path = opensoc::fetch::resolve_model(cli.model.as_deref(), true)?;
+    let path = opensoc::model::fetch::resolve_model(cli.model.as_deref(), true)?;
     let file = ModelFile::open(&path)?;
     let tok = Tokenizer::from_gguf(&file.gguf)
         .with_context(|| format!("reading the tokenizer of {}", path.display()))?;
-    let examples = opensoc::dataset::load_examples(&data)?;
+    let examples = opensoc::task::dataset::load_examples(&data)?;
     anyhow::ensure!(!examples.is_empty(), "{} holds no examples", data.display());
     let counts = opensoc_trainer::data::token_counts(&tok, &examples)?;
     println!("{}", counts.summary(max_len));

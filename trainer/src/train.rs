@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use opensoc::llama::ModelError;
-use opensoc::llama_train::{buffers, buffers_mut, AdapterGrads, Dropout, Gradients, Sequence};
-use opensoc::lora::{LoraAdapter, SplitMix64};
+use opensoc::model::config::ModelError;
+use opensoc::model::lora::{LoraAdapter, SplitMix64};
+use opensoc::train::backprop::{buffers, buffers_mut, AdapterGrads, Dropout, Gradients, Sequence};
 use serde::{Deserialize, Serialize};
 
 use crate::optim::{clip_grad_norm, new_optimizer, AdamWConfig, OptimError, OptimKind, Optimizer};

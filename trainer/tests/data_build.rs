@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opensoc::dataset::{load_examples, Example};
-use opensoc::verdict::ParsedVerdict;
+use opensoc::task::dataset::{load_examples, Example};
+use opensoc::task::verdict::ParsedVerdict;
 
 fn data_dir() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the trainer crate lives in the workspace");
-    let dir = opensoc::dataset::data_dir_beside(root);
+    let dir = opensoc::task::dataset::data_dir_beside(root);
     if dir.join("opensoc-ai").join("soc_train.json").is_file() {
         Some(dir)
     } else {
@@ -91,7 +91,7 @@ fn builds_every_file_with_disjoint_splits() {
                 !eval_inputs.contains(e.input.as_str()),
                 "{name}: soc_eval input"
             );
-            assert_eq!(e.instruction, opensoc::prompt::INSTRUCTION);
+            assert_eq!(e.instruction, opensoc::task::prompt::INSTRUCTION);
             let p = ParsedVerdict::parse(&e.output);
             assert!(p.is_valid(), "{name}: {}", e.output);
         }

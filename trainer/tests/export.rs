@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use opensoc::gguf::GgmlType;
-use opensoc::llama::LlamaConfig;
-use opensoc::lora::{LoraAdapter, LoraConfig, SplitMix64};
-use opensoc::model_file::ModelFile;
+use opensoc::gguf::file::ModelFile;
+use opensoc::gguf::read::GgmlType;
+use opensoc::model::config::LlamaConfig;
+use opensoc::model::lora::{LoraAdapter, LoraConfig, SplitMix64};
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
@@ -34,7 +34,7 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn merges_a_peft_adapter_and_requantizes_without_one() {
     let dir = scratch("ok");
-    let model = opensoc::fetch::ensure_default_model(false).expect("default model");
+    let model = opensoc::model::fetch::ensure_default_model(false).expect("default model");
     let cfg = LlamaConfig::from_gguf(&ModelFile::open(&model).unwrap().gguf).unwrap();
     let mut adapter = LoraAdapter::init(&cfg, LoraConfig::default(), 1);
     let mut rng = SplitMix64::new(2);
@@ -43,7 +43,7 @@ fn merges_a_peft_adapter_and_requantizes_without_one() {
             .for_each(|v| *v = (rng.next_f32() - 0.5) * 0.02);
     }
     let adapter_dir = dir.join("adapter");
-    opensoc::peft::save_peft(
+    opensoc::train::peft_save::save_peft(
         &adapter,
         &cfg,
         &adapter_dir,

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn data_dir() -> PathBuf {
-    opensoc::dataset::data_dir_beside(&PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")))
+    opensoc::task::dataset::data_dir_beside(&PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.."
+    )))
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 fn train_file() -> PathBuf {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
-    let p = opensoc::dataset::data_dir_beside(&root).join("opensoc-ai/soc_train.json");
+    let p = opensoc::task::dataset::data_dir_beside(&root).join("opensoc-ai/soc_train.json");
     assert!(p.exists(), "{} missing: set OPENSOC_DATA", p.display());
     p
 }
@@ -96,10 +96,10 @@ fn smoke_run_loss_falls_and_writes_every_output() {
     assert_eq!(report["trainable_params"], 4_884_480);
     assert_eq!(report["steps"], STEPS);
     // The adapter loads back for the model it was trained on.
-    let model = opensoc::fetch::ensure_default_model(false).unwrap();
-    let file = opensoc::model_file::ModelFile::open(model).unwrap();
-    let cfg = opensoc::llama::LlamaConfig::from_gguf(&file.gguf).unwrap();
-    let a = opensoc::peft::load_peft(&out, &cfg).unwrap();
+    let model = opensoc::model::fetch::ensure_default_model(false).unwrap();
+    let file = opensoc::gguf::file::ModelFile::open(model).unwrap();
+    let cfg = opensoc::model::config::LlamaConfig::from_gguf(&file.gguf).unwrap();
+    let a = opensoc::model::peft::load_peft(&out, &cfg).unwrap();
     assert_eq!(a.param_count(), 4_884_480);
     assert!(a.blocks[0][0].as_ref().unwrap().b.iter().any(|&v| v != 0.0));
 }

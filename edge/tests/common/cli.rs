@@ -36,13 +36,13 @@ pub fn stored(db: &Path) -> Vec<serde_json::Value> {
 
 /// The verdict the tests' stand-in judges give every window: benign and fixed, so that a test
 /// of the pipeline never waits for the model.
-pub fn stand_in_verdict() -> opensoc::verdict::Verdict {
-    opensoc::verdict::Verdict {
+pub fn stand_in_verdict() -> opensoc::task::verdict::Verdict {
+    opensoc::task::verdict::Verdict {
         threat_type: "No Threat Detected — Normal Traffic".into(),
         mitre_technique: "N/A".into(),
         technique_name: "N/A".into(),
         mitre_tactic: "N/A".into(),
-        severity: opensoc::verdict::Severity::Low,
+        severity: opensoc::task::verdict::Severity::Low,
         risk_score: 5,
         evidence: "test".into(),
         impact: "none".into(),

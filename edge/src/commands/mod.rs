@@ -1,0 +1,15 @@
+//! One file per subcommand of the `opensoc` binary, plus what several of them share: the agent
+//! arguments of `scan` and `watch` ([`agent`]), the model every command loads
+//! ([`loaded_model`]) and the ways stored verdicts are shown ([`verdict_format`]).
+
+pub mod agent;
+pub mod analyze;
+pub mod bench;
+pub mod eval;
+pub mod loaded_model;
+pub mod model;
+pub mod parity;
+pub mod scan;
+pub mod verdict_format;
+pub mod verdicts;
+pub mod watch;

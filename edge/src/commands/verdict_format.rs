@@ -1,0 +1,370 @@
+//! How stored verdicts are shown: times, severities, JSON objects, CSV rows and text tables.
+
+use opensoc::task::verdict::Severity;
+use opensoc_edge::store::sqlite::StoredVerdict;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// `LOW`, `medium`, … as a severity (clap value parser).
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::ALL
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown severity `{s}` (LOW, MEDIUM, HIGH or CRITICAL)"))
+}
+
+/// Unix seconds as `2026-11-27 09:47:00Z`.
+pub fn format_time(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(format_description!(
+                "[year]-[month]-[day] [hour]:[minute]:[second]Z"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A time given on the command line: RFC 3339 (`2026-11-27T09:00:00Z`), a date
+/// (`2026-11-27`, midnight UTC), or an age before `now` (`30m`, `24h`, `7d`).
+pub fn parse_time(s: &str, now: i64) -> Result<i64, String> {
+    if let Some((n, unit)) = s
+        .char_indices()
+        .last()
+        .and_then(|(i, c)| s[..i].parse::<i64>().ok().map(|n| (n, c)))
+    {
+        let secs = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(format!("unknown unit in `{s}` (s, m, h, d or w)")),
+        };
+        return Ok(now - n.saturating_mul(secs));
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    if let Ok(d) = time::Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc().unix_timestamp());
+    }
+    Err(format!(
+        "cannot read the time `{s}`: give 2026-11-27, 2026-11-27T09:00:00Z or an age like 24h"
+    ))
+}
+
+/// One verdict as a JSON object.
+pub fn verdict_json(stored: &StoredVerdict) -> serde_json::Value {
+    let v = &stored.verdict;
+    json!({
+        "id": stored.id,
+        "created_at": format_time(v.created_at),
+        "first_time": v.first_time.map(format_time),
+        "last_time": v.last_time.map(format_time),
+        "source": v.source,
+        "entity": v.entity,
+        "lines": v.records,
+        "threat_type": v.threat_type,
+        "category": v.category,
+        "mitre_technique": v.technique,
+        "mitre_tactic": v.tactic,
+        "severity": v.severity,
+        "risk_score": v.risk_score,
+        "evidence": v.evidence,
+        "impact": v.impact,
+        "recommendation": v.recommendation,
+        "secondary_threat": v.secondary,
+        "cached_from": v.cached_from,
+        "input": v.input,
+    })
+}
+
+/// The CSV header row, matching [`csv_row`]. Impact and recommendation came later and go last,
+/// so that scripts reading columns by position keep working.
+pub const CSV_HEADER: &str = "id,first_time,last_time,source,entity,lines,threat_type,category,\
+                              mitre_technique,mitre_tactic,severity,risk_score,evidence,cached_from,\
+                              impact,recommendation";
+
+/// One verdict as a CSV row (RFC 4180 quoting).
+pub fn csv_row(stored: &StoredVerdict) -> String {
+    let v = &stored.verdict;
+    let fields = [
+        stored.id.to_string(),
+        v.first_time.map(format_time).unwrap_or_default(),
+        v.last_time.map(format_time).unwrap_or_default(),
+        v.source.clone(),
+        v.entity.clone().unwrap_or_default(),
+        v.records.to_string(),
+        v.threat_type.clone(),
+        v.category.clone(),
+        v.technique.clone(),
+        v.tactic.clone(),
+        v.severity.clone(),
+        v.risk_score.to_string(),
+        v.evidence.clone(),
+        v.cached_from.map(|c| c.to_string()).unwrap_or_default(),
+        v.impact.clone(),
+        v.recommendation.clone(),
+    ];
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn csv_field(s: &str) -> String {
+    // A cell a spreadsheet would take for a formula is quoted as text: log text and file names
+    // are the attacker's (`=HYPERLINK(…)` in a user name).
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+/// `s` safe to print on a terminal: control characters (escape sequences, newlines that would
+/// start a fake row, C1 controls) and the invisible marks that reorder text are written as
+/// escapes (`\x1b`, `\n`, `\u{202e}`). Log text, entities and file names are the attacker's.
+pub fn terminal_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SGR colour of a severity on a terminal (the same as `analyze`'s): LOW green, MEDIUM
+/// yellow, HIGH red, CRITICAL bold white on red.
+pub fn severity_sgr(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Low => "32",
+        Severity::Medium => "33",
+        Severity::High => "31",
+        Severity::Critical => "1;97;41",
+    }
+}
+
+/// Whether stdout gets colour: a terminal, and no `NO_COLOR` (as `analyze` decides), so that
+/// a pipe, a file or a cron mail never holds escape sequences.
+pub fn stdout_wants_color() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// A recommendation shortened for a table cell: its first step (the taxonomy numbers them
+/// `1) … 2) …`) or first sentence, cut at a word to at most `max` characters, with `…` when
+/// anything was left out, so that the cell says `inspect` has more to show.
+pub fn short_recommendation(text: &str, max: usize) -> String {
+    let text = terminal_text(text.trim());
+    let body = text.strip_prefix("1) ").unwrap_or(&text);
+    let step = body.split(" 2) ").next().unwrap_or(body);
+    let first = match step.find(". ") {
+        Some(i) => &step[..=i],
+        None => step,
+    }
+    .trim_end();
+    let room = max.saturating_sub(2);
+    if first.chars().count() <= room {
+        return if first.len() < body.trim_end().len() {
+            format!("{first} …")
+        } else {
+            first.to_string()
+        };
+    }
+    let cut: String = first.chars().take(room).collect();
+    // At the last space, unless that leaves almost nothing (one very long word).
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > room / 2 => &cut[..i],
+        _ => &cut,
+    };
+    format!("{} …", cut.trim_end())
+}
+
+/// A text table: the header row, then rows, each column padded to its widest cell; every
+/// cell goes through [`terminal_text`].
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    styled_table(header, rows, |_, _| None)
+}
+
+/// [`table`] with some cells coloured: `style(column, cell)` gives an SGR code. The code
+/// wraps the text and not the padding, whose width is counted without it, so the columns
+/// stay aligned.
+pub fn styled_table(
+    header: &[&str],
+    rows: &[Vec<String>],
+    style: impl Fn(usize, &str) -> Option<&'static str>,
+) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| terminal_text(c)).collect())
+        .collect();
+    let rows = &rows;
+    let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>, styled: bool| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&width)
+            .enumerate()
+            .map(|(i, (c, w))| {
+                let pad = " ".repeat(w.saturating_sub(c.chars().count()));
+                match style(i, c).filter(|_| styled) {
+                    Some(code) => format!("\x1b[{code}m{c}\x1b[0m{pad}"),
+                    None => format!("{c}{pad}"),
+                }
+            })
+            .collect();
+        out.push_str(padded.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec(), false);
+    for row in rows {
+        line(row.iter().map(String::as_str).collect(), true);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_dates_rfc3339_and_ages() {
+        let now = 1_800_000_000;
+        assert_eq!(parse_time("24h", now), Ok(now - 86_400));
+        assert_eq!(parse_time("7d", now), Ok(now - 7 * 86_400));
+        assert_eq!(parse_time("2026-11-27", now), Ok(1_795_737_600));
+        assert_eq!(
+            parse_time("2026-11-27T09:00:00Z", now),
+            Ok(1_795_737_600 + 9 * 3600)
+        );
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_time("5y", now).unwrap_err().contains("unit"));
+        assert_eq!(
+            format_time(1_795_737_600 + 9 * 3600),
+            "2026-11-27 09:00:00Z"
+        );
+    }
+
+    #[test]
+    fn terminal_text_escapes_controls_and_reordering_marks() {
+        assert_eq!(
+            terminal_text("a\u{1b}]0;x\u{7}\u{1b}[2J\nLOW  No Threat\u{202e}b\u{9b}c"),
+            "a\\x1b]0;x\\x07\\x1b[2J\\nLOW  No Threat\\u{202e}b\\u{9b}c"
+        );
+        assert_eq!(terminal_text("203.0.113.9 ünïcode"), "203.0.113.9 ünïcode");
+        let t = table(&["entity"], &[vec!["x\ny".to_string()]]);
+        assert_eq!(t.lines().count(), 2, "{t}");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_stay_text() {
+        assert_eq!(
+            csv_field("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("root"), "root");
+    }
+
+    #[test]
+    fn csv_fields_with_commas_quotes_and_newlines_are_quoted() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn severities_parse_in_any_case() {
+        assert_eq!(parse_severity("high"), Ok(Severity::High));
+        assert!(parse_severity("urgent").is_err());
+    }
+
+    #[test]
+    fn table_columns_are_padded_to_the_widest_cell() {
+        let t = table(&["a", "bb"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "a    bb\nxxx  y\n");
+    }
+
+    #[test]
+    fn styled_cells_keep_the_columns_aligned() {
+        let rows = vec![
+            vec!["1".to_string(), "HIGH".to_string(), "x".to_string()],
+            vec!["2".to_string(), "CRITICAL".to_string(), "y".to_string()],
+        ];
+        let plain = table(&["id", "severity", "e"], &rows);
+        let styled = styled_table(&["id", "severity", "e"], &rows, |col, cell| {
+            (col == 1).then(|| severity_sgr(parse_severity(cell).unwrap_or(Severity::Low)))
+        });
+        assert!(styled.contains("\x1b[31mHIGH\x1b[0m    "), "{styled:?}");
+        assert!(
+            styled.contains("\x1b[1;97;41mCRITICAL\x1b[0m"),
+            "{styled:?}"
+        );
+        let stripped = styled
+            .replace("\x1b[31m", "")
+            .replace("\x1b[1;97;41m", "")
+            .replace("\x1b[0m", "");
+        assert_eq!(stripped, plain);
+        assert!(plain.starts_with("id  severity  e\n"), "{plain}");
+    }
+
+    #[test]
+    fn recommendations_are_shortened_to_their_first_step() {
+        assert_eq!(
+            short_recommendation("1) Block the source IP 2) Lock accounts 3) Enable MFA", 60),
+            "Block the source IP …"
+        );
+        assert_eq!(
+            short_recommendation("block the address", 60),
+            "block the address"
+        );
+        let long = short_recommendation(&"word ".repeat(40), 20);
+        assert_eq!(long, "word word word …");
+        assert_eq!(
+            short_recommendation(
+                "No immediate action required. Continue standard monitoring.",
+                60
+            ),
+            "No immediate action required. …"
+        );
+        assert_eq!(
+            short_recommendation(&"x".repeat(30), 10),
+            format!("{} …", "x".repeat(8))
+        );
+        assert_eq!(
+            short_recommendation("\u{1b}[2Jwipe", 60),
+            "\\x1b[2Jwipe",
+            "escaped before it is cut"
+        );
+    }
+}

@@ -1,0 +1,536 @@
+//! `opensoc verdicts` (stored verdicts, filtered), `opensoc verdicts inspect ID` (one verdict in
+//! full) and `opensoc report` (counts, top sources, a timeline): all read the database without
+//! changing it.
+//!
+//! The table is for a person at a terminal: newest first, MEDIUM and above unless asked (most
+//! windows are LOW "No Threat Detected"), the severity coloured, and a note on stderr whenever
+//! rows were left out, by the limit or by the default severity. JSON and CSV are for scripts and
+//! spreadsheets: every severity unless `--min-severity`, nothing on stderr, and the limit is the
+//! one `--help` states.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use opensoc::task::taxonomy::taxonomy;
+use opensoc::task::verdict::{technique_text, Severity};
+use opensoc::util::home::home_dir;
+use opensoc_edge::ingest::unix_now;
+use opensoc_edge::store::sqlite::{Store, StoredVerdict, VerdictFilter, MAX_INPUT};
+use serde_json::json;
+
+use crate::commands::verdict_format::{
+    csv_row, format_time, parse_severity, parse_time, severity_sgr, short_recommendation,
+    stdout_wants_color, styled_table, table, terminal_text, verdict_json, CSV_HEADER,
+};
+
+/// The severity the table starts at when `--min-severity` is not given, as `scan` prints findings.
+const TABLE_MIN_SEVERITY: Severity = Severity::Medium;
+
+/// The most characters of the recommendation the table shows (its first step).
+const TABLE_RECOMMENDATION: usize = 48;
+
+/// Filters shared by `verdicts` and `report`.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// The verdict database.
+    // Global, so that `opensoc verdicts --db F inspect 7`, edited from the listing's command
+    // line, works as well as `opensoc verdicts inspect 7 --db F`.
+    #[arg(long, env = "OPENSOC_DB", value_name = "FILE", global = true)]
+    db: Option<PathBuf>,
+    /// Only windows whose log time reaches this time or later (the time the tables show):
+    /// 2026-11-27, 2026-11-27T09:00:00Z, or an age such as 24h or 7d.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only windows whose log time starts at or before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only this severity and above (default: every severity).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    min_severity: Option<Severity>,
+    /// Only this category (the threat type before ` — `, e.g. "SQL Injection").
+    #[arg(long)]
+    category: Option<String>,
+    /// Only logs whose path contains this text.
+    #[arg(long)]
+    source: Option<String>,
+}
+
+impl FilterArgs {
+    fn open(&self) -> anyhow::Result<Store> {
+        let path = self
+            .db
+            .clone()
+            .unwrap_or_else(|| home_dir().join("verdicts.db"));
+        Ok(Store::open_read_only(&path)?)
+    }
+
+    fn filter(&self, limit: Option<usize>) -> anyhow::Result<VerdictFilter> {
+        let now = unix_now();
+        let time = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
+            s.as_deref()
+                .map(|s| parse_time(s, now).map_err(anyhow::Error::msg))
+                .transpose()
+        };
+        Ok(VerdictFilter {
+            since: time(&self.since)?,
+            until: time(&self.until)?,
+            min_severity: self.min_severity.map(|s| s.as_str().to_string()),
+            category: self.category.clone(),
+            source: self.source.clone(),
+            limit,
+        })
+    }
+}
+
+/// Arguments of `opensoc verdicts`.
+#[derive(Debug, Args)]
+#[command(
+    mut_arg("min_severity", |a| a.help(
+        "Only this severity and above [default: MEDIUM for the table, every severity for json \
+         and csv]"
+    )),
+    after_help = "The table lists the newest first, MEDIUM and above (most windows are LOW \
+                  \"No Threat Detected\"; --all or --min-severity LOW shows them), and says on \
+                  stderr how many rows --limit or the default severity left out. json and csv \
+                  list every severity and print nothing on stderr; their --limit is 100 too \
+                  (--limit 0: all).\n\n\
+                  Examples:\n  opensoc verdicts --since 24h --min-severity HIGH\n  \
+                  opensoc verdicts inspect 42\n  \
+                  opensoc verdicts --json --limit 0 > all.jsonl\n  \
+                  opensoc verdicts --format csv --category \"SQL Injection\" > sqli.csv"
+)]
+pub struct VerdictsArgs {
+    #[command(subcommand)]
+    action: Option<VerdictsAction>,
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// table (newest first, severity coloured on a terminal), json (one object a line, newest
+    /// first) or csv (a header row, then newest first) [default: table].
+    #[arg(long, value_parser = ["table", "json", "csv"])]
+    format: Option<String>,
+    /// Same as --format json.
+    #[arg(long)]
+    json: bool,
+    /// Every severity, LOW included (the same as --min-severity LOW).
+    #[arg(long, conflicts_with = "min_severity")]
+    all: bool,
+    /// At most this many verdicts, the newest, in every format (0: all) [default: 100].
+    // An Option, not a default value, so that `inspect` can tell a --limit given to it.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+}
+
+/// The listing's --limit when none is given.
+const DEFAULT_LIMIT: usize = 100;
+
+/// What `opensoc verdicts` does besides listing.
+#[derive(Debug, Subcommand)]
+enum VerdictsAction {
+    /// Show one verdict in full: every field, where it was read from, and its log lines.
+    #[command(
+        after_help = "Example:\n  opensoc verdicts inspect 42 --db /var/lib/opensoc/verdicts.db"
+    )]
+    Inspect(InspectArgs),
+}
+
+/// Arguments of `opensoc verdicts inspect`.
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The verdict's id: the first column of `opensoc verdicts`, "id" in its JSON and CSV.
+    #[arg(value_name = "ID")]
+    id: i64,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the stored verdicts that pass the filters, or one verdict in full.
+pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
+    if let Some(VerdictsAction::Inspect(inspect)) = &args.action {
+        // Not clap's args_conflicts_with_subcommands: it refuses the global --db too, and
+        // `opensoc verdicts --db F inspect 7` is what editing the listing's line gives.
+        let f = &args.filter;
+        let listing_only = [
+            ("--since", f.since.is_some()),
+            ("--until", f.until.is_some()),
+            ("--min-severity", f.min_severity.is_some()),
+            ("--category", f.category.is_some()),
+            ("--source", f.source.is_some()),
+            ("--format", args.format.is_some()),
+            ("--all", args.all),
+            ("--limit", args.limit.is_some()),
+        ];
+        if let Some((flag, _)) = listing_only.iter().find(|(_, given)| *given) {
+            bail!("{flag} is for the listing; `inspect` shows the one verdict its id names");
+        }
+        let inspect = InspectArgs {
+            json: inspect.json || args.json,
+            id: inspect.id,
+        };
+        return run_inspect(f, &inspect);
+    }
+    let format = match (args.json, args.format.as_deref()) {
+        (true, None | Some("json")) => "json",
+        (true, Some(other)) => bail!("--json is --format json; it cannot go with --format {other}"),
+        (false, f) => f.unwrap_or("table"),
+    };
+    let store = args.filter.open()?;
+    let limit = Some(args.limit.unwrap_or(DEFAULT_LIMIT)).filter(|&l| l > 0);
+    let mut filter = args.filter.filter(limit)?;
+    // Only the table applies the default threshold: exports stay complete unless asked.
+    let defaulted = format == "table" && args.filter.min_severity.is_none() && !args.all;
+    if defaulted {
+        filter.min_severity = Some(TABLE_MIN_SEVERITY.as_str().to_string());
+    }
+    let verdicts = store.verdicts(&filter)?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        "json" => {
+            for v in &verdicts {
+                writeln!(out, "{}", verdict_json(v))?;
+            }
+        }
+        "csv" => {
+            writeln!(out, "{CSV_HEADER}")?;
+            for v in &verdicts {
+                writeln!(out, "{}", csv_row(v))?;
+            }
+        }
+        _ => {
+            let rows: Vec<Vec<String>> = verdicts.iter().map(table_row).collect();
+            let color = stdout_wants_color();
+            write!(
+                out,
+                "{}",
+                styled_table(
+                    &[
+                        "id",
+                        "time",
+                        "severity",
+                        "threat type",
+                        "entity",
+                        "source",
+                        "lines",
+                        "recommendation"
+                    ],
+                    &rows,
+                    |col, cell| {
+                        (color && col == 2)
+                            .then(|| parse_severity(cell).ok().map(severity_sgr))
+                            .flatten()
+                    }
+                )
+            )?;
+            if verdicts.is_empty() {
+                writeln!(out, "(no verdicts match)")?;
+            }
+            out.flush()?;
+            // After the table, so that a terminal shows the note below the rows it is about.
+            for note in left_out_notes(&store, &filter, verdicts.len(), defaulted)? {
+                eprintln!("{note}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the table did not show: rows cut by the limit, rows under the default severity.
+fn left_out_notes(
+    store: &Store,
+    filter: &VerdictFilter,
+    shown: usize,
+    defaulted: bool,
+) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    if filter.limit.is_some_and(|l| shown >= l) {
+        let total = store.count_verdicts(filter)?;
+        if total > shown as u64 {
+            notes.push(format!("showing {shown} of {total}; --limit 0 shows all"));
+        }
+    }
+    if defaulted {
+        let every = store.count_verdicts(&VerdictFilter {
+            min_severity: None,
+            ..filter.clone()
+        })?;
+        let hidden = every.saturating_sub(store.count_verdicts(filter)?);
+        if hidden > 0 {
+            notes.push(format!(
+                "{hidden} LOW verdict{} not shown; --all shows every severity",
+                if hidden == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+fn table_row(stored: &StoredVerdict) -> Vec<String> {
+    let v = &stored.verdict;
+    vec![
+        stored.id.to_string(),
+        v.first_time.map_or_else(|| "-".into(), format_time),
+        v.severity.clone(),
+        match &v.secondary {
+            Some(s) => format!("{} (also: {s})", v.threat_type),
+            None => v.threat_type.clone(),
+        },
+        v.entity.clone().unwrap_or_else(|| "-".into()),
+        v.source.clone(),
+        v.records.to_string(),
+        short_recommendation(&v.recommendation, TABLE_RECOMMENDATION),
+    ]
+}
+
+/// `opensoc verdicts inspect ID`: one verdict, every field, as text or one JSON object.
+fn run_inspect(filter: &FilterArgs, args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let store = filter.open()?;
+    let Some(stored) = store.verdict(args.id)? else {
+        bail!(
+            "no verdict {} in {} (`opensoc verdicts --all` lists the ids)",
+            args.id,
+            terminal_text(&store.path().display().to_string())
+        );
+    };
+    let spans = store
+        .verdict_spans(stored.id)
+        .context("reading where the verdict was read from")?;
+    let v = &stored.verdict;
+    let technique_name = taxonomy().technique(&v.technique).map(|t| t.name.clone());
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let mut j = verdict_json(&stored);
+        j["mitre_technique_name"] = json!(technique_name);
+        j["read_from"] = spans
+            .iter()
+            .map(|(path, s)| json!({"path": path, "start": s.start, "end": s.end}))
+            .collect();
+        writeln!(out, "{j}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let color = stdout_wants_color();
+    write!(
+        out,
+        "{}",
+        inspect_text(&stored, technique_name.as_deref(), &spans, color)
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of `inspect`: one `key: value` line a field, then the window's lines indented.
+/// Every value goes through [`terminal_text`] (log text, entities and paths are the
+/// attacker's), and each input line is escaped on its own, so no line can pose as a field.
+fn inspect_text(
+    stored: &StoredVerdict,
+    technique_name: Option<&str>,
+    spans: &[(PathBuf, opensoc_edge::store::sqlite::Span)],
+    color: bool,
+) -> String {
+    let v = &stored.verdict;
+    let t = terminal_text;
+    let time = |x: Option<i64>| x.map_or_else(|| "-".to_string(), format_time);
+    let log_time = match (v.first_time, v.last_time) {
+        (Some(a), Some(b)) if a != b => format!("{} to {}", format_time(a), format_time(b)),
+        (a, b) => time(a.or(b)),
+    };
+    let severity = match parse_severity(&v.severity) {
+        Ok(s) if color => format!("\x1b[{}m{}\x1b[0m", severity_sgr(s), t(&v.severity)),
+        _ => t(&v.severity),
+    };
+    let mut fields: Vec<(&str, String)> = vec![
+        ("id", stored.id.to_string()),
+        ("log time", log_time),
+        ("stored", format_time(v.created_at)),
+        ("source", t(&v.source)),
+        ("entity", t(v.entity.as_deref().unwrap_or("-"))),
+        ("lines", v.records.to_string()),
+        ("threat type", t(&v.threat_type)),
+        ("category", t(&v.category)),
+        (
+            "technique",
+            t(&technique_text(&v.technique, technique_name.unwrap_or("-"))),
+        ),
+        ("tactic", t(&v.tactic)),
+        ("severity", severity),
+        ("risk score", v.risk_score.to_string()),
+    ];
+    if let Some(s) = &v.secondary {
+        fields.push(("also", t(s)));
+    }
+    if let Some(c) = v.cached_from {
+        fields.push((
+            "cached from",
+            format!("verdict {c} (the same template; its verdict was reused)"),
+        ));
+    }
+    fields.push(("evidence", t(&v.evidence)));
+    fields.push(("impact", t(&v.impact)));
+    fields.push(("recommendation", t(&v.recommendation)));
+    for (path, s) in spans {
+        fields.push((
+            "read from",
+            format!(
+                "{} bytes {}..{}",
+                t(&path.display().to_string()),
+                s.start,
+                s.end
+            ),
+        ));
+    }
+    let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut s = String::new();
+    for (k, val) in &fields {
+        s += &format!("{:<width$} {val}\n", format!("{k}:"));
+    }
+    let capped = v.input.len() + 4 > MAX_INPUT;
+    // The stored text is what the analyzer read: repeated lines folded (`[×4] …`), so it
+    // can hold fewer lines than the window had.
+    s += &format!(
+        "input, as the analyzer read it ({} log line{}{}):\n",
+        v.records,
+        if v.records == 1 { "" } else { "s" },
+        if capped {
+            ", stored text cut at 64 KiB"
+        } else {
+            ""
+        }
+    );
+    for line in v.input.lines() {
+        s += &format!("  | {}\n", t(line));
+    }
+    s
+}
+
+/// Arguments of `opensoc report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    filter: FilterArgs,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Entities listed in the top-sources table.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+}
+
+/// Counts by severity and category, the entities with most findings, and findings per day.
+pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let store = args.filter.open()?;
+    let verdicts = store.verdicts(&args.filter.filter(None)?)?;
+    let r = Report::of(&verdicts, args.top);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", r.json())?;
+    } else {
+        write!(out, "{}", r.text())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The aggregates `report` shows.
+struct Report {
+    total: usize,
+    by_severity: BTreeMap<Severity, usize>,
+    by_category: Vec<(String, usize)>,
+    /// Entity, findings (MEDIUM and above), worst severity.
+    top_sources: Vec<(String, usize, Severity)>,
+    /// Day (UTC), windows, findings.
+    timeline: Vec<(String, usize, usize)>,
+}
+
+impl Report {
+    fn of(verdicts: &[StoredVerdict], top: usize) -> Report {
+        let mut by_severity = BTreeMap::new();
+        let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
+        let mut sources: BTreeMap<String, (usize, Severity)> = BTreeMap::new();
+        let mut days: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+        for v in verdicts.iter().map(|stored| &stored.verdict) {
+            let sev = parse_severity(&v.severity).unwrap_or(Severity::Low);
+            *by_severity.entry(sev).or_insert(0) += 1;
+            *by_category.entry(v.category.clone()).or_insert(0) += 1;
+            let finding = sev >= Severity::Medium;
+            if finding {
+                let e = sources
+                    .entry(v.entity.clone().unwrap_or_else(|| v.source.clone()))
+                    .or_insert((0, sev));
+                e.0 += 1;
+                e.1 = e.1.max(sev);
+            }
+            let day = format_time(v.first_time.unwrap_or(v.created_at))[..10].to_string();
+            let d = days.entry(day).or_insert((0, 0));
+            d.0 += 1;
+            d.1 += usize::from(finding);
+        }
+        let mut by_category: Vec<_> = by_category.into_iter().collect();
+        by_category.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut top_sources: Vec<_> = sources.into_iter().map(|(k, (n, s))| (k, n, s)).collect();
+        top_sources.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
+        top_sources.truncate(top);
+        Report {
+            total: verdicts.len(),
+            by_severity,
+            by_category,
+            top_sources,
+            timeline: days.into_iter().map(|(d, (w, f))| (d, w, f)).collect(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "verdicts": self.total,
+            "by_severity": Severity::ALL.iter().map(|s| (s.as_str().to_string(), json!(self.by_severity.get(s).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
+            "by_category": self.by_category.iter().map(|(c, n)| json!({"category": c, "verdicts": n})).collect::<Vec<_>>(),
+            "top_sources": self.top_sources.iter().map(|(e, n, s)| json!({"source": e, "findings": n, "worst": s.as_str()})).collect::<Vec<_>>(),
+            "timeline": self.timeline.iter().map(|(d, w, f)| json!({"day": d, "verdicts": w, "findings": f})).collect::<Vec<_>>(),
+        })
+    }
+
+    fn text(&self) -> String {
+        let mut s = format!("{} verdicts\n\nby severity\n", self.total);
+        let rows: Vec<Vec<String>> = Severity::ALL
+            .iter()
+            .rev()
+            .map(|sev| {
+                vec![
+                    sev.to_string(),
+                    self.by_severity.get(sev).copied().unwrap_or(0).to_string(),
+                ]
+            })
+            .collect();
+        s += &table(&["severity", "verdicts"], &rows);
+        s += "\nby category\n";
+        let rows: Vec<Vec<String>> = self
+            .by_category
+            .iter()
+            .map(|(c, n)| vec![c.clone(), n.to_string()])
+            .collect();
+        s += &table(&["category", "verdicts"], &rows);
+        s += "\ntop sources of findings (MEDIUM and above)\n";
+        let rows: Vec<Vec<String>> = self
+            .top_sources
+            .iter()
+            .map(|(e, n, sev)| vec![e.clone(), n.to_string(), sev.to_string()])
+            .collect();
+        s += &table(&["source", "findings", "worst"], &rows);
+        s += "\ntimeline (UTC days)\n";
+        let peak = self.timeline.iter().map(|t| t.2).max().unwrap_or(0).max(1);
+        let rows: Vec<Vec<String>> = self
+            .timeline
+            .iter()
+            .map(|(d, w, f)| {
+                vec![
+                    d.clone(),
+                    w.to_string(),
+                    f.to_string(),
+                    "#".repeat((f * 40).div_ceil(peak)),
+                ]
+            })
+            .collect();
+        s += &table(&["day", "verdicts", "findings", ""], &rows);
+        s
+    }
+}

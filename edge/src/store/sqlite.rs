@@ -1,0 +1,1026 @@
+//! The SQLite store: file records with their checkpoints, verdicts, the byte spans each
+//! verdict was made from, and the template cache.
+//!
+//! A window's verdict, its spans, its template entry and the files' checkpoints are written
+//! in one transaction, so a crash (kill -9 included) leaves either all of it or none, and a
+//! restart re-reads from the checkpoint and skips the committed spans. The database holds
+//! log excerpts, so it is created mode 0600 (SQLite gives its -wal and -shm files the
+//! database file's mode).
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::tail::identity::{Fingerprint, Identity, Known};
+
+/// `PRAGMA application_id` of an opensoc database ("osoc"), to refuse other SQLite files.
+const APPLICATION_ID: i64 = 0x6f73_6f63;
+
+/// How long a write waits for another process's transaction by default.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most bytes of window text stored with a verdict.
+pub const MAX_INPUT: usize = 64 * 1024;
+
+/// Schema migrations, applied in order; the count applied is `PRAGMA user_version`.
+/// Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: files, verdicts, spans, templates.
+    r#"
+    PRAGMA application_id = 1869836131;
+    CREATE TABLE files (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        path BLOB NOT NULL,
+        grp TEXT NOT NULL,
+        dev INTEGER NOT NULL,
+        ino INTEGER NOT NULL,
+        fp_len INTEGER NOT NULL,
+        fp_hash INTEGER NOT NULL,
+        checkpoint INTEGER NOT NULL DEFAULT 0,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    );
+    CREATE INDEX files_inode ON files(dev, ino);
+    CREATE TABLE verdicts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at INTEGER NOT NULL,
+        first_time INTEGER,
+        last_time INTEGER,
+        source TEXT NOT NULL,
+        entity TEXT,
+        records INTEGER NOT NULL,
+        signature TEXT NOT NULL,
+        cached_from INTEGER,
+        threat_type TEXT NOT NULL,
+        category TEXT NOT NULL,
+        technique TEXT NOT NULL,
+        tactic TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        severity_rank INTEGER NOT NULL,
+        risk_score INTEGER NOT NULL,
+        evidence TEXT NOT NULL,
+        impact TEXT NOT NULL,
+        recommendation TEXT NOT NULL,
+        secondary TEXT,
+        input TEXT NOT NULL
+    );
+    CREATE INDEX verdicts_created ON verdicts(created_at);
+    CREATE INDEX verdicts_rank ON verdicts(severity_rank);
+    CREATE INDEX verdicts_category ON verdicts(category);
+    CREATE TABLE spans (
+        verdict INTEGER NOT NULL REFERENCES verdicts(id) ON DELETE CASCADE,
+        file INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        start_off INTEGER NOT NULL,
+        end_off INTEGER NOT NULL,
+        CHECK (start_off <= end_off)
+    );
+    CREATE INDEX spans_file_start ON spans(file, start_off);
+    CREATE INDEX spans_verdict ON spans(verdict);
+    CREATE TABLE templates (
+        signature TEXT PRIMARY KEY,
+        verdict INTEGER NOT NULL REFERENCES verdicts(id) ON DELETE CASCADE
+    );
+    CREATE INDEX templates_verdict ON templates(verdict);
+    "#,
+];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process held the database past the busy timeout.
+    #[error("database {path} is locked by another process (another opensoc scan or watch?); gave up waiting")]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database file, its directory or its filesystem is read-only.
+    #[error("database {path} is read-only; nothing was written")]
+    ReadOnly {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file is not an opensoc database.
+    #[error("{path} is not an opensoc database: {reason}")]
+    NotOpensoc {
+        /// The file.
+        path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+    /// The database was written by a newer opensoc.
+    #[error("database {path} has schema version {found}, newer than this opensoc understands ({supported}); upgrade opensoc")]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A read-only open found an older schema that only a writing open can upgrade.
+    #[error("database {path} has schema version {found}, older than {supported}; run `opensoc scan` once to upgrade it")]
+    OlderSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The version this build reads.
+        supported: i64,
+    },
+    /// A read-only open of a path that does not exist.
+    #[error("database {path} does not exist (run `opensoc scan` or `opensoc watch` first)")]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A file id that has no record.
+    #[error("database {path} has no file record {id}")]
+    NoSuchFile {
+        /// The database file.
+        path: PathBuf,
+        /// The id asked for.
+        id: i64,
+    },
+    /// A severity name outside LOW, MEDIUM, HIGH, CRITICAL.
+    #[error("unknown severity {0:?} (expected LOW, MEDIUM, HIGH or CRITICAL)")]
+    BadSeverity(String),
+    /// A filesystem error around the database file.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Any other SQLite error.
+    #[error("database {path}: {what}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        what: &'static str,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+}
+
+/// A file record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    /// Record id.
+    pub id: i64,
+    /// Path when last seen.
+    pub path: PathBuf,
+    /// Log group (base name).
+    pub group: String,
+    /// Device number when last seen.
+    pub dev: u64,
+    /// Inode number when last seen.
+    pub ino: u64,
+    /// Fingerprint length.
+    pub fp_len: u32,
+    /// Fingerprint hash.
+    pub fp_hash: u64,
+    /// Checkpoint: content offset up to which every line is handled.
+    pub offset: u64,
+    /// Unix seconds when last seen.
+    pub last_seen: i64,
+}
+
+impl FileRow {
+    /// The record in the form [`crate::tail::identity::resolve`] takes.
+    pub fn known(&self) -> Known {
+        Known {
+            id: self.id,
+            dev: self.dev,
+            ino: self.ino,
+            fingerprint: Fingerprint {
+                len: self.fp_len,
+                hash: self.fp_hash,
+            },
+            offset: self.offset,
+        }
+    }
+}
+
+/// Bytes `[start, end)` of a file that a verdict was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// File record id.
+    pub file: i64,
+    /// Content offset of the first byte.
+    pub start: u64,
+    /// Content offset after the last byte.
+    pub end: u64,
+}
+
+/// A verdict to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewVerdict {
+    /// Unix seconds when the verdict was made.
+    pub created_at: i64,
+    /// Unix seconds of the window's first log record, when known.
+    pub first_time: Option<i64>,
+    /// Unix seconds of the window's last log record, when known.
+    pub last_time: Option<i64>,
+    /// Where the lines came from (log group or path).
+    pub source: String,
+    /// The window's entity (IP, user, host), if any.
+    pub entity: Option<String>,
+    /// Log records in the window.
+    pub records: u32,
+    /// Masked template signature of the window.
+    pub signature: String,
+    /// The verdict this one was copied from, for a template cache hit.
+    pub cached_from: Option<i64>,
+    /// Threat type, e.g. "SQL Injection — Union/Boolean SQLi".
+    pub threat_type: String,
+    /// Threat type without its subtype.
+    pub category: String,
+    /// MITRE technique, e.g. "T1190".
+    pub technique: String,
+    /// MITRE tactic.
+    pub tactic: String,
+    /// LOW, MEDIUM, HIGH or CRITICAL.
+    pub severity: String,
+    /// 0 to 100.
+    pub risk_score: u8,
+    /// Evidence text.
+    pub evidence: String,
+    /// Impact text.
+    pub impact: String,
+    /// Recommendation text.
+    pub recommendation: String,
+    /// A secondary finding, if any.
+    pub secondary: Option<String>,
+    /// The window text (capped at 64 KiB when stored).
+    pub input: String,
+}
+
+impl NewVerdict {
+    /// The verdict as stored under `id`.
+    pub fn stored_as(self, id: i64) -> StoredVerdict {
+        StoredVerdict { id, verdict: self }
+    }
+}
+
+/// A verdict as stored: the verdict and the id the store gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredVerdict {
+    /// Verdict id.
+    pub id: i64,
+    /// The verdict itself.
+    #[serde(flatten)]
+    pub verdict: NewVerdict,
+}
+
+/// Which verdicts [`Store::verdicts`] returns; every field narrows, `None` does not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerdictFilter {
+    /// Log time (unix seconds): the window ends at or after it. Every table shows log time,
+    /// so the filter reads it too; a window without log times falls back to when it was stored.
+    pub since: Option<i64>,
+    /// Log time (unix seconds): the window starts at or before it (same fallback).
+    pub until: Option<i64>,
+    /// At least this severity (LOW < MEDIUM < HIGH < CRITICAL).
+    pub min_severity: Option<String>,
+    /// This category exactly (case-insensitive).
+    pub category: Option<String>,
+    /// Source containing this text.
+    pub source: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// The rank of a severity name (LOW 1 … CRITICAL 4), case-insensitive.
+pub fn severity_rank(severity: &str) -> Option<i64> {
+    match severity.trim().to_ascii_uppercase().as_str() {
+        "LOW" => Some(1),
+        "MEDIUM" => Some(2),
+        "HIGH" => Some(3),
+        "CRITICAL" => Some(4),
+        _ => None,
+    }
+}
+
+/// The opensoc database.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Unix seconds now.
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Stored integers are signed; device, inode and hash keep their bits.
+fn to_sql_u64(v: u64) -> i64 {
+    v as i64
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cap(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+const VERDICT_COLUMNS: &str = "v.id, v.created_at, v.first_time, v.last_time, v.source, v.entity, \
+     v.records, v.signature, v.cached_from, v.threat_type, v.category, v.technique, v.tactic, \
+     v.severity, v.risk_score, v.evidence, v.impact, v.recommendation, v.secondary, v.input";
+
+fn verdict_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVerdict> {
+    Ok(StoredVerdict {
+        id: row.get(0)?,
+        verdict: NewVerdict {
+            created_at: row.get(1)?,
+            first_time: row.get(2)?,
+            last_time: row.get(3)?,
+            source: row.get(4)?,
+            entity: row.get(5)?,
+            records: row.get(6)?,
+            signature: row.get(7)?,
+            cached_from: row.get(8)?,
+            threat_type: row.get(9)?,
+            category: row.get(10)?,
+            technique: row.get(11)?,
+            tactic: row.get(12)?,
+            severity: row.get(13)?,
+            risk_score: row.get(14)?,
+            evidence: row.get(15)?,
+            impact: row.get(16)?,
+            recommendation: row.get(17)?,
+            secondary: row.get(18)?,
+            input: row.get(19)?,
+        },
+    })
+}
+
+/// The database at `db` and the files kept beside it: SQLite's write-ahead log, shared memory
+/// and rollback journal, and the run lock (`<db>.lock`).
+pub fn side_files(db: &Path) -> Vec<PathBuf> {
+    let with = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    vec![
+        db.to_path_buf(),
+        with("-wal"),
+        with("-shm"),
+        with("-journal"),
+        with(".lock"),
+    ]
+}
+
+impl Store {
+    /// Opens or creates the database at `path` (mode 0600, WAL, migrations applied).
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_timeout(path, BUSY_TIMEOUT)
+    }
+
+    /// [`Store::open`] with another busy timeout (how long a write waits for a lock).
+    pub fn open_with_timeout(path: &Path, busy_timeout: Duration) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|source| io_error("cannot create the directory of", path, source))?;
+            }
+        }
+        // Create the file ourselves: SQLite would create it with the umask's mode (0644),
+        // readable by everyone, and the database holds log excerpts.
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_error("cannot create", path, e)),
+        }
+        let meta = fs::metadata(path).map_err(|e| io_error("cannot read", path, e))?;
+        // A database without write permission is opened read-only even by root, so chmod
+        // a-w protects an archived database; writes then fail with StoreError::ReadOnly.
+        let writable = meta.permissions().mode() & 0o222 != 0;
+        let flags = if writable {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        };
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| sqlite_error(path, "cannot open", e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure(busy_timeout)?;
+        let version = store.check_schema()?;
+        if version < SCHEMA_VERSION {
+            if !writable {
+                return Err(StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                });
+            }
+            store.migrate()?;
+        }
+        Ok(store)
+    }
+
+    /// Opens an existing database for reading only: never creates or migrates.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite_error(path, "cannot open", e))?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| sqlite_error(path, "cannot set the busy timeout", e))?;
+        let version = store.check_schema()?;
+        if version == 0 {
+            return Err(StoreError::NotOpensoc {
+                path: path.to_path_buf(),
+                reason: "it has no tables".to_string(),
+            });
+        }
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::OlderSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self, busy_timeout: Duration) -> Result<(), StoreError> {
+        let c = &self.conn;
+        c.busy_timeout(busy_timeout)
+            .map_err(|e| self.err("cannot set the busy timeout", e))?;
+        c.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| self.err("cannot enable foreign keys", e))?;
+        if !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            // WAL lets `opensoc verdicts` read while `watch` writes. FULL makes a commit
+            // durable before commit_window returns, so a checkpoint is never ahead of disk;
+            // one fsync per window is cheap next to the model's time per window.
+            let mode: String = c
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(|e| self.err("cannot switch to WAL", e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Sqlite {
+                    path: self.path.clone(),
+                    what: "cannot switch to WAL",
+                    source: rusqlite::Error::InvalidQuery,
+                });
+            }
+            c.pragma_update(None, "synchronous", "FULL")
+                .map_err(|e| self.err("cannot set synchronous", e))?;
+        }
+        Ok(())
+    }
+
+    /// The schema version, after checking that the file is ours and not from the future.
+    fn check_schema(&self) -> Result<i64, StoreError> {
+        let read = |sql: &str| -> Result<i64, StoreError> {
+            self.conn
+                .query_row(sql, [], |r| r.get(0))
+                .map_err(|e| self.err("cannot read the schema", e))
+        };
+        let app = read("PRAGMA application_id")?;
+        let version = read("PRAGMA user_version")?;
+        let objects = read("SELECT count(*) FROM sqlite_master")?;
+        if app == 0 && version == 0 && objects == 0 {
+            return Ok(0);
+        }
+        if app != APPLICATION_ID {
+            return Err(StoreError::NotOpensoc {
+                path: self.path.clone(),
+                reason: format!("SQLite application id {app:#x}, not opensoc's"),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(version)
+    }
+
+    /// Applies the migrations not yet applied, each in its own transaction.
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sqlite_error(&self.path, "cannot start a migration", e))?;
+            // Read again under the write lock: another process may have migrated meanwhile.
+            let version: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| sqlite_error(&self.path, "cannot read the schema", e))?;
+            if version >= SCHEMA_VERSION {
+                return Ok(());
+            }
+            tx.execute_batch(MIGRATIONS[version as usize])
+                .map_err(|e| sqlite_error(&self.path, "migration failed", e))?;
+            tx.pragma_update(None, "user_version", version + 1)
+                .map_err(|e| sqlite_error(&self.path, "migration failed", e))?;
+            tx.commit()
+                .map_err(|e| sqlite_error(&self.path, "migration failed", e))?;
+        }
+    }
+
+    fn err(&self, what: &'static str, e: rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, what, e)
+    }
+
+    /// Every file record.
+    pub fn known_files(&self) -> Result<Vec<FileRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path, grp, dev, ino, fp_len, fp_hash, checkpoint, last_seen \
+                 FROM files ORDER BY id",
+            )
+            .map_err(|e| self.err("cannot list files", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(FileRow {
+                    id: r.get(0)?,
+                    path: PathBuf::from(std::ffi::OsString::from_vec(r.get::<_, Vec<u8>>(1)?)),
+                    group: r.get(2)?,
+                    dev: r.get::<_, i64>(3)? as u64,
+                    ino: r.get::<_, i64>(4)? as u64,
+                    fp_len: r.get(5)?,
+                    fp_hash: r.get::<_, i64>(6)? as u64,
+                    offset: r.get::<_, i64>(7)? as u64,
+                    last_seen: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err("cannot list files", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot list files", e))
+    }
+
+    /// Records a new file (checkpoint 0) and returns its id.
+    pub fn add_file(
+        &mut self,
+        path: &Path,
+        group: &str,
+        identity: &Identity,
+    ) -> Result<i64, StoreError> {
+        let t = now();
+        self.conn
+            .execute(
+                "INSERT INTO files (path, grp, dev, ino, fp_len, fp_hash, checkpoint, first_seen, last_seen) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
+                params![
+                    path.as_os_str().as_bytes(),
+                    group,
+                    to_sql_u64(identity.dev),
+                    to_sql_u64(identity.ino),
+                    identity.fingerprint.len,
+                    to_sql_u64(identity.fingerprint.hash),
+                    t
+                ],
+            )
+            .map_err(|e| self.err("cannot add a file", e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Updates a file record: its path, inode and fingerprint now, and when it was seen.
+    pub fn touch_file(
+        &mut self,
+        id: i64,
+        path: &Path,
+        identity: &Identity,
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE files SET path = ?1, dev = ?2, ino = ?3, fp_len = ?4, fp_hash = ?5, \
+                 last_seen = ?6 WHERE id = ?7",
+                params![
+                    path.as_os_str().as_bytes(),
+                    to_sql_u64(identity.dev),
+                    to_sql_u64(identity.ino),
+                    identity.fingerprint.len,
+                    to_sql_u64(identity.fingerprint.hash),
+                    now(),
+                    id
+                ],
+            )
+            .map_err(|e| self.err("cannot update a file", e))?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchFile {
+                path: self.path.clone(),
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a window's verdict, its spans, its template entry (fresh verdicts only) and
+    /// the checkpoints in one transaction; returns the verdict id.
+    pub fn commit_window(
+        &mut self,
+        verdict: &NewVerdict,
+        spans: &[Span],
+        checkpoints: &[(i64, u64)],
+    ) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let fail = |e| sqlite_error(&path, "cannot store a verdict", e);
+        let rank = severity_rank(&verdict.severity).unwrap_or(0);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        tx.execute(
+            "INSERT INTO verdicts (created_at, first_time, last_time, source, entity, records, \
+             signature, cached_from, threat_type, category, technique, tactic, severity, \
+             severity_rank, risk_score, evidence, impact, recommendation, secondary, input) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+             ?18, ?19, ?20)",
+            params![
+                verdict.created_at,
+                verdict.first_time,
+                verdict.last_time,
+                verdict.source,
+                verdict.entity,
+                verdict.records,
+                verdict.signature,
+                verdict.cached_from,
+                verdict.threat_type,
+                verdict.category,
+                verdict.technique,
+                verdict.tactic,
+                verdict.severity,
+                rank,
+                verdict.risk_score,
+                verdict.evidence,
+                verdict.impact,
+                verdict.recommendation,
+                verdict.secondary,
+                cap(&verdict.input, MAX_INPUT),
+            ],
+        )
+        .map_err(fail)?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO spans (verdict, file, start_off, end_off) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(fail)?;
+            for s in spans {
+                insert
+                    .execute(params![id, s.file, s.start as i64, s.end as i64])
+                    .map_err(fail)?;
+            }
+        }
+        if verdict.cached_from.is_none() {
+            tx.execute(
+                "INSERT OR REPLACE INTO templates (signature, verdict) VALUES (?1, ?2)",
+                params![verdict.signature, id],
+            )
+            .map_err(fail)?;
+        }
+        set_checkpoints_in(&tx, &self.path, checkpoints)?;
+        tx.commit().map_err(fail)?;
+        Ok(id)
+    }
+
+    /// Moves checkpoints past lines that belong to no window (blank lines and the like).
+    pub fn set_checkpoints(&mut self, checkpoints: &[(i64, u64)]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sqlite_error(&path, "cannot store checkpoints", e))?;
+        set_checkpoints_in(&tx, &path, checkpoints)?;
+        tx.commit()
+            .map_err(|e| sqlite_error(&path, "cannot store checkpoints", e))
+    }
+
+    /// Spans already committed in `file` that end after `from`, sorted by start: the lines a
+    /// re-read after a crash must skip.
+    pub fn committed_spans(&self, file: i64, from: u64) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT start_off, end_off FROM spans WHERE file = ?1 AND end_off > ?2 \
+                 ORDER BY start_off, end_off",
+            )
+            .map_err(|e| self.err("cannot read spans", e))?;
+        let rows = stmt
+            .query_map(params![file, from as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err("cannot read spans", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read spans", e))
+    }
+
+    /// The fresh verdict stored earlier for this template signature.
+    pub fn cached_verdict(&self, signature: &str) -> Result<Option<StoredVerdict>, StoreError> {
+        let sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM templates t JOIN verdicts v ON v.id = t.verdict \
+             WHERE t.signature = ?1"
+        );
+        self.conn
+            .query_row(&sql, params![signature], verdict_from_row)
+            .optional()
+            .map_err(|e| self.err("cannot read the template cache", e))
+    }
+
+    /// Stored verdicts matching `filter`, newest first.
+    pub fn verdicts(&self, filter: &VerdictFilter) -> Result<Vec<StoredVerdict>, StoreError> {
+        let (conditions, mut args) = filter_sql(filter)?;
+        let mut sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE 1{conditions} \
+             ORDER BY v.created_at DESC, v.id DESC"
+        );
+        if let Some(limit) = filter.limit {
+            args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            sql += &format!(" LIMIT ?{}", args.len());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| self.err("cannot read verdicts", e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), verdict_from_row)
+            .map_err(|e| self.err("cannot read verdicts", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read verdicts", e))
+    }
+
+    /// How many stored verdicts match `filter`, its limit ignored: what a listing cut by the
+    /// limit left out, or what a severity threshold hid.
+    pub fn count_verdicts(&self, filter: &VerdictFilter) -> Result<u64, StoreError> {
+        let (conditions, args) = filter_sql(filter)?;
+        let sql = format!("SELECT count(*) FROM verdicts v WHERE 1{conditions}");
+        self.conn
+            .query_row(&sql, rusqlite::params_from_iter(args), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("cannot count verdicts", e))
+    }
+
+    /// The verdict stored under `id`, if there is one.
+    pub fn verdict(&self, id: i64) -> Result<Option<StoredVerdict>, StoreError> {
+        let sql = format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1");
+        self.conn
+            .query_row(&sql, params![id], verdict_from_row)
+            .optional()
+            .map_err(|e| self.err("cannot read a verdict", e))
+    }
+
+    /// Where verdict `id` was read from: each span's file (its path when last seen) and byte
+    /// range, in file order. Empty for a verdict from stdin, or once pruning took its spans
+    /// (spans below a file's checkpoint go, the verdict stays).
+    pub fn verdict_spans(&self, id: i64) -> Result<Vec<(PathBuf, Span)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.path, s.file, s.start_off, s.end_off FROM spans s \
+                 JOIN files f ON f.id = s.file WHERE s.verdict = ?1 \
+                 ORDER BY s.file, s.start_off",
+            )
+            .map_err(|e| self.err("cannot read spans", e))?;
+        let rows = stmt
+            .query_map(params![id], |r| {
+                Ok((
+                    PathBuf::from(std::ffi::OsString::from_vec(r.get::<_, Vec<u8>>(0)?)),
+                    Span {
+                        file: r.get(1)?,
+                        start: r.get::<_, i64>(2)? as u64,
+                        end: r.get::<_, i64>(3)? as u64,
+                    },
+                ))
+            })
+            .map_err(|e| self.err("cannot read spans", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read spans", e))
+    }
+
+    /// Deletes verdicts created before `before` (unix seconds) with their spans and
+    /// template entries, spans wholly below their file's checkpoint, and file records not
+    /// seen since `before`; returns how many verdicts went.
+    pub fn prune(&mut self, before: i64) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let fail = |e| sqlite_error(&path, "cannot prune", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let gone = tx
+            .execute(
+                "DELETE FROM verdicts WHERE created_at < ?1",
+                params![before],
+            )
+            .map_err(fail)?;
+        tx.execute(
+            "DELETE FROM spans WHERE end_off <= \
+             (SELECT checkpoint FROM files WHERE files.id = spans.file)",
+            [],
+        )
+        .map_err(fail)?;
+        tx.execute("DELETE FROM files WHERE last_seen < ?1", params![before])
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        Ok(gone)
+    }
+}
+
+fn set_checkpoints_in(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    checkpoints: &[(i64, u64)],
+) -> Result<(), StoreError> {
+    let mut update = tx
+        .prepare_cached("UPDATE files SET checkpoint = ?1 WHERE id = ?2")
+        .map_err(|e| sqlite_error(path, "cannot store checkpoints", e))?;
+    for &(file, offset) in checkpoints {
+        let changed = update
+            .execute(params![offset as i64, file])
+            .map_err(|e| sqlite_error(path, "cannot store checkpoints", e))?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchFile {
+                path: path.to_path_buf(),
+                id: file,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The `AND …` conditions of `filter` (its limit aside) and their parameters, shared by the
+/// listing and the count so that "showing N of M" counts exactly what the listing filters.
+fn filter_sql(filter: &VerdictFilter) -> Result<(String, Vec<Value>), StoreError> {
+    let mut sql = String::new();
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(since) = filter.since {
+        args.push(Value::Integer(since));
+        sql += &format!(
+            " AND COALESCE(v.last_time, v.created_at) >= ?{}",
+            args.len()
+        );
+    }
+    if let Some(until) = filter.until {
+        args.push(Value::Integer(until));
+        sql += &format!(
+            " AND COALESCE(v.first_time, v.created_at) <= ?{}",
+            args.len()
+        );
+    }
+    if let Some(min) = &filter.min_severity {
+        let rank = severity_rank(min).ok_or_else(|| StoreError::BadSeverity(min.clone()))?;
+        args.push(Value::Integer(rank));
+        sql += &format!(" AND v.severity_rank >= ?{}", args.len());
+    }
+    if let Some(category) = &filter.category {
+        args.push(Value::Text(category.clone()));
+        sql += &format!(" AND v.category = ?{} COLLATE NOCASE", args.len());
+    }
+    if let Some(source) = &filter.source {
+        // instr, not LIKE: no wildcard escaping to get wrong.
+        args.push(Value::Text(source.clone()));
+        sql += &format!(" AND instr(v.source, ?{}) > 0", args.len());
+    }
+    Ok((sql, args))
+}
+
+fn io_error(what: &'static str, path: &Path, source: std::io::Error) -> StoreError {
+    if matches!(
+        source.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    ) {
+        return StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        };
+    }
+    StoreError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Maps the SQLite errors a user can act on to their own variants.
+fn sqlite_error(path: &Path, what: &'static str, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                return StoreError::Locked { path }
+            }
+            ErrorCode::ReadOnly => return StoreError::ReadOnly { path },
+            ErrorCode::NotADatabase => {
+                return StoreError::NotOpensoc {
+                    path,
+                    reason: "not an SQLite database".to_string(),
+                }
+            }
+            ErrorCode::CannotOpen => {
+                // SQLite says "unable to open" when it cannot create the -wal or -shm file
+                // next to the database: the directory is read-only.
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !dir_writable(dir) {
+                    return StoreError::ReadOnly { path };
+                }
+            }
+            _ => {}
+        }
+    }
+    StoreError::Sqlite {
+        path,
+        what,
+        source: e,
+    }
+}
+
+fn dir_writable(dir: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_ranks_order_and_reject_unknown() {
+        let ranks: Vec<Option<i64>> = ["low", "MEDIUM", " High ", "CRITICAL", "severe"]
+            .iter()
+            .map(|s| severity_rank(s))
+            .collect();
+        assert_eq!(ranks, [Some(1), Some(2), Some(3), Some(4), None]);
+    }
+
+    #[test]
+    fn cap_keeps_whole_characters() {
+        assert_eq!(cap("abc", 5), "abc");
+        assert_eq!(cap("aé", 2), "a");
+        assert_eq!(cap("aéb", 3), "aé");
+    }
+
+    #[test]
+    fn migrations_are_numbered_by_their_position() {
+        assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
+        assert!(MIGRATIONS[0].contains(&APPLICATION_ID.to_string()));
+    }
+}

@@ -1,0 +1,5 @@
+//! ggml's quantized formats: the blocks (dequantize, quantize) and quantized matrix products
+//! with f32 activations.
+
+pub mod blocks;
+pub mod matmul;

@@ -1,0 +1,6 @@
+//! Helpers every layer may use; they know nothing of models or logs.
+
+pub mod atomic_file;
+pub mod home;
+pub mod percent;
+pub mod thousands;
