@@ -12,7 +12,7 @@
 //! into the open-file limit nor hold a read buffer each; one that cannot be opened is a
 //! [`Problem`] and keeps its checkpoint.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -190,6 +190,10 @@ pub struct Ingest<J: Judge> {
     tails: BTreeMap<i64, Tail>,
     stats: IngestStats,
     problems: Vec<Problem>,
+    /// Subdirectories of the scanned directories not reported yet; `noted` holds those that
+    /// were, so that `watch` names each once rather than at every look.
+    skipped_dirs: Vec<PathBuf>,
+    noted: HashSet<PathBuf>,
     /// Verdicts stored in this run, in order, for the caller's alerts.
     stored: Vec<StoredVerdict>,
     /// Windows the windower closed that are not stored yet, oldest first. Their lines hold
@@ -243,6 +247,8 @@ impl<J: Judge> Ingest<J> {
             tails: BTreeMap::new(),
             stats: IngestStats::default(),
             problems: Vec::new(),
+            skipped_dirs: Vec::new(),
+            noted: HashSet::new(),
             stored: Vec::new(),
             ready: VecDeque::new(),
             stop: None,
@@ -285,6 +291,12 @@ impl<J: Judge> Ingest<J> {
         std::mem::take(&mut self.problems)
     }
 
+    /// Subdirectories of the scanned directories that were not read (listing is not
+    /// recursive), each returned once per run.
+    pub fn take_skipped_dirs(&mut self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.skipped_dirs)
+    }
+
     /// Verdicts stored since the last call, taken.
     pub fn take_stored(&mut self) -> Vec<StoredVerdict> {
         std::mem::take(&mut self.stored)
@@ -314,6 +326,11 @@ impl<J: Judge> Ingest<J> {
         let found = discover(paths);
         for (path, message) in found.problems {
             self.problems.push(Problem { path, message });
+        }
+        for dir in found.subdirectories {
+            if self.noted.insert(dir.clone()) {
+                self.skipped_dirs.push(dir);
+            }
         }
         let excluded: Vec<(u64, u64)> = self
             .config
@@ -930,6 +947,26 @@ mod tests {
             .open(path)
             .unwrap();
         writeln!(f, "{line}").unwrap();
+    }
+
+    /// A subdirectory of a scanned directory is reported once per run, not at every look.
+    #[test]
+    fn a_skipped_subdirectory_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(logs.join("archive")).unwrap();
+        append(
+            &logs.join("app.log"),
+            "Mar  5 10:00:01 web1 CRON[2211]: (root) CMD (true)",
+        );
+        let store = Store::open(&dir.path().join("v.db")).unwrap();
+        let mut ingest = Ingest::new(store, FixedJudge, IngestConfig::default());
+        let paths = vec![logs.clone()];
+        ingest.refresh(&paths).unwrap();
+        assert_eq!(ingest.take_skipped_dirs(), [logs.join("archive")]);
+        ingest.refresh(&paths).unwrap();
+        assert!(ingest.take_skipped_dirs().is_empty());
+        assert!(ingest.take_problems().is_empty());
     }
 
     /// Readers of files read to their end are closed (beyond the live files kept open), and a

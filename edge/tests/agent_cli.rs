@@ -556,6 +556,40 @@ fn a_missing_path_is_an_error_and_the_other_paths_are_still_read() {
     assert!(!stored(&db).is_empty(), "the readable log is still judged");
 }
 
+/// A directory of logs one level down is named on stderr, not silently passed over; the scan
+/// still succeeds on what it read.
+#[test]
+fn a_subdirectory_of_a_scanned_directory_is_named_not_skipped_silently() {
+    let (dir, logs) = logs_dir();
+    let below = logs.join("old");
+    std::fs::create_dir(&below).unwrap();
+    std::fs::write(below.join("auth.log"), ACCEPTED).unwrap();
+    let db = dir.path().join("v.db");
+    let out = run(&[
+        "scan",
+        "--json",
+        "--db",
+        db.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{err}");
+    assert!(
+        err.contains("note: ") && err.contains(below.to_str().unwrap()) && err.contains("not read"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(summary["skipped_directories"][0], below.to_str().unwrap());
+    assert_eq!(summary["problems"].as_array().map(Vec::len), Some(0));
+    assert_only_the_log_was_read(&db);
+    let sources: Vec<String> = stored(&db)
+        .iter()
+        .map(|r| r["source"].to_string())
+        .collect();
+    assert!(sources.iter().all(|s| !s.contains("/old/")), "{sources:?}");
+}
+
 #[test]
 fn scan_reads_stdin_when_given_a_dash() {
     let dir = tempfile::tempdir().unwrap();

@@ -212,3 +212,16 @@ pub fn print_findings(
 pub fn severity_of(v: &StoredVerdict) -> Severity {
     parse_severity(&v.verdict.severity).unwrap_or(Severity::Low)
 }
+
+/// Says on stderr which subdirectories of the scanned directories were left unread, so that a
+/// directory of logs one level down is not mistaken for a clean one. A note, not an error:
+/// listing is not recursive by design.
+pub fn note_skipped_dirs(dirs: &[PathBuf]) {
+    for dir in dirs {
+        let shown = crate::commands::verdict_format::terminal_text(&dir.display().to_string());
+        eprintln!(
+            "note: {shown}: a directory inside a scanned directory, not read (scans do not \
+             descend into subdirectories; name it, or a pattern such as '{shown}/*.log', to read it)"
+        );
+    }
+}

@@ -161,6 +161,8 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         interrupted = ingest.stopping();
     }
     bar.finish_and_clear();
+    let skipped_dirs = ingest.take_skipped_dirs();
+    crate::commands::agent::note_skipped_dirs(&skipped_dirs);
     let problems = ingest.take_problems();
     for p in &problems {
         eprintln!(
@@ -189,6 +191,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "findings_total": findings.total(),
             "findings_not_listed": findings.left_out(),
             "problems": problems.iter().map(|p| json!({"path": p.path, "message": p.message})).collect::<Vec<_>>(),
+            "skipped_directories": skipped_dirs,
             "interrupted": interrupted,
         });
         writeln!(out, "{summary}")?;

@@ -102,6 +102,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     while !stop.load(Ordering::SeqCst) {
         ingest.refresh(&a.paths)?;
+        crate::commands::agent::note_skipped_dirs(&ingest.take_skipped_dirs());
         for p in ingest.take_problems() {
             eprintln!(
                 "warning: {}: {}",

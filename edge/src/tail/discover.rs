@@ -41,6 +41,9 @@ pub struct Discovery {
     pub files: Vec<LogFile>,
     /// Paths that could not be read, with the reason; the other files are still listed.
     pub problems: Vec<(PathBuf, String)>,
+    /// Directories found inside a listed directory, not read: listing is not recursive, so
+    /// that pointing at `/var/log` does not pull in every application's archive below it.
+    pub subdirectories: Vec<PathBuf>,
 }
 
 /// Where a file stands in its rotation; the derived order is oldest first.
@@ -69,7 +72,10 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
         let mut seeds: Vec<(PathBuf, bool)> = Vec::new();
         match fs::metadata(arg) {
             Ok(meta) if meta.is_dir() => match list_dir(arg) {
-                Ok(entries) => seeds.extend(listed_files(entries, &mut out.problems)),
+                Ok((entries, dirs)) => {
+                    seeds.extend(listed_files(entries, &mut out.problems));
+                    out.subdirectories.extend(dirs);
+                }
                 Err(e) => out.problems.push((arg.clone(), e)),
             },
             Ok(meta) if meta.is_file() => seeds.push((arg.clone(), true)),
@@ -77,7 +83,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 .problems
                 .push((arg.clone(), "not a regular file or directory".to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_pattern(arg) => {
-                expand_glob(arg, &mut seeds, &mut out.problems)
+                expand_glob(arg, &mut seeds, &mut out)
             }
             Err(e) => out.problems.push((arg.clone(), e.to_string())),
         }
@@ -135,11 +141,8 @@ fn is_pattern(path: &Path) -> bool {
 }
 
 /// Expands a glob pattern; matching directories are listed like directory arguments.
-fn expand_glob(
-    pattern: &Path,
-    seeds: &mut Vec<(PathBuf, bool)>,
-    problems: &mut Vec<(PathBuf, String)>,
-) {
+fn expand_glob(pattern: &Path, seeds: &mut Vec<(PathBuf, bool)>, out: &mut Discovery) {
+    let problems = &mut out.problems;
     let text = pattern.to_string_lossy();
     let entries = match glob::glob(&text) {
         Ok(entries) => entries,
@@ -155,7 +158,10 @@ fn expand_glob(
                 matched = true;
                 match fs::metadata(&path) {
                     Ok(m) if m.is_dir() => match list_dir(&path) {
-                        Ok(found) => seeds.extend(listed_files(found, problems)),
+                        Ok((found, dirs)) => {
+                            seeds.extend(listed_files(found, problems));
+                            out.subdirectories.extend(dirs);
+                        }
                         Err(e) => problems.push((path, e)),
                     },
                     // A glob lists a directory as `ls` would: its matches were not named one
@@ -201,10 +207,12 @@ struct Listed {
     link: Option<Link>,
 }
 
-/// The regular, non-hidden files of a directory, sorted by name, with what each link points at.
-fn list_dir(dir: &Path) -> Result<Vec<Listed>, String> {
+/// The regular, non-hidden files of a directory, sorted by name, with what each link points
+/// at; and its non-hidden subdirectories, sorted, which are not read.
+fn list_dir(dir: &Path) -> Result<(Vec<Listed>, Vec<PathBuf>), String> {
     let entries = fs::read_dir(dir).map_err(|e| e.to_string())?;
     let mut files = Vec::new();
+    let mut dirs = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
         if entry.file_name().to_string_lossy().starts_with('.') {
@@ -213,13 +221,18 @@ fn list_dir(dir: &Path) -> Result<Vec<Listed>, String> {
         let path = entry.path();
         // metadata() follows symlinks: a link to a regular file is listed, and what it points
         // at is judged by the caller (see the module's comment).
-        if fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false) {
-            let link = link_target(&path);
-            files.push(Listed { path, link });
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() => {
+                let link = link_target(&path);
+                files.push(Listed { path, link });
+            }
+            Ok(m) if m.is_dir() => dirs.push(path),
+            _ => {}
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    dirs.sort();
+    Ok((files, dirs))
 }
 
 /// Where `path` points when it is a symbolic link; `None` for anything else.
@@ -280,7 +293,7 @@ fn siblings(file: &Path, problems: &mut Vec<(PathBuf, String)>) -> Result<Vec<Pa
         _ => PathBuf::from("."),
     };
     let mut found = Vec::new();
-    for listed in list_dir(&dir)? {
+    for listed in list_dir(&dir)?.0 {
         let Some(other) = listed
             .path
             .file_name()
@@ -426,6 +439,28 @@ mod tests {
                     .into_owned()
             })
             .collect()
+    }
+
+    #[test]
+    fn subdirectories_of_a_listed_directory_are_named_and_not_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "auth.log", "live\n");
+        for sub in ["nginx", ".cache"] {
+            fs::create_dir(d.join(sub)).unwrap();
+            write(&d.join(sub), "access.log", "below\n");
+        }
+        let got = discover(&[d.to_path_buf()]);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(names(&got), ["auth.log"]);
+        // Hidden directories are left out as hidden files are.
+        assert_eq!(got.subdirectories, [d.join("nginx")]);
+        // A pattern that matches a directory lists it the same way.
+        let got = discover(&[d.join("ngin*")]);
+        assert_eq!(names(&got), ["access.log"]);
+        assert!(got.subdirectories.is_empty());
+        // A file named directly has no subdirectories to report.
+        assert!(discover(&[d.join("auth.log")]).subdirectories.is_empty());
     }
 
     #[test]
