@@ -590,6 +590,60 @@ fn a_subdirectory_of_a_scanned_directory_is_named_not_skipped_silently() {
     assert!(sources.iter().all(|s| !s.contains("/old/")), "{sources:?}");
 }
 
+/// `scan --quiet` prints nothing when there is nothing to report (cron mails any output), and
+/// only the findings when there are some; the exit status is the same as without it.
+#[test]
+fn a_quiet_scan_prints_only_findings() {
+    let (dir, logs) = logs_dir();
+    let db = dir.path().join("v.db");
+    let quiet = run(&[
+        "scan",
+        "-q",
+        "--db",
+        db.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", text(&quiet.stderr));
+    assert_eq!(
+        text(&quiet.stdout),
+        "",
+        "nothing to report, nothing printed"
+    );
+    assert!(
+        !stored(&db).is_empty(),
+        "the quiet scan still stored its verdicts"
+    );
+
+    let samples = scratch_samples(dir.path());
+    let db = dir.path().join("w.db");
+    let loud = run(&[
+        "scan",
+        "--quiet",
+        "--db",
+        db.to_str().unwrap(),
+        samples.to_str().unwrap(),
+    ]);
+    let out = text(&loud.stdout);
+    assert_eq!(loud.status.code(), Some(1), "{}", text(&loud.stderr));
+    assert!(out.starts_with("findings at or above MEDIUM:"), "{out}");
+    assert!(
+        !out.contains("scanned ") && !out.contains("verdicts by severity"),
+        "{out}"
+    );
+    // Without --quiet the totals say how long the scan took and how fast it read.
+    let again = run(&[
+        "scan",
+        "--db",
+        db.to_str().unwrap(),
+        samples.to_str().unwrap(),
+    ]);
+    let out = text(&again.stdout);
+    assert!(
+        out.starts_with("scanned ") && out.lines().next().unwrap().contains(" s"),
+        "{out}"
+    );
+}
+
 #[test]
 fn scan_reads_stdin_when_given_a_dash() {
     let dir = tempfile::tempdir().unwrap();

@@ -98,11 +98,15 @@ impl<T> Listed<T> {
                         Exit status: 0 no finding at or above --min-severity, 1 findings, 2 error \
                         (also when a path was missing or unreadable: the others are still read and stored).\n\n\
                         Cron, every 10 minutes:\n  \
-                        */10 * * * * opensoc scan --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log"
+                        */10 * * * * opensoc scan -q --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log"
 )]
 pub struct ScanArgs {
     #[command(flatten)]
     agent: AgentArgs,
+    /// Print nothing unless there are findings (cron mails whatever a job prints); warnings
+    /// and errors still go to stderr, and the exit status is the same. No effect on --json.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Runs one scan and prints its summary.
@@ -127,6 +131,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if !stdin.is_empty() {
         ingest.add_stream("-", Box::new(std::io::stdin()))?;
     }
+    let started = std::time::Instant::now();
     let backlog = ingest.lag_bytes();
     let bar = progress_bar(backlog);
     // Only the findings to list are kept: the store holds every verdict.
@@ -161,8 +166,11 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         interrupted = ingest.stopping();
     }
     bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
     let skipped_dirs = ingest.take_skipped_dirs();
-    crate::commands::agent::note_skipped_dirs(&skipped_dirs);
+    if !args.quiet {
+        crate::commands::agent::note_skipped_dirs(&skipped_dirs);
+    }
     let problems = ingest.take_problems();
     for p in &problems {
         eprintln!(
@@ -193,32 +201,16 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "problems": problems.iter().map(|p| json!({"path": p.path, "message": p.message})).collect::<Vec<_>>(),
             "skipped_directories": skipped_dirs,
             "interrupted": interrupted,
+            "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
+            "lines_per_s": (stats.lines as f64 / elapsed.max(1e-3)).round(),
         });
         writeln!(out, "{summary}")?;
+    } else if args.quiet && findings.total() == 0 && !interrupted {
+        // Nothing to say: cron mails nothing.
     } else {
-        writeln!(
-            out,
-            "scanned {} file{}: {} new lines, {} windows ({} analysed, {} from the template cache)",
-            stats.files,
-            plural(stats.files as u64),
-            stats.lines,
-            stats.windows,
-            stats.model_calls,
-            stats.cache_hits
-        )?;
-        if stats.skipped_lines > 0 {
-            writeln!(
-                out,
-                "skipped {} lines already stored by an earlier, interrupted run",
-                stats.skipped_lines
-            )?;
+        if !args.quiet {
+            write_totals(&mut out, &stats, elapsed)?;
         }
-        let counts: Vec<String> = Severity::ALL
-            .iter()
-            .zip(stats.by_severity)
-            .map(|(s, n)| format!("{s} {n}"))
-            .collect();
-        writeln!(out, "verdicts by severity: {}", counts.join(", "))?;
         if findings.total() == 0 {
             writeln!(out, "no findings at or above {}", a.min_severity)?;
         } else {
@@ -266,6 +258,57 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The scan's totals: files, lines, windows, model calls, the time it took and the verdicts
+/// by severity.
+fn write_totals(out: &mut impl Write, stats: &IngestStats, elapsed: f64) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "scanned {} file{}: {} new lines, {} windows ({} analysed, {} from the template cache) \
+         in {}",
+        stats.files,
+        plural(stats.files as u64),
+        stats.lines,
+        stats.windows,
+        stats.model_calls,
+        stats.cache_hits,
+        duration_and_rate(elapsed, stats.lines)
+    )?;
+    if stats.skipped_lines > 0 {
+        writeln!(
+            out,
+            "skipped {} lines already stored by an earlier, interrupted run",
+            stats.skipped_lines
+        )?;
+    }
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .zip(stats.by_severity)
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    writeln!(out, "verdicts by severity: {}", counts.join(", "))
+}
+
+/// `4.2 s (1,234 lines/s)`: the rate only when there was something to read.
+fn duration_and_rate(elapsed: f64, lines: u64) -> String {
+    let took = if elapsed < 60.0 {
+        format!("{elapsed:.1} s")
+    } else {
+        format!(
+            "{} min {:02} s",
+            (elapsed / 60.0) as u64,
+            (elapsed % 60.0) as u64
+        )
+    };
+    if lines == 0 || elapsed <= 0.0 {
+        return took;
+    }
+    let rate = (lines as f64 / elapsed).round() as u64;
+    format!(
+        "{took} ({} lines/s)",
+        opensoc::util::thousands::grouped(rate)
+    )
+}
+
 fn severity_counts(stats: &IngestStats) -> serde_json::Value {
     let mut m = serde_json::Map::new();
     for (s, n) in Severity::ALL.iter().zip(stats.by_severity) {
@@ -298,6 +341,13 @@ fn progress_bar(total: u64) -> ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_says_how_long_and_how_fast() {
+        assert_eq!(duration_and_rate(4.25, 0), "4.2 s");
+        assert_eq!(duration_and_rate(2.0, 5_000), "2.0 s (2,500 lines/s)");
+        assert_eq!(duration_and_rate(185.0, 370), "3 min 05 s (2 lines/s)");
+    }
 
     #[test]
     fn the_listed_findings_never_exceed_the_cap_and_the_rest_are_counted() {
