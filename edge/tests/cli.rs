@@ -129,6 +129,26 @@ fn help_describes_the_commands() {
     );
 }
 
+/// `model fetch --verify` says that the checksum matched, on stderr; stdout stays the path
+/// alone, for scripts.
+#[test]
+fn verify_says_the_checksum_matched() {
+    let out = opensoc(&["model", "fetch", "--verify"]);
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.trim_end().ends_with(".gguf"), "{stdout}");
+    assert!(
+        stderr.contains("verified: ")
+            && stderr.contains(opensoc::model::fetch::DEFAULT_SHA256)
+            && stderr.contains(&opensoc::model::fetch::DEFAULT_SIZE.to_string()),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn missing_env_model_names_the_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_opensoc"))

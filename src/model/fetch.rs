@@ -31,6 +31,11 @@ pub const DEFAULT_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5b
 /// Base of PyPI's JSON API; `$OPENSOC_PYPI_URL` replaces it (for mirrors).
 pub const DEFAULT_PYPI_URL: &str = "https://pypi.org/pypi";
 
+/// The download's progress bar, in decimal units as the line before it counts them (MB, not
+/// MiB).
+const BAR_TEMPLATE: &str =
+    "{bar:40} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta}";
+
 /// Why the model could not be found, fetched or verified.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -494,9 +499,7 @@ impl FetchConfig {
             Some(len),
             indicatif::ProgressDrawTarget::stderr(),
         );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        ) {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(BAR_TEMPLATE) {
             bar.set_style(style);
         }
         bar
@@ -1005,6 +1008,12 @@ mod tests {
             "{msg}"
         );
         assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn the_progress_bar_template_parses() {
+        assert!(indicatif::ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+        assert!(indicatif::ProgressStyle::with_template("{no_such_key:x:y:z}").is_err());
     }
 
     #[test]

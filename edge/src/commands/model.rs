@@ -55,6 +55,8 @@ pub fn run(cmd: ModelCommand, global: &Global) -> anyhow::Result<ExitCode> {
                 config.verify().context(
                     "the cached model failed verification; run `opensoc model fetch --force`",
                 )?;
+                // stdout stays the path alone, for scripts.
+                eprintln!("verified: {} bytes, sha256 {}", config.size, config.sha256);
             }
             println!("{}", path.display());
         }
