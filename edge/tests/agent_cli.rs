@@ -630,6 +630,20 @@ fn a_quiet_scan_prints_only_findings() {
         !out.contains("scanned ") && !out.contains("verdicts by severity"),
         "{out}"
     );
+    // Findings of several files are listed in log time, not file by file.
+    let times: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(times.len() >= 3, "{out}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
     // Without --quiet the totals say how long the scan took and how fast it read.
     let again = run(&[
         "scan",

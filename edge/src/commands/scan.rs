@@ -182,7 +182,10 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
 
     let stats = ingest.stats().clone();
     let mut out = std::io::stdout().lock();
-    let listed: Vec<_> = findings.kept().cloned().collect();
+    // In log time, as a reader follows an incident; files are read one after another, so the
+    // order they were stored in jumps back in time at each new file.
+    let mut listed: Vec<_> = findings.kept().cloned().collect();
+    listed.sort_by_key(|v| (v.verdict.first_time.unwrap_or(v.verdict.created_at), v.id));
     if a.json {
         let summary = json!({
             "db": a.db_path(),
