@@ -11,8 +11,7 @@
 //! ```
 
 use opensoc::gguf::file::ModelFile;
-use opensoc::model::language_model::argmax;
-use opensoc::model::language_model::LanguageModel;
+use opensoc::model::language_model::{argmax, LanguageModel};
 use opensoc::model::llama::Llama;
 use opensoc::model::shipped::shipped_adapter;
 use opensoc::model::tokenizer::Tokenizer;

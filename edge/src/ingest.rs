@@ -82,6 +82,11 @@ pub struct Problem {
     pub message: String,
 }
 
+/// Lines a scan reads between two looks at the windows that went idle (and two updates of
+/// its progress bar; the pipeline looks at the stop flag itself, before each model call).
+/// `scan` and the suite runner share it, so that a suite scores what `scan` would store.
+pub const SCAN_CHUNK_LINES: usize = 2_000;
+
 /// Knobs of ingestion.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {

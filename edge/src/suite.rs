@@ -2,17 +2,13 @@
 //! scoring): the case's log scanned once into a fresh store through the agent's own pipeline
 //! ([`Ingest`]), as `opensoc scan` would on a new database.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use opensoc::eval::suite::{Case, SuiteError, VerdictRow};
 use opensoc::task::verdict::Severity;
 
-use crate::ingest::{Ingest, IngestConfig, IngestError, Judge};
+use crate::ingest::{Ingest, IngestConfig, IngestError, Judge, SCAN_CHUNK_LINES};
 use crate::store::sqlite::{Store, StoreError, StoredVerdict, VerdictFilter};
-
-/// Lines read between two looks at the windows that went idle (as `scan` does).
-const CHUNK_LINES: usize = 2_000;
 
 /// Why a case could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -28,37 +24,6 @@ pub enum RunError {
     Ingest(#[from] IngestError),
 }
 
-/// A directory removed with everything in it when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir, RunError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::temp_dir();
-        loop {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.subsec_nanos());
-            let path = base.join(format!(
-                "opensoc-suite-{}-{}-{nanos}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(TempDir(path)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(source) => return Err(SuiteError::Io { path, source }.into()),
-            }
-        }
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Scans the case's log once, as `opensoc scan` would on a fresh database, and returns every
 /// stored verdict (oldest first). The store lives in a temporary directory removed afterwards.
 pub fn run_case<J: Judge>(
@@ -68,12 +33,18 @@ pub fn run_case<J: Judge>(
     config: IngestConfig,
 ) -> Result<Vec<StoredVerdict>, RunError> {
     let log = case.log_path(dir)?;
-    let tmp = TempDir::new()?;
-    let store = Store::open(&tmp.0.join("verdicts.db"))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("opensoc-suite-")
+        .tempdir()
+        .map_err(|source| SuiteError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    let store = Store::open(&tmp.path().join("verdicts.db"))?;
     let mut ingest = Ingest::new(store, judge, config);
     ingest.refresh(&[log])?;
     loop {
-        let n = ingest.pump(Some(CHUNK_LINES))?;
+        let n = ingest.pump(Some(SCAN_CHUNK_LINES))?;
         ingest.close_idle_by_log_time()?;
         if n == 0 {
             break;

@@ -9,8 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::model::config::ModelError;
-use crate::model::language_model::argmax;
-use crate::model::language_model::LanguageModel;
+use crate::model::language_model::{argmax, LanguageModel};
 use crate::model::tokenizer::{Tokenizer, TokenizerError};
 
 /// The benchmark prompt text.

@@ -11,8 +11,7 @@
 
 use candle_core::{CpuStorage, Device, Layout, Shape, Tensor};
 
-pub use crate::cpu::attention::KvCache;
-use crate::cpu::attention::{attend, Heads};
+use crate::cpu::attention::{attend, Heads, KvCache};
 use crate::cpu::ops::{add_assign, rms_norm, rope, swiglu};
 
 use crate::gguf::file::ModelFile;

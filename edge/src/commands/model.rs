@@ -6,8 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use opensoc::gguf::info::ModelInfo;
-use opensoc::model::fetch::resolve_model;
-use opensoc::model::fetch::FetchConfig;
+use opensoc::model::fetch::{resolve_model, FetchConfig};
 
 use crate::Global;
 

@@ -9,16 +9,12 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use opensoc::analyze::analyzer::Analyzer;
 use opensoc::task::verdict::Severity;
-use opensoc_edge::ingest::{Ingest, IngestStats};
+use opensoc_edge::ingest::{Ingest, IngestStats, SCAN_CHUNK_LINES};
 use serde_json::json;
 
 use crate::commands::agent::{print_findings, severity_of, stop_flag, AgentArgs, ModelJudge};
 use crate::commands::loaded_model::LoadedModel;
 use crate::Global;
-
-/// Lines read between two updates of the progress bar (the pipeline looks at Ctrl-C itself,
-/// before each model call).
-const CHUNK_LINES: usize = 2_000;
 
 /// Findings listed at the end of a scan, at most; the rest are counted, and `opensoc verdicts`
 /// lists them all. Keeping every stored verdict for this list until the end would make a
@@ -146,7 +142,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     };
     let mut interrupted = false;
     loop {
-        let n = ingest.pump(Some(CHUNK_LINES))?;
+        let n = ingest.pump(Some(SCAN_CHUNK_LINES))?;
         ingest.close_idle_by_log_time()?;
         bar.set_position(ingest.stats().bytes);
         keep(ingest.take_stored());

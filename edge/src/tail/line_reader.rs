@@ -66,6 +66,23 @@ impl Encoding {
             Encoding::Utf16Be => b"\0\n",
         }
     }
+
+    /// Where the first newline of `bytes` (whole code units from a unit boundary) starts.
+    /// UTF-8, nearly every log, takes memchr's vectorised byte search: this runs over every
+    /// byte read. UTF-16 is searched unit by unit, since byte 0x0A also occurs inside other
+    /// units there.
+    fn find_newline(self, bytes: &[u8]) -> Option<usize> {
+        match self {
+            Encoding::Utf8 => memchr::memchr(b'\n', bytes),
+            _ => {
+                let nl = self.newline();
+                bytes
+                    .chunks_exact(nl.len())
+                    .position(|u| u == nl)
+                    .map(|i| i * nl.len())
+            }
+        }
+    }
 }
 
 /// Content that is not read as text.
@@ -358,12 +375,9 @@ impl LineReader {
         loop {
             if self.buf_pos < self.buf_len {
                 let avail = &self.buf[self.buf_pos..self.buf_len];
-                let nl = self.encoding.newline();
-                let unit = nl.len();
-                // The buffer holds whole code units from a unit boundary, so a newline is
-                // searched unit by unit (in UTF-16, byte 0x0A also occurs inside other units).
-                let (take, newline) = match avail.chunks_exact(unit).position(|u| u == nl) {
-                    Some(i) => (i * unit, true),
+                let unit = self.encoding.newline().len();
+                let (take, newline) = match self.encoding.find_newline(avail) {
+                    Some(i) => (i, true),
                     None => (avail.len(), false),
                 };
                 let room = MAX_LINE - self.line.len();

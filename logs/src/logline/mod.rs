@@ -9,7 +9,25 @@
 //! from `opensoc::signals::words` phrase lists, so services never seen before work as long as they
 //! write like the others.
 
+mod access;
+mod entity;
+mod json;
+mod syslog;
+mod time;
+mod windows;
+
+#[cfg(test)]
+mod fail2ban_samples;
+#[cfg(test)]
+mod service_tests;
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
+
+// The two helpers the window and the builder use, under the parser's name.
+pub use self::time::civil_from_days;
+pub use self::windows::windows_event_compact;
 
 use self::access::parse_access;
 use self::json::parse_json;
@@ -171,20 +189,3 @@ pub fn parse(text: &str, year: i32) -> ParsedLine {
     }
     parse_plain(text, year)
 }
-
-pub use time::civil_from_days;
-pub use windows::windows_event_compact;
-
-mod access;
-mod entity;
-mod json;
-mod syslog;
-mod time;
-mod windows;
-
-#[cfg(test)]
-mod fail2ban_samples;
-#[cfg(test)]
-mod service_tests;
-#[cfg(test)]
-mod tests;
