@@ -24,7 +24,8 @@ QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu "${QEMU_CPU:-max}")
 [ -f "$DATA" ] || { echo "error: no eval set at $DATA (set OPENSOC_DATA)" >&2; exit 2; }
 [ -x "$ARM_BIN" ] || { echo "error: $ARM_BIN not built (scripts/build-aarch64.sh)" >&2; exit 2; }
 command -v qemu-aarch64 >/dev/null || { echo "error: qemu-aarch64 missing (apt-get install qemu-user)" >&2; exit 2; }
-# The x86-64 side: the test build (a no-op after scripts/test.sh).
+# The x86-64 side: the binary as users build it (a no-op after scripts/test.sh, which builds it
+# first).
 cargo build -q -p opensoc-edge
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"

@@ -15,6 +15,8 @@ if [ "${1:-}" = "--quick" ]; then
   exec cargo test --workspace --lib --bins "$@"
 fi
 bin="${CARGO_TARGET_DIR:-target}/debug"
+# The binary as users build it, without the training code; `cargo test --workspace` then builds
+# the crates again with the trainer's `train` feature on (one more compile, about a minute).
 cargo build -p opensoc-edge
 "$bin/opensoc" model fetch
 scripts/fetch-spm-vocab.sh

@@ -475,7 +475,7 @@ impl<J: Judge> Ingest<J> {
                     // content is a new file; the old spans must not hide its lines.
                     if let Some(mut old) = self.tails.remove(&id) {
                         if let Some(rec) = old.assembler.finish() {
-                            self.push_record(&old.file.group, rec)?;
+                            self.push_record(&old.file.group, rec, unix_now())?;
                         }
                     }
                     self.store.add_file(&file.path, &file.group, &identity)?
@@ -540,7 +540,7 @@ impl<J: Judge> Ingest<J> {
                     });
                 }
                 if let Some(rec) = t.assembler.finish() {
-                    self.push_record(&t.file.group, rec)?;
+                    self.push_record(&t.file.group, rec, unix_now())?;
                 }
             }
         }
@@ -652,21 +652,24 @@ impl<J: Judge> Ingest<J> {
             t.close();
             *open -= 1;
         }
+        // One look at the clock for the chunk: it only bounds how far ahead a stamp may be.
+        let wall = unix_now();
         for rec in records {
-            self.push_record(&group, rec)?;
+            self.push_record(&group, rec, wall)?;
         }
         Ok(lines)
     }
 
-    fn push_record(&mut self, group: &str, rec: Record) -> Result<(), IngestError> {
+    /// Parses a record and hands it to the windower; `wall` is the time now.
+    fn push_record(&mut self, group: &str, rec: Record, wall: i64) -> Result<(), IngestError> {
         let mut parsed = parse(&rec.text, self.year);
-        if parsed.time.is_some_and(|t| t > unix_now() + 2 * 86_400) {
+        if parsed.time.is_some_and(|t| t > wall + 2 * 86_400) {
             // A syslog stamp without a year read as this year lies in the future: the line is
             // from last December, read in January.
             parsed = parse(&rec.text, self.year - 1);
         }
         if let Some(t) = parsed.time {
-            self.log_clock = advance_log_clock(self.log_clock, t, unix_now());
+            self.log_clock = advance_log_clock(self.log_clock, t, wall);
         }
         let closed = self.windower.push(group, rec, parsed);
         self.ready.extend(closed);
@@ -703,13 +706,14 @@ impl<J: Judge> Ingest<J> {
     /// Completes every pending record and open window, stores them, and writes checkpoints.
     pub fn flush(&mut self) -> Result<(), IngestError> {
         let ids: Vec<i64> = self.tails.keys().copied().collect();
+        let wall = unix_now();
         for id in ids {
             let (group, rec) = match self.tails.get_mut(&id) {
                 Some(t) => (t.file.group.clone(), t.assembler.finish()),
                 None => continue,
             };
             if let Some(rec) = rec {
-                self.push_record(&group, rec)?;
+                self.push_record(&group, rec, wall)?;
             }
         }
         self.ready.extend(self.windower.flush());

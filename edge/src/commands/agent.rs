@@ -213,6 +213,18 @@ pub fn severity_of(v: &StoredVerdict) -> Severity {
     parse_severity(&v.verdict.severity).unwrap_or(Severity::Low)
 }
 
+/// Prints each path that could not be read, with why, on stderr (as log text: escaped).
+pub fn warn_problems(problems: &[opensoc_edge::ingest::Problem]) {
+    let text = crate::commands::verdict_format::terminal_text;
+    for p in problems {
+        eprintln!(
+            "warning: {}: {}",
+            text(&p.path.display().to_string()),
+            text(&p.message)
+        );
+    }
+}
+
 /// Says on stderr which subdirectories of the scanned directories were left unread, so that a
 /// directory of logs one level down is not mistaken for a clean one. A note, not an error:
 /// listing is not recursive by design.

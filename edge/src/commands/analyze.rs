@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use opensoc::analyze::analyzer::{Analysis, Analyzer, AnalyzerOptions, Mode};
 use opensoc::analyze::floors::FloorConfig;
-use opensoc::task::verdict::{Field, Severity};
+use opensoc::task::verdict::Field;
 use serde_json::json;
 
 use crate::commands::loaded_model::{LoadedModel, BACKENDS};
@@ -124,7 +124,7 @@ pub fn run(args: AnalyzeArgs, global: &Global) -> anyhow::Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", analysis_json(&a, &args.backend, &lm.adapter))?;
     } else {
-        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = crate::commands::verdict_format::stdout_wants_color();
         write!(out, "{}", human(&a, color))?;
         if !a.valid {
             let missing: Vec<&str> = missing_fields(&a);
@@ -218,12 +218,7 @@ fn human(a: &Analysis, color: bool) -> String {
     let Some(sev) = a.parsed.severity else {
         return block;
     };
-    let code = match sev {
-        Severity::Low => "32",
-        Severity::Medium => "33",
-        Severity::High => "31",
-        Severity::Critical => "1;97;41",
-    };
+    let code = crate::commands::verdict_format::severity_sgr(sev);
     block
         .lines()
         .map(|l| match l.strip_prefix("SEVERITY: ") {

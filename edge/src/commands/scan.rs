@@ -168,13 +168,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         crate::commands::agent::note_skipped_dirs(&skipped_dirs);
     }
     let problems = ingest.take_problems();
-    for p in &problems {
-        eprintln!(
-            "warning: {}: {}",
-            crate::commands::verdict_format::terminal_text(&p.path.display().to_string()),
-            crate::commands::verdict_format::terminal_text(&p.message)
-        );
-    }
+    crate::commands::agent::warn_problems(&problems);
 
     let stats = ingest.stats().clone();
     let mut out = std::io::stdout().lock();

@@ -156,7 +156,7 @@ pub fn terminal_text(s: &str) -> String {
     out
 }
 
-/// The SGR colour of a severity on a terminal (the same as `analyze`'s): LOW green, MEDIUM
+/// The SGR colour of a severity on a terminal: LOW green, MEDIUM
 /// yellow, HIGH red, CRITICAL bold white on red.
 pub fn severity_sgr(severity: Severity) -> &'static str {
     match severity {
@@ -167,7 +167,7 @@ pub fn severity_sgr(severity: Severity) -> &'static str {
     }
 }
 
-/// Whether stdout gets colour: a terminal, and no `NO_COLOR` (as `analyze` decides), so that
+/// Whether stdout gets colour: a terminal, and no `NO_COLOR`, so that
 /// a pipe, a file or a cron mail never holds escape sequences.
 pub fn stdout_wants_color() -> bool {
     use std::io::IsTerminal;

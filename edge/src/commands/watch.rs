@@ -103,13 +103,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     while !stop.load(Ordering::SeqCst) {
         ingest.refresh(&a.paths)?;
         crate::commands::agent::note_skipped_dirs(&ingest.take_skipped_dirs());
-        for p in ingest.take_problems() {
-            eprintln!(
-                "warning: {}: {}",
-                crate::commands::verdict_format::terminal_text(&p.path.display().to_string()),
-                crate::commands::verdict_format::terminal_text(&p.message)
-            );
-        }
+        crate::commands::agent::warn_problems(&ingest.take_problems());
         while !stop.load(Ordering::SeqCst) {
             let n = ingest.pump(Some(CHUNK_LINES))?;
             ingest.close_idle_by_log_time()?;
