@@ -22,7 +22,7 @@ for f in "$dir"/heldout_*.json; do
 done
 for f in "${files[@]}"; do
   name=$(basename "$f" .json)
-  "$bin" "$@" eval --data "$f" --predictions "$out/$name.jsonl" --json | tail -n 1 > "$out/$name.metrics.json"
+  "$bin" eval "$@" --data "$f" --predictions "$out/$name.jsonl" --json | tail -n 1 > "$out/$name.metrics.json"
 done
 python3 - "$out" "${files[@]}" <<'PY'
 import json, os, sys

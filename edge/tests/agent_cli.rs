@@ -728,3 +728,209 @@ fn a_single_failed_login_gets_the_same_verdict_from_scan_and_analyze() {
     }
     assert_ne!(rows[0]["severity"], "HIGH", "one failure is no brute force");
 }
+
+/// `opensoc` with `home` as the user's home and no opensoc or XDG directory named, so that the
+/// default places are used; the model is the shared one.
+fn at_home(home: &Path) -> std::process::Command {
+    let model = opensoc::model::fetch::ensure_default_model(false).expect("default model");
+    let mut c = opensoc();
+    c.env("HOME", home)
+        .env("OPENSOC_MODEL", model)
+        .env_remove("OPENSOC_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CACHE_HOME");
+    c
+}
+
+#[test]
+fn the_history_lives_in_the_data_directory_and_an_earlier_one_is_not_lost() {
+    let (dir, logs) = logs_dir();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let out = at_home(&home).arg("scan").arg(&logs).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let data_db = home.join(".local/share/opensoc/verdicts.db");
+    assert!(
+        !stored(&data_db).is_empty(),
+        "the scan stored its verdicts in {data_db:?}"
+    );
+    assert!(!home.join(".cache/opensoc/verdicts.db").exists());
+
+    // A history where an earlier version kept it (the cache) is still the one read and
+    // written while the data directory holds none, and the user is told where it belongs.
+    let old_home = dir.path().join("old");
+    let legacy = old_home.join(".cache/opensoc/verdicts.db");
+    std::fs::create_dir_all(legacy.parent().unwrap()).unwrap();
+    std::fs::copy(&data_db, &legacy).unwrap();
+    let listed = at_home(&old_home)
+        .args(["verdicts", "--json"])
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    assert_eq!(
+        text(&listed.stdout).lines().count(),
+        stored(&data_db).len(),
+        "the earlier history is listed"
+    );
+    let note = text(&listed.stderr);
+    assert!(
+        note.contains("note: using the verdict history at")
+            && note.contains(".local/share/opensoc/verdicts.db"),
+        "{note}"
+    );
+    assert!(!old_home.join(".local/share/opensoc/verdicts.db").exists());
+}
+
+#[test]
+fn a_verbose_scan_lists_every_window_and_the_layouts_it_read() {
+    let (dir, logs) = logs_dir();
+    std::fs::write(logs.join("notes.txt"), "free text without a layout\n").unwrap();
+    let db = dir.path().join("v.db");
+    let out = run(&[
+        "scan",
+        "-v",
+        "--db",
+        db.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let layouts = stdout
+        .lines()
+        .find(|l| l.starts_with("records by layout: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        layouts.contains("syslog ") && layouts.contains("plain (no known layout) 1"),
+        "{layouts}"
+    );
+    assert!(stdout.contains("windows below MEDIUM:"), "{stdout}");
+    let listed = stdout.lines().filter(|l| l.starts_with('#')).count();
+    assert_eq!(
+        listed,
+        stored(&db).len(),
+        "every stored window is listed: {stdout}"
+    );
+
+    let json = run(&[
+        "scan",
+        "--json",
+        "--db",
+        db.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_str(text(&json.stdout).lines().last().unwrap()).unwrap();
+    assert!(summary["records_by_format"].is_object(), "{summary}");
+
+    let both = run(&["scan", "-q", "-v", logs.to_str().unwrap()]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        text(&both.stderr).contains("cannot be used with"),
+        "{}",
+        text(&both.stderr)
+    );
+}
+
+#[test]
+fn watch_reports_a_burst_of_failed_logins_without_waiting_for_the_idle_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let db = dir.path().join("v.db");
+    let log = logs.join("auth.log");
+    std::fs::write(&log, "").unwrap();
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
+    let mut child = opensoc()
+        .args(["watch", "--db", db.to_str().unwrap(), "--poll-secs", "0.2"])
+        .args(["--idle-secs", "3600", "--alert-after", "1"])
+        .arg(&logs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start watch");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for i in 0..6 {
+        writeln!(
+            f,
+            "Mar  5 10:00:0{i} host sshd[10{i}]: Failed password for root from 203.0.113.9 port 4{i}000 ssh2"
+        )
+        .unwrap();
+    }
+    f.write_all(ACCEPTED.replace("10:00:01", "10:00:07").as_bytes())
+        .unwrap();
+    drop(f);
+    // Judged after a second of quiet, well before the hour of idle time.
+    wait_for_verdicts(&db, 1, &mut child);
+    std::thread::sleep(Duration::from_secs(2));
+    let rows = stored(&db);
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        rows.len(),
+        1,
+        "only the burst's window is closed early: {rows:?}"
+    );
+    assert_eq!(rows[0]["entity"], "ip 203.0.113.9", "{rows:?}");
+    assert_eq!(rows[0]["severity"], "HIGH", "{rows:?}");
+    // The ordinary login's window is held by the shutdown, and judged by the next run.
+    assert_eq!(stored(&db).len(), 1);
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(stored(&db).len(), 2);
+}
+
+#[test]
+fn lines_in_open_windows_at_a_stop_survive_their_file_being_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let db = dir.path().join("v.db");
+    let log = logs.join("access.log");
+    write_requests(&log, 0, 12);
+    // No window closes while it runs: an hour of idle time, nothing to alert on.
+    let child = opensoc()
+        .args(["watch", "--db", db.to_str().unwrap(), "--poll-secs", "0.2"])
+        .args(["--idle-secs", "3600"])
+        .arg(&logs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start watch");
+    // Once the file is known it is read in the same pass; read, not judged, its checkpoint
+    // would stay at 0 without the held lines.
+    let start = Instant::now();
+    while !opensoc_edge::store::sqlite::Store::open_read_only(&db)
+        .and_then(|s| s.known_files())
+        .is_ok_and(|f| !f.is_empty())
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "watch never read the log"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(stored(&db).is_empty(), "nothing was judged before the stop");
+
+    // Deleted and recreated while opensoc is down (logrotate's `create`).
+    std::fs::remove_file(&log).unwrap();
+    write_requests(&log, 12, 5);
+    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_each_request_once(&db, 17);
+}

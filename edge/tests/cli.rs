@@ -7,6 +7,7 @@ fn opensoc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_opensoc"))
         .args(args)
         .env_remove("OPENSOC_MODEL")
+        .env("OPENSOC_CONFIG", "/dev/null")
         .output()
         .expect("run opensoc")
 }
@@ -34,9 +35,13 @@ fn model_info_human() {
 }
 
 #[test]
-fn model_info_json_and_model_flag() {
+fn model_info_json_of_the_model_the_environment_names() {
     let path = real_model();
-    let out = opensoc(&["--model", &path, "model", "info", "--json"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_opensoc"))
+        .args(["model", "info", "--json"])
+        .env("OPENSOC_MODEL", &path)
+        .output()
+        .expect("run opensoc");
     assert!(
         out.status.success(),
         "{}",
@@ -120,7 +125,52 @@ fn help_describes_the_commands() {
     let out = opensoc(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("model") && text.contains("--model"), "{text}");
+    // The admin's commands are listed; the developers' only named in the footer.
+    let listed: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "scan",
+            "watch",
+            "verdicts",
+            "report",
+            "analyze",
+            "model",
+            "config",
+            "completions",
+            "manpage",
+            "help"
+        ],
+        "{text}"
+    );
+    assert!(text.contains("Developer commands"), "{text}");
+    // Model flags belong to the commands that load a model.
+    let help = |cmd: &str| {
+        let out = opensoc(&[cmd, "--help"]);
+        assert!(out.status.success(), "{cmd}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for cmd in ["scan", "watch", "analyze", "eval", "bench"] {
+        let text = help(cmd);
+        assert!(
+            text.contains("--model") && text.contains("--no-adapter"),
+            "{cmd}: {text}"
+        );
+    }
+    for cmd in ["verdicts", "report", "parity", "model"] {
+        let text = help(cmd);
+        assert!(
+            !text.contains("--adapter") && !text.contains("--model"),
+            "{cmd}: {text}"
+        );
+    }
+    assert!(!text.contains("--adapter"), "{text}");
     let out = opensoc(&["model", "fetch", "--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(

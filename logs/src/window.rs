@@ -293,20 +293,54 @@ impl Windower {
         finish(closed)
     }
 
+    /// Closes the windows that hold at least `min_events` failed logins or refused requests:
+    /// the follower calls this once the log has been quiet for a few seconds, so that a burst
+    /// of guesses is judged then rather than after the whole idle time.
+    pub fn close_alerting(&mut self, min_events: usize) -> Vec<Window> {
+        let keys: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| {
+                o.events
+                    .iter()
+                    .filter(|e| matches!(e, Event::FailedLogin { .. } | Event::Denied))
+                    .count()
+                    >= min_events.max(1)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        let closed: Vec<Open> = keys.iter().filter_map(|k| self.open.remove(k)).collect();
+        if !closed.is_empty() {
+            self.recompute_min();
+        }
+        finish(closed)
+    }
+
     /// Closes every open window (end of a scan, shutdown).
     pub fn flush(&mut self) -> Vec<Window> {
         self.group_min_last.clear();
         finish(self.open.drain().map(|(_, o)| o).collect())
     }
 
-    /// Per file, the smallest start offset of a record held in an open window.
-    pub fn open_starts(&self) -> HashMap<i64, u64> {
+    /// Per file, the smallest start offset of a record held in an open window, leaving out
+    /// the records `skip` names (those kept elsewhere).
+    pub fn open_starts(&self, skip: impl Fn(&Record) -> bool) -> HashMap<i64, u64> {
         let mut out: HashMap<i64, u64> = HashMap::new();
-        for r in self.open.values().flat_map(|o| &o.window.records) {
+        for r in self.open_records().map(|(_, r)| r).filter(|r| !skip(r)) {
             let e = out.entry(r.file).or_insert(r.start);
             *e = (*e).min(r.start);
         }
         out
+    }
+
+    /// The records of the open windows, each with its window's log group.
+    pub fn open_records(&self) -> impl Iterator<Item = (&str, &Record)> {
+        self.open.values().flat_map(|o| {
+            o.window
+                .records
+                .iter()
+                .map(|r| (o.window.group.as_str(), r))
+        })
     }
 
     /// Whether no window is open.
@@ -608,6 +642,31 @@ mod tests {
     }
 
     #[test]
+    fn windows_with_enough_failures_close_early_and_the_rest_stay_open() {
+        let mut f = Feed::new(WindowConfig::default());
+        for i in 0..5 {
+            let line = format!(
+                "Nov 28 10:00:0{i} host sshd[{i}]: Failed password for root from 203.0.113.9 port 4{i} ssh2"
+            );
+            assert!(f.push("auth.log", &line).is_empty());
+        }
+        let ok = "Nov 28 10:00:06 host sshd[9]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2";
+        assert!(f.push("auth.log", ok).is_empty());
+        assert!(
+            f.w.close_alerting(6).is_empty(),
+            "five failures are below six"
+        );
+        let closed = f.w.close_alerting(5);
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].records.len(), 5);
+        assert_eq!(
+            closed[0].entity.as_ref().map(|e| e.to_string()).as_deref(),
+            Some("ip 203.0.113.9")
+        );
+        assert!(!f.w.is_empty(), "the accepted login's window stays open");
+    }
+
+    #[test]
     fn span_and_caps_start_new_windows() {
         let config = WindowConfig {
             span_secs: 10,
@@ -723,7 +782,7 @@ mod tests {
         f.push("x", &a);
         f.push("x", &b);
         f.push("x", &a);
-        let starts = f.w.open_starts();
+        let starts = f.w.open_starts(|_| false);
         assert_eq!(starts.get(&1), Some(&0));
         let closed = f.w.flush();
         let l = a.len() as u64 + 1;
@@ -734,7 +793,7 @@ mod tests {
                 (1, 2 * l + b.len() as u64 + 1, 3 * l + b.len() as u64 + 1)
             ]
         );
-        assert!(f.w.open_starts().is_empty());
+        assert!(f.w.open_starts(|_| false).is_empty());
     }
 
     #[test]

@@ -259,6 +259,9 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
     Some(best)
 }
 
+/// Categories of password guessing.
+const BRUTE_FORCE: [&str; 2] = ["Brute Force Attack", "SSH Brute Force Attack"];
+
 /// Categories that name a payload in a request.
 const INJECTIONS: [&str; 5] = [
     "SQL Injection",
@@ -276,6 +279,17 @@ const INJECTIONS: [&str; 5] = [
 pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     if !f.exploits.is_empty() {
         return None;
+    }
+    // Brute force needs a failed authentication or a login attempt. A window that reports
+    // only refusals (relays denied, queries refused, fail2ban's bans) is the refusal's kind,
+    // which the floor names from the same counts.
+    if BRUTE_FORCE.contains(&category)
+        && !f.denials.is_empty()
+        && f.auth_failures.is_empty()
+        && f.failed_logins == 0
+        && f.web_logins.is_empty()
+    {
+        return Some("no line reports a failed authentication, only refused requests");
     }
     if f.requests.is_empty() {
         // A system or application log: an injection shows its quotes, brackets or keywords
@@ -543,6 +557,28 @@ mod tests {
             unsupported("SQL Injection", &facts("sshd[1]: Failed password for root")),
             Some("no line carries injection syntax")
         );
+    }
+
+    #[test]
+    fn refusals_without_a_failed_login_are_not_brute_force() {
+        let cfg = FloorConfig::default();
+        let relay = repeat(
+            "sendmail[1]: x: ruleset=check_rcpt, arg1=<a@b.example>, relay=[192.0.2.9], reject=550 5.7.1 <a@b.example>... Relaying denied",
+            6,
+        );
+        let f = facts(&relay);
+        assert!(unsupported("Brute Force Attack", &f).is_some());
+        assert!(unsupported("SSH Brute Force Attack", &f).is_some());
+        assert_eq!(unsupported("Mail Abuse", &f), None);
+        assert_eq!(
+            floor(&f, &cfg).map(|f| f.label),
+            Some("Mail Abuse — Spam or Relay Attempt")
+        );
+        // A refusal among failed logins leaves brute force standing.
+        let mixed = format!(
+            "{relay}\npostfix/smtpd[2]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+        );
+        assert_eq!(unsupported("Brute Force Attack", &facts(&mixed)), None);
     }
 
     #[test]

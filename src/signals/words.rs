@@ -43,6 +43,11 @@ static AUTH_FAILURE: LazyLock<RegexSet> = LazyLock::new(|| {
         r"(?i)(?:disconnected from|connection closed by|received disconnect from) (?:invalid |authenticating )user\b",
         r"(?i)\bauthenticating user \S+ \S+ port \d+ \[preauth\]",
         r"(?i)\btimeout before authentication\b",
+        // A connection that ends before any authentication (`Connection closed by X port N
+        // [preauth]`, `Received disconnect from X: 11: Bye Bye [preauth]`): one is a client
+        // that gave up, a burst of them from one address is a scanner or a guesser that never
+        // gets as far as a password.
+        r"(?i)\b(?:connection (?:closed|reset) by|disconnected from|received disconnect from) [0-9a-f.:]+(?: port \d+)?(?::\s*\d+:[^\[]{0,80})? \[preauth\]",
         // Clients that never get as far as a password: SSH scanners and exploit probes fail
         // the banner or key exchange, again and again.
         r"(?i)\bdid not receive identification string\b|\bbanner exchange: .{0,80}invalid format|\bunable to negotiate with\b|\bkex_exchange_identification\b|\bbad protocol version identification\b",
@@ -59,6 +64,10 @@ static AUTH_FAILURE: LazyLock<RegexSet> = LazyLock::new(|| {
         r"(?i)\b(?:username|user name|login) (?:or|and|/) password (?:is |was )?(?:incorrect|invalid|wrong)\b|\bauth=0/[1-9]",
         r"(?i)\bauth fail\b|\bno (?:supported )?authentication methods available\b|\brealm mismatch\b|\buser\b[^.;]{0,80}?\bnot found\b",
         r"(?i)\bmax(?:imum)? (?:auth(?:entication)?|login) tries\b|\bexit before auth\b|\broot login (?:attempted|not allowed|refused|denied)\b",
+        // sshd refusing an account its AllowUsers, DenyUsers, AllowGroups or DenyGroups rule
+        // (or a locked account) keeps out: a login attempt that failed, not a policy refusal
+        // of a request.
+        r"(?i)\buser \S+ from \S+ not allowed because\b|\buser \S+ not allowed because account is locked\b",
         r"(?i)\b(?:peer|client) did not return a certificate\b|\bverify error\b|\bcertificate verif\w* failed\b",
         // Linux audit, LDAP's invalid credentials, sendmail's and Asterisk's security events.
         r#"(?i)\btype=USER_(?:AUTH|LOGIN|ERR)\b.*\bres=fail(?:ed)?\b|\bRESULT\b.*\berr=49\b|\bpossible SMTP attack: command=AUTH\b|\bSecurityEvent="(?:Invalid(?:AccountID|Password)|ChallengeResponseFailed)""#,
@@ -102,7 +111,9 @@ pub fn attempt(line: &str) -> Option<Attempt> {
 }
 
 static MAIL_WORDS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:postfix|smtpd?|exim|sendmail|qmail|dovecot|imapd?|pop3d?|courier|cyrus|RCPT|MAIL FROM|HELO|EHLO|relay|spam|sasl)\b")
+    // `sm-mta` is sendmail's syslog tag on Debian and its derivatives; `ruleset=check_…` its
+    // policy checks.
+    Regex::new(r"(?i)\b(?:postfix|smtpd?|exim|sendmail|sm-mta|sm-msp-queue|qmail|dovecot|imapd?|pop3d?|courier|cyrus|RCPT|MAIL FROM|HELO|EHLO|relay|spam|sasl)\b|\bruleset=check_")
         .expect("mail words compile")
 });
 
@@ -522,6 +533,12 @@ mod tests {
             "Access denied for user 'root'@'198.51.100.7' (using password: YES)",
             "charon: 09[IKE] EAP-MS-CHAPv2 authentication of 'bob' failed",
             "[warn] Login failed for user alice from 198.51.100.7",
+            "sshd[7]: Connection closed by 192.0.2.212 [preauth]",
+            "sshd[7]: Connection reset by 192.0.2.39 port 14282 [preauth]",
+            "sshd[7]: Received disconnect from 198.51.100.76 port 58846:11: Bye Bye [preauth]",
+            "sshd[7]: Received disconnect from 198.51.100.34: 11: Bye Bye [preauth]",
+            "sshd[7]: User root from 198.51.100.34 not allowed because not listed in AllowUsers",
+            "sshd[7]: User root from 198.51.100.34 not allowed because listed in DenyUsers",
         ] {
             assert_eq!(attempt(line), Some(Attempt::AuthFailure), "{line}");
         }
@@ -539,6 +556,8 @@ mod tests {
         }
         for line in [
             "sshd[1]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2",
+            "sshd[1]: Received disconnect from 192.0.2.10 port 50000:11: disconnected by user",
+            "sshd[1]: Connection closed by 192.0.2.10 port 50000",
             "postfix/smtpd[1]: connect from mail.example.com[192.0.2.20]",
             "sendmail[4306]: to=root, mailer=relay, stat=Deferred: Connection refused by [127.0.0.1]",
             "CRON[1]: pam_unix(cron:session): session opened for user root by (uid=0)",
@@ -658,6 +677,9 @@ mod tests {
         assert_eq!(destination_port("nothing here port"), None);
         assert!(is_mail(
             "postfix/smtpd[1]: NOQUEUE: reject: RCPT from x[1.2.3.4]"
+        ));
+        assert!(is_mail(
+            "sm-mta[17126]: s1NED81M017126: ruleset=check_rcpt, arg1=<a@b.example>, relay=x [192.0.2.9], reject=553 5.1.8"
         ));
         assert!(!is_mail("sshd[1]: Failed password for root"));
     }

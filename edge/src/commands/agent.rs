@@ -2,7 +2,7 @@
 //! pipeline's judge, and how a finding is printed.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use clap::Args;
 use opensoc::analyze::analyzer::Analyzer;
 use opensoc::model::llama::Llama;
 use opensoc::task::verdict::{Severity, Verdict};
-use opensoc::util::home::home_dir;
+use opensoc::util::home::default_db;
 use opensoc_edge::ingest::{IngestConfig, Judge};
 use opensoc_edge::store::lock::RunLock;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict};
@@ -19,6 +19,31 @@ use opensoc_logs::window::WindowConfig;
 
 use crate::commands::analyze::ModeArgs;
 use crate::commands::verdict_format::{format_time, parse_severity};
+
+/// The database `given` (`--db`, `$OPENSOC_DB`), else `verdicts.db` in the data directory
+/// (`~/.local/share/opensoc`, see [`default_db`]); when that is an earlier version's history
+/// in the cache directory, says once on stderr where it should move.
+pub fn db_path(given: Option<&Path>) -> PathBuf {
+    if let Some(p) = given {
+        return p.to_path_buf();
+    }
+    let chosen = default_db();
+    if let Some(to) = &chosen.move_to {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "note: using the verdict history at {} (an earlier version's place, which cache \
+                 cleaners empty); move it with: mkdir -p {} && mv {} {}",
+                chosen.path.display(),
+                to.parent()
+                    .map_or(String::new(), |d| d.display().to_string()),
+                chosen.path.display(),
+                to.display()
+            );
+        });
+    }
+    chosen.path
+}
 
 /// Flags of `scan` and `watch`.
 #[derive(Debug, Args)]
@@ -56,11 +81,9 @@ pub struct AgentArgs {
 }
 
 impl AgentArgs {
-    /// The database path: `--db`, `$OPENSOC_DB`, else `verdicts.db` in opensoc's home.
+    /// The database path: `--db`, `$OPENSOC_DB`, else the default ([`db_path`]).
     pub fn db_path(&self) -> PathBuf {
-        self.db
-            .clone()
-            .unwrap_or_else(|| home_dir().join("verdicts.db"))
+        db_path(self.db.as_deref())
     }
 
     /// The pipeline's settings.
@@ -97,7 +120,7 @@ impl AgentArgs {
         let path = self.db_path();
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
         match (dir, &self.db) {
-            // The default location is ours to create ($OPENSOC_HOME).
+            // The default location is ours to create (the data directory).
             (Some(dir), None) => std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the directory of {}", path.display()))?,
             // A --db the user typed is not: a typo must not leave directories behind.

@@ -8,8 +8,6 @@ use clap::Subcommand;
 use opensoc::gguf::info::ModelInfo;
 use opensoc::model::fetch::{resolve_model, FetchConfig};
 
-use crate::Global;
-
 /// `opensoc model ...` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
@@ -25,7 +23,7 @@ pub enum ModelCommand {
     },
     /// Print a GGUF model's architecture, size, hyper-parameters and tokenizer.
     Info {
-        /// GGUF file to inspect [default: --model, $OPENSOC_MODEL, else the default model].
+        /// GGUF file to inspect [default: $OPENSOC_MODEL, else the default model].
         path: Option<PathBuf>,
         /// Print one JSON object instead of text.
         #[arg(long)]
@@ -37,7 +35,7 @@ pub enum ModelCommand {
 }
 
 /// Runs one `model` subcommand.
-pub fn run(cmd: ModelCommand, global: &Global) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: ModelCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ModelCommand::Fetch { verify, force } => {
             let config = FetchConfig {
@@ -64,8 +62,7 @@ pub fn run(cmd: ModelCommand, global: &Global) -> anyhow::Result<ExitCode> {
             json,
             template,
         } => {
-            let explicit = path.as_deref().or(global.model.as_deref());
-            let path = resolve_model(explicit, true).context("no model to inspect")?;
+            let path = resolve_model(path.as_deref(), true).context("no model to inspect")?;
             let info = ModelInfo::open(&path)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&info)?);

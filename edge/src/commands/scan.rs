@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use opensoc::analyze::analyzer::Analyzer;
 use opensoc::task::verdict::Severity;
 use opensoc_edge::ingest::{Ingest, IngestStats, SCAN_CHUNK_LINES};
+use opensoc_edge::store::sqlite::StoredVerdict;
 use serde_json::json;
 
 use crate::commands::agent::{print_findings, severity_of, stop_flag, AgentArgs, ModelJudge};
@@ -101,8 +102,12 @@ pub struct ScanArgs {
     agent: AgentArgs,
     /// Print nothing unless there are findings (cron mails whatever a job prints); warnings
     /// and errors still go to stderr, and the exit status is the same. No effect on --json.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
+    /// Also list the windows below --min-severity (every verdict this scan stored, up to 100,
+    /// "No Threat Detected" included); the exit status still counts only findings.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 /// Runs one scan and prints its summary.
@@ -132,11 +137,15 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let bar = progress_bar(backlog);
     // Only the findings to list are kept: the store holds every verdict.
     let mut findings = Listed::new(MAX_LISTED_FINDINGS);
-    let mut keep = |stored: Vec<opensoc_edge::store::sqlite::StoredVerdict>| {
+    // With --verbose, the windows below the threshold too.
+    let mut below = Listed::new(if args.verbose { MAX_LISTED_FINDINGS } else { 0 });
+    let mut keep = |stored: Vec<StoredVerdict>| {
         for v in stored {
             let s = severity_of(&v);
             if s >= a.min_severity {
                 findings.push(s, v);
+            } else if args.verbose {
+                below.push(s, v);
             }
         }
     };
@@ -161,6 +170,10 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         // A signal during the flush leaves windows for the next run, like one during reading.
         interrupted = ingest.stopping();
     }
+    if interrupted {
+        // The open windows' lines wait in the database for the next run.
+        ingest.suspend()?;
+    }
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
     let skipped_dirs = ingest.take_skipped_dirs();
@@ -172,10 +185,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
 
     let stats = ingest.stats().clone();
     let mut out = std::io::stdout().lock();
-    // In log time, as a reader follows an incident; files are read one after another, so the
-    // order they were stored in jumps back in time at each new file.
-    let mut listed: Vec<_> = findings.kept().cloned().collect();
-    listed.sort_by_key(|v| (v.verdict.first_time.unwrap_or(v.verdict.created_at), v.id));
+    let listed = in_log_time(&findings);
     if a.json {
         let summary = json!({
             "db": a.db_path(),
@@ -187,6 +197,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "model_calls": stats.model_calls,
             "cache_hits": stats.cache_hits,
             "by_severity": severity_counts(&stats),
+            "records_by_format": stats.records_by_format,
             "min_severity": a.min_severity.as_str(),
             "findings": listed.iter().map(crate::commands::verdict_format::verdict_json).collect::<Vec<_>>(),
             "findings_total": findings.total(),
@@ -203,6 +214,14 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         if !args.quiet {
             write_totals(&mut out, &stats, elapsed)?;
+        }
+        if below.total() > 0 {
+            let rest = in_log_time(&below);
+            writeln!(out, "windows below {}:", a.min_severity)?;
+            print_findings(&mut out, &rest, Severity::Low, false)?;
+            if below.left_out() > 0 {
+                writeln!(out, "... and {} more", below.left_out())?;
+            }
         }
         if findings.total() == 0 {
             writeln!(out, "no findings at or above {}", a.min_severity)?;
@@ -251,6 +270,14 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The verdicts of `l` in log time, as a reader follows an incident; files are read one after
+/// another, so the order they were stored in jumps back in time at each new file.
+fn in_log_time(l: &Listed<StoredVerdict>) -> Vec<StoredVerdict> {
+    let mut v: Vec<StoredVerdict> = l.kept().cloned().collect();
+    v.sort_by_key(|v| (v.verdict.first_time.unwrap_or(v.verdict.created_at), v.id));
+    v
+}
+
 /// The scan's totals: files, lines, windows, model calls, the time it took and the verdicts
 /// by severity.
 fn write_totals(out: &mut impl Write, stats: &IngestStats, elapsed: f64) -> std::io::Result<()> {
@@ -273,12 +300,38 @@ fn write_totals(out: &mut impl Write, stats: &IngestStats, elapsed: f64) -> std:
             stats.skipped_lines
         )?;
     }
+    if !stats.records_by_format.is_empty() {
+        writeln!(out, "records by layout: {}", layout_counts(stats))?;
+    }
     let counts: Vec<String> = Severity::ALL
         .iter()
         .zip(stats.by_severity)
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
     writeln!(out, "verdicts by severity: {}", counts.join(", "))
+}
+
+/// `syslog 1,200, access 800, plain (no known layout) 3`: the records of each layout read,
+/// most first, so that a log opensoc cannot parse shows as `plain`.
+fn layout_counts(stats: &IngestStats) -> String {
+    let mut counts: Vec<(&str, u64)> = stats
+        .records_by_format
+        .iter()
+        .map(|(k, n)| (*k, *n))
+        .collect();
+    counts.sort_by_key(|(k, n)| (std::cmp::Reverse(*n), *k));
+    counts
+        .iter()
+        .map(|(k, n)| {
+            let name = if *k == "plain" {
+                "plain (no known layout)"
+            } else {
+                k
+            };
+            format!("{name} {}", opensoc::util::thousands::grouped(*n))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `4.2 s (1,234 lines/s)`: the rate only when there was something to read.

@@ -17,7 +17,6 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use opensoc::task::taxonomy::taxonomy;
 use opensoc::task::verdict::{technique_text, Severity};
-use opensoc::util::home::home_dir;
 use opensoc_edge::ingest::unix_now;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict, VerdictFilter, MAX_INPUT};
 use serde_json::json;
@@ -61,10 +60,7 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     fn open(&self) -> anyhow::Result<Store> {
-        let path = self
-            .db
-            .clone()
-            .unwrap_or_else(|| home_dir().join("verdicts.db"));
+        let path = crate::commands::agent::db_path(self.db.as_deref());
         Ok(Store::open_read_only(&path)?)
     }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use notify::{RecursiveMode, Watcher};
 use opensoc::analyze::analyzer::Analyzer;
+use opensoc::analyze::floors::FloorConfig;
 use opensoc_edge::ingest::Ingest;
 use serde_json::json;
 
@@ -38,8 +39,9 @@ const LAG_REPORT_EVERY: Duration = Duration::from_secs(10);
 #[command(
     after_help = "Findings at or above --min-severity are printed as they are stored \
                         (one JSON object a line with --json); every verdict goes to the \
-                        database. SIGINT/SIGTERM finish the window being analysed, write the \
-                        checkpoints and exit 0; the next scan or watch resumes there.\n\n\
+                        database. SIGINT/SIGTERM finish the window being analysed, keep the lines \
+                        of the windows still open in the database, write the checkpoints and exit \
+                        0; the next scan or watch judges those lines first and resumes there.\n\n\
                         A systemd unit: scripts/opensoc-watch.service"
 )]
 pub struct WatchArgs {
@@ -51,6 +53,11 @@ pub struct WatchArgs {
     /// Poll only; no inotify.
     #[arg(long)]
     poll_only: bool,
+    /// Seconds of quiet after which a window that already holds enough failed logins or
+    /// refusals to set a floor (--floor-failures, --floor-denials) is judged, rather than
+    /// after the whole --idle-secs: a burst of guesses is reported within seconds.
+    #[arg(long, default_value_t = 5, value_name = "S")]
+    alert_after: u64,
 }
 
 /// Follows the paths until a signal.
@@ -64,7 +71,14 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
     let config = a.ingest_config()?;
     let idle = Duration::from_secs(config.window.idle_secs as u64);
+    let alert_after = Duration::from_secs(args.alert_after);
     let opts = a.mode.options()?;
+    // The least count of failures or refusals that sets a floor (5 each by default).
+    let alert_events = [opts.floors.failures, opts.floors.denials]
+        .into_iter()
+        .filter(|n| *n > 0)
+        .min()
+        .unwrap_or(FloorConfig::default().failures);
     let (_lock, store) = a.open_store()?;
     let lm = LoadedModel::load(global)?;
     let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
@@ -122,6 +136,11 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 last_lag_report = Some(Instant::now());
             }
         }
+        if last_line.elapsed() >= alert_after && ingest.has_open() {
+            ingest.close_alerting(alert_events)?;
+            print_findings(&mut out, &ingest.take_stored(), a.min_severity, a.json)?;
+            out.flush()?;
+        }
         if last_line.elapsed() >= idle && ingest.has_open() {
             // Quiet for the idle time: close what is open rather than hold it indefinitely.
             ingest.flush()?;
@@ -130,6 +149,8 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
         wait_for_change(&rx, poll, &stop);
     }
+    // What is read but still in open windows is kept in the store for the next run.
+    ingest.suspend()?;
 
     let s = ingest.stats();
     let summary = json!({

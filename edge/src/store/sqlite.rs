@@ -88,6 +88,18 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX templates_verdict ON templates(verdict);
     "#,
+    // 2: records read and held in open windows when a follower stopped (they outlive their
+    // file: a log deleted while opensoc is down loses nothing read).
+    r#"
+    CREATE TABLE held (
+        file INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        start_off INTEGER NOT NULL,
+        end_off INTEGER NOT NULL,
+        grp TEXT NOT NULL,
+        text TEXT NOT NULL,
+        PRIMARY KEY (file, start_off)
+    );
+    "#,
 ];
 
 /// The schema version this build writes and reads.
@@ -223,6 +235,22 @@ pub struct Span {
     pub start: u64,
     /// Content offset after the last byte.
     pub end: u64,
+}
+
+/// A record that was read and sat in an open window when a follower stopped: stored so that
+/// the next run judges it even if its file is gone by then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRecord {
+    /// The log group of its window (the file's base name).
+    pub group: String,
+    /// File record id.
+    pub file: i64,
+    /// Content offset of its first byte.
+    pub start: u64,
+    /// Content offset after its last byte.
+    pub end: u64,
+    /// Its text.
+    pub text: String,
 }
 
 /// A verdict to store.
@@ -731,9 +759,79 @@ impl Store {
             )
             .map_err(fail)?;
         }
+        {
+            // Held records of the window are judged now.
+            let mut release = tx
+                .prepare_cached(
+                    "DELETE FROM held WHERE file = ?1 AND start_off >= ?2 AND start_off < ?3",
+                )
+                .map_err(fail)?;
+            for s in spans {
+                release
+                    .execute(params![s.file, s.start as i64, s.end as i64])
+                    .map_err(fail)?;
+            }
+        }
         set_checkpoints_in(&tx, &self.path, checkpoints)?;
         tx.commit().map_err(fail)?;
         Ok(id)
+    }
+
+    /// Keeps `records` (read, not judged yet) and moves the checkpoints past them, in one
+    /// transaction: the next run takes them from here ([`Store::held_records`]).
+    pub fn hold_records(
+        &mut self,
+        records: &[HeldRecord],
+        checkpoints: &[(i64, u64)],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let fail = |e| sqlite_error(&path, "cannot keep the open windows' lines", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO held (file, start_off, end_off, grp, text) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(fail)?;
+            for r in records {
+                insert
+                    .execute(params![
+                        r.file,
+                        r.start as i64,
+                        r.end as i64,
+                        r.group,
+                        r.text
+                    ])
+                    .map_err(fail)?;
+            }
+        }
+        set_checkpoints_in(&tx, &self.path, checkpoints)?;
+        tx.commit().map_err(fail)
+    }
+
+    /// The records held by an earlier run, in the order they were read.
+    pub fn held_records(&self) -> Result<Vec<HeldRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT grp, file, start_off, end_off, text FROM held ORDER BY rowid")
+            .map_err(|e| self.err("cannot read held lines", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(HeldRecord {
+                    group: r.get(0)?,
+                    file: r.get(1)?,
+                    start: r.get::<_, i64>(2)? as u64,
+                    end: r.get::<_, i64>(3)? as u64,
+                    text: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err("cannot read held lines", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read held lines", e))
     }
 
     /// Moves checkpoints past lines that belong to no window (blank lines and the like).

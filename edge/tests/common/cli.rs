@@ -7,10 +7,13 @@
 use std::path::Path;
 use std::process::Command;
 
-/// The `opensoc` binary; `OPENSOC_MODEL` and `OPENSOC_DB` of the caller's shell do not leak in.
+/// The `opensoc` binary; `OPENSOC_MODEL` and `OPENSOC_DB` of the caller's shell do not leak in,
+/// nor do the caller's configuration files.
 pub fn opensoc() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_opensoc"));
-    c.env_remove("OPENSOC_MODEL").env_remove("OPENSOC_DB");
+    c.env_remove("OPENSOC_MODEL")
+        .env_remove("OPENSOC_DB")
+        .env("OPENSOC_CONFIG", "/dev/null");
     c
 }
 

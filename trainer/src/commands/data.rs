@@ -42,8 +42,9 @@ pub struct DataArgs {
     /// balance them, 6,009), step5 (plus network, transfer, mail and VPN logs and scanners
     /// after secret files, 6,635), step6 (plus the windows of the real services the suite
     /// does not hold out, and prompt-injection carriers with the training phrasings: the
-    /// shipped adapter's last step; build the suite with the same --seed). The held-out
-    /// files are the same for all.
+    /// shipped adapter's last step; build the suite with the same --seed), step7 (the same
+    /// with twice as many attacking windows per real service: trained and not shipped, see
+    /// data/adapter/README.md). The held-out files are the same for all.
     #[arg(long, value_enum, default_value = "step6")]
     recipe: Recipe,
     /// Training length cap used for the token counts.

@@ -108,6 +108,10 @@ pub enum Recipe {
     /// Step 6: plus the real services' windows (`services`: the suites' train split, and
     /// prompt-injection carriers written with the training phrasings).
     Step6,
+    /// Step 7: the same parts, with twice as many attacking windows from each real
+    /// service's case (more of the Core Rule Set's command and code injections, more mail
+    /// abuse). Trained and not shipped: it flagged far more benign windows.
+    Step7,
 }
 
 impl Recipe {
@@ -124,6 +128,15 @@ impl Recipe {
     /// Whether the real services' windows join the training side.
     pub fn real_services(self) -> bool {
         self >= Recipe::Step6
+    }
+
+    /// Most attacking windows taken from one real service's case.
+    pub fn service_attack_windows(self) -> usize {
+        if self >= Recipe::Step7 {
+            2 * services::ATTACK_WINDOWS_PER_CASE
+        } else {
+            services::ATTACK_WINDOWS_PER_CASE
+        }
     }
 }
 

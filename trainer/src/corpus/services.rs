@@ -7,7 +7,8 @@
 //!
 //! A case yields many windows that differ only in addresses and stamps; a few per case teach
 //! its phrasing, more would crowd out the rest of the set, so each case gives at most
-//! [`ATTACK_WINDOWS_PER_CASE`] attacking and [`BENIGN_WINDOWS_PER_CASE`] benign windows.
+//! [`ATTACK_WINDOWS_PER_CASE`] attacking windows (twice as many from step 7 on, see
+//! [`super::Recipe::service_attack_windows`]) and [`BENIGN_WINDOWS_PER_CASE`] benign ones.
 
 use std::collections::HashSet;
 
@@ -78,11 +79,18 @@ pub fn train_windows(cfg: &BuildConfig) -> Result<Vec<Sample>, BuildError> {
         .iter()
         .filter(|d| !holdout.is_heldout(d.source, &d.service))
     {
-        out.extend(case_windows(d, &format!("suite:{}", d.source), &mut rng));
+        let source = format!("suite:{}", d.source);
+        let cap = cfg.recipe.service_attack_windows();
+        out.extend(case_windows(d, &source, cap, &mut rng));
     }
     for case in adversarial::training_cases(cfg.seed, ADVERSARIAL_ROUNDS) {
         for d in [&case.injected, &case.clean] {
-            out.extend(case_windows(d, ADVERSARIAL_SOURCE, &mut rng));
+            out.extend(case_windows(
+                d,
+                ADVERSARIAL_SOURCE,
+                ATTACK_WINDOWS_PER_CASE,
+                &mut rng,
+            ));
         }
     }
     out.extend(firewall_windows(
@@ -153,7 +161,7 @@ fn firewall_line(rng: &mut Rng, style: usize, t: i64, src: &str, dst: &str, port
 }
 
 /// One case's windows, labelled, at most a few of each kind, in log order.
-fn case_windows(d: &Draft, source: &str, rng: &mut Rng) -> Vec<Sample> {
+fn case_windows(d: &Draft, source: &str, attack_cap: usize, rng: &mut Rng) -> Vec<Sample> {
     let group = d.file.rsplit('/').next().unwrap_or(&d.file);
     let mut attacks = Vec::new();
     let mut benign = Vec::new();
@@ -179,7 +187,7 @@ fn case_windows(d: &Draft, source: &str, rng: &mut Rng) -> Vec<Sample> {
         xs.truncate(n);
         xs
     };
-    let mut out = take(attacks, ATTACK_WINDOWS_PER_CASE);
+    let mut out = take(attacks, attack_cap);
     out.extend(take(benign, BENIGN_WINDOWS_PER_CASE));
     out
 }

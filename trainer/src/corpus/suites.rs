@@ -29,8 +29,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use opensoc::eval::suite::{Attacker, Case, Suite, ANY_SOURCE};
+use opensoc::eval::suite::{owners, Attacker, Case, Suite, ANY_SOURCE};
 use opensoc::model::lora::SplitMix64;
+use opensoc::signals::words::{attempt, Attempt};
 use regex::Regex;
 use serde::Serialize;
 
@@ -374,6 +375,20 @@ fn fail2ban_drafts(
     Ok(out)
 }
 
+/// Whether the scorer would give a window of `line` alone to the attacker `host`: its entity
+/// or its text names the address.
+fn names_host(line: &str, host: &str) -> bool {
+    let probe = [Attacker {
+        source: host.to_string(),
+        classes: Vec::new(),
+        any_finding: false,
+    }];
+    let entity = opensoc_logs::logline::parse(line, 2000)
+        .entity
+        .map(|e| e.to_string());
+    !owners(&probe, entity.as_deref(), line).is_empty()
+}
+
 /// One fail2ban service's case from its labelled lines.
 pub fn fail2ban_draft(
     service: &str,
@@ -385,6 +400,18 @@ pub fn fail2ban_draft(
     let mut benign: Vec<Vec<String>> = Vec::new();
     for l in lines {
         if !l.matched {
+            // fail2ban leaves out some lines of an attack because it counts the same attempt
+            // on another line (sshd's `Disconnecting: Too many authentication failures` after
+            // each `Failed password`) or because one of its modes does not look at them. They
+            // report a failed authentication, so they are not the ordinary lines the benign
+            // figure is about; neither are they labelled as an attack. Left out.
+            if attempt(&l.text) == Some(Attempt::AuthFailure) {
+                skipped.add(
+                    "fail2ban: match:false lines that report a failed authentication",
+                    1,
+                );
+                continue;
+            }
             benign.push(vec![l.text.clone()]);
             continue;
         }
@@ -392,6 +419,14 @@ pub fn fail2ban_draft(
             skipped.add("fail2ban: failures without an IP host", 1);
             continue;
         };
+        // A line that does not name its host (sshd's `Disconnecting: Too many authentication
+        // failures for root [preauth]` carries the address on another line of the same
+        // process) cannot be told to be the host's by any reader of the log: scored, its
+        // window would count as benign.
+        if !names_host(&l.text, host) {
+            skipped.add("fail2ban: failures whose line does not name the host", 1);
+            continue;
+        }
         match hosts.iter_mut().find(|(h, _)| h == host) {
             Some((_, v)) => v.push(l.text.clone()),
             None => hosts.push((host.to_string(), vec![l.text.clone()])),
@@ -2080,6 +2115,53 @@ pub(crate) mod tests {
             fail2ban_draft("postfix", &lines, 42, &mut skipped).unwrap(),
             d
         );
+    }
+
+    #[test]
+    fn lines_the_suite_cannot_score_are_left_out() {
+        let line = |matched: bool, host: Option<&str>, text: &str| Fail2banLine {
+            matched,
+            host: host.map(str::to_string),
+            text: text.to_string(),
+        };
+        let lines = [
+            line(
+                true,
+                Some("192.0.2.7"),
+                "Feb 12 04:09:20 h sshd[1]: Failed password for root from 192.0.2.7 port 22 ssh2",
+            ),
+            // The attacker's, without its address: no reader can tell whose it is.
+            line(
+                true,
+                Some("192.0.2.7"),
+                "Feb 12 04:09:21 h sshd[1]: Disconnecting: Too many authentication failures for root [preauth]",
+            ),
+            // Not counted by fail2ban, yet a failed authentication: not ordinary traffic.
+            line(
+                false,
+                None,
+                "Feb 12 04:09:22 h sshd[2]: Disconnected from authenticating user admin 192.0.2.8 port 4 [preauth]",
+            ),
+            line(
+                false,
+                None,
+                "Feb 12 04:09:23 h sshd[3]: Accepted publickey for deploy from 192.0.2.9 port 5 ssh2",
+            ),
+        ];
+        let mut skipped = Skipped::default();
+        let d = fail2ban_draft("sshd", &lines, 42, &mut skipped).unwrap();
+        assert_eq!(d.attackers.len(), 1);
+        assert_eq!(d.lines.len(), BURST + 1, "{:?}", d.lines);
+        assert!(
+            d.lines.iter().all(|l| !l.contains("Disconnect")),
+            "{:?}",
+            d.lines
+        );
+        let skipped_for = |why: &str| skipped.reasons.keys().any(|k| k.contains(why));
+        assert!(skipped_for("failures whose line does not name the host"));
+        assert!(skipped_for(
+            "match:false lines that report a failed authentication"
+        ));
     }
 
     #[test]
