@@ -21,7 +21,7 @@ VENV=$(scripts/setup-peer.sh)
 export RAYON_NUM_THREADS=$THREADS
 OUT=$(mktemp -d)
 for i in $(seq "$ROUNDS"); do
-  $BIN --model "$MODEL" bench --json --runs "$RUNS" --prompt-tokens "$N" --gen-tokens "$GEN" >>"$OUT/opensoc.jsonl"
+  $BIN bench --model "$MODEL" --json --runs "$RUNS" --prompt-tokens "$N" --gen-tokens "$GEN" >>"$OUT/opensoc.jsonl"
   "$VENV/bin/python" - "$MODEL" "$N" "$GEN" "$THREADS" "$RUNS" >>"$OUT/llama.jsonl" <<'PY'
 import json, statistics, sys, time
 from llama_cpp import Llama
