@@ -1,6 +1,7 @@
 //! Where opensoc keeps its files by default: the model in a cache directory (it can be fetched
-//! again), the verdict history in a data directory (it cannot), as the XDG base directories
-//! separate them. `$OPENSOC_HOME` puts both in one directory.
+//! again), the verdict history in a data directory (it cannot), the user's settings in a
+//! configuration directory, as the XDG base directories separate them. `$OPENSOC_HOME` puts
+//! the model and the history in one directory.
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,15 @@ pub fn data_dir() -> PathBuf {
     env_dir("XDG_DATA_HOME")
         .unwrap_or_else(|| user_home().join(".local").join("share"))
         .join("opensoc")
+}
+
+/// opensoc's user configuration directory: `$XDG_CONFIG_HOME/opensoc`, default
+/// `~/.config/opensoc`; none without either variable (settings are never read from the
+/// working directory). `$OPENSOC_HOME` does not move it: configuration is not data.
+pub fn config_dir() -> Option<PathBuf> {
+    env_dir("XDG_CONFIG_HOME")
+        .or_else(|| env_dir("HOME").map(|h| h.join(".config")))
+        .map(|d| d.join("opensoc"))
 }
 
 /// The default verdict database, and where it came from.

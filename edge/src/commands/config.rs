@@ -57,11 +57,7 @@ pub fn config_files() -> Vec<PathBuf> {
     if let Some(one) = std::env::var_os("OPENSOC_CONFIG").filter(|v| !v.is_empty()) {
         return vec![PathBuf::from(one)];
     }
-    let user = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .map(|d| d.join("opensoc").join("config.toml"));
+    let user = opensoc::util::home::config_dir().map(|d| d.join("config.toml"));
     std::iter::once(PathBuf::from("/etc/opensoc/config.toml"))
         .chain(user)
         .collect()
