@@ -212,6 +212,8 @@ pub struct Ingest<J: Judge> {
     /// Set when the caller wants to stop (SIGINT/SIGTERM): no further window goes to the
     /// model, and checkpoints stop at the lines of what is left.
     stop: Option<Arc<AtomicBool>>,
+    /// Closed windows wait in `ready` until [`Ingest::store_next`] (see [`Ingest::defer_judging`]).
+    deferred: bool,
     /// The latest plausible log time seen, the clock for closing windows idle in log time
     /// (see [`advance_log_clock`]).
     log_clock: Option<i64>,
@@ -266,6 +268,7 @@ impl<J: Judge> Ingest<J> {
             stored: Vec::new(),
             ready: VecDeque::new(),
             stop: None,
+            deferred: false,
             log_clock: None,
             year: current_year(),
             written: HashMap::new(),
@@ -698,7 +701,7 @@ impl<J: Judge> Ingest<J> {
     /// Stores the windows closed so far, oldest first, until none is left or the stop signal
     /// is set (looked at before each, since each may cost a model call).
     fn store_ready(&mut self) -> Result<(), IngestError> {
-        while !self.stopping() {
+        while !self.stopping() && !self.deferred {
             let Some(w) = self.ready.pop_front() else {
                 break;
             };
@@ -802,10 +805,41 @@ impl<J: Judge> Ingest<J> {
 
     /// Completes every pending record and open window, stores them, and writes checkpoints.
     pub fn flush(&mut self) -> Result<(), IngestError> {
+        self.close_all()?;
+        while self.store_next()? {}
+        self.checkpoint()
+    }
+
+    /// Whether closed windows wait, in the order they closed, instead of being judged as they
+    /// close: a caller that reads a whole upload first then knows how many windows it holds,
+    /// and judges them with [`Ingest::store_next`] behind a true progress bar. The verdicts
+    /// are the same: windows close, and meet the template cache, in the same order.
+    pub fn defer_judging(&mut self, on: bool) {
+        self.deferred = on;
+    }
+
+    /// Completes every pending record and closes every open window without judging them yet;
+    /// returns how many closed windows wait. [`Ingest::store_next`] then judges them one at a
+    /// time, for a caller that reports progress between two model calls.
+    pub fn close_all(&mut self) -> Result<usize, IngestError> {
         self.finish_pending()?;
         self.ready.extend(self.windower.flush());
-        self.store_ready()?;
-        self.checkpoint()
+        Ok(self.ready.len())
+    }
+
+    /// Judges and stores the oldest closed window that waits; false when none waits or the
+    /// stop flag is set.
+    pub fn store_next(&mut self) -> Result<bool, IngestError> {
+        if self.stopping() {
+            return Ok(false);
+        }
+        match self.ready.pop_front() {
+            Some(w) => {
+                self.store_window(w)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Writes every file's checkpoint: its read position, held back to the first line still

@@ -8,9 +8,11 @@
 //! `opensoc_logs::record` (multi-line entries) → `opensoc_logs::logline` (format, entity,
 //! time) → `opensoc_logs::window` (lines of one entity) → `opensoc_logs::template` (masked
 //! signature for the cache) → the analyzer → [`store::sqlite`]; [`ingest`] drives it, exactly
-//! once. [`suite`] runs the scan-level eval suites through the same pipeline.
+//! once. [`suite`] runs the scan-level eval suites through the same pipeline, and [`serve`]
+//! puts a web page and a JSON API over it and over the store.
 
 pub mod ingest;
+pub mod serve;
 pub mod store;
 pub mod suite;
 pub mod tail;

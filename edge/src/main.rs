@@ -129,6 +129,14 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+    /// Serve the web page and its JSON API: analyse an entry or a file, browse the verdict
+    /// store (http://127.0.0.1:8787/ by default).
+    Serve {
+        #[command(flatten)]
+        args: commands::serve::ServeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
     /// List stored verdicts (table, JSON lines or CSV), filtered by time, severity, category,
     /// source; `verdicts inspect ID` shows one in full.
     Verdicts(commands::verdicts::VerdictsArgs),
@@ -206,6 +214,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan { args, model } => commands::scan::run(args, &model.global(typed_model)),
         Command::Watch { args, model } => commands::watch::run(args, &model.global(typed_model)),
+        Command::Serve { args, model } => commands::serve::run(args, &model.global(typed_model)),
         Command::Verdicts(args) => commands::verdicts::run_verdicts(args),
         Command::Report(args) => commands::verdicts::run_report(args),
         Command::Analyze { args, model } => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/cli.rs"]
 mod cli;
-use cli::{opensoc, stored, text};
+use cli::{opensoc, scan_ok, stored, text};
 
 fn run(args: &[&str]) -> Output {
     // The tests share the default model; fetch it once before any run needs it.
@@ -485,16 +485,6 @@ fn logs_dir() -> (tempfile::TempDir, PathBuf) {
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("auth.log"), ACCEPTED).unwrap();
     (dir, logs)
-}
-
-/// `scan --db DB LOGS`, which must neither fail nor find a path it cannot read.
-fn scan_ok(db: &Path, logs: &Path) {
-    let out = run(&["scan", "--db", db.to_str().unwrap(), logs.to_str().unwrap()]);
-    assert!(
-        out.status.code().is_some_and(|c| c < 2),
-        "{}",
-        text(&out.stderr)
-    );
 }
 
 /// Every stored verdict came from the auth log, none from the database's own files.

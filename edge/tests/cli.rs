@@ -138,6 +138,7 @@ fn help_describes_the_commands() {
         [
             "scan",
             "watch",
+            "serve",
             "verdicts",
             "report",
             "analyze",
@@ -156,7 +157,7 @@ fn help_describes_the_commands() {
         assert!(out.status.success(), "{cmd}");
         String::from_utf8(out.stdout).unwrap()
     };
-    for cmd in ["scan", "watch", "analyze", "eval", "bench"] {
+    for cmd in ["scan", "watch", "serve", "analyze", "eval", "bench"] {
         let text = help(cmd);
         assert!(
             text.contains("--model") && text.contains("--no-adapter"),

@@ -542,7 +542,7 @@ fn read_only_open_never_creates_or_migrates() {
     let empty = dir.path().join("empty.db");
     fs::write(&empty, "").expect("write");
     let err = Store::open_read_only(&empty).expect_err("empty");
-    assert!(matches!(err, StoreError::NotOpensoc { .. }), "{err}");
+    assert!(matches!(err, StoreError::NoTables { .. }), "{err}");
     assert_eq!(fs::metadata(&empty).expect("meta").len(), 0);
 
     let text = dir.path().join("notes.txt");

@@ -18,7 +18,7 @@ use opensoc_edge::store::sqlite::{Store, StoredVerdict};
 use opensoc_logs::window::WindowConfig;
 
 use crate::commands::analyze::ModeArgs;
-use crate::commands::verdict_format::{format_time, parse_severity};
+use opensoc_edge::store::export::{format_time, parse_severity, severity_of, verdict_json};
 
 /// The database `given` (`--db`, `$OPENSOC_DB`), else `verdicts.db` in the data directory
 /// (`~/.local/share/opensoc`, see [`default_db`]); when that is an earlier version's history
@@ -201,11 +201,7 @@ pub fn print_findings(
     for stored in verdicts.iter().filter(|v| severity_of(v) >= min) {
         n += 1;
         if json {
-            writeln!(
-                out,
-                "{}",
-                crate::commands::verdict_format::verdict_json(stored)
-            )?;
+            writeln!(out, "{}", verdict_json(stored))?;
         } else {
             let v = &stored.verdict;
             let text = crate::commands::verdict_format::terminal_text;
@@ -229,11 +225,6 @@ pub fn print_findings(
         }
     }
     Ok(n)
-}
-
-/// A stored verdict's severity (the store only holds the four names).
-pub fn severity_of(v: &StoredVerdict) -> Severity {
-    parse_severity(&v.verdict.severity).unwrap_or(Severity::Low)
 }
 
 /// Prints each path that could not be read, with why, on stderr (as log text: escaped).

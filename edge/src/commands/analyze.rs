@@ -153,7 +153,7 @@ fn analyze_on<M: LanguageModel>(
 /// window ([`opensoc_logs::window::folded`]): a pasted burst of 30 failures then fits the
 /// model's budget whole, the way the model was trained to read it. An entry that is not
 /// UTF-8 is left as it is, for the analyzer's own cleaning.
-fn fold_entry(raw: Vec<u8>) -> Vec<u8> {
+pub(crate) fn fold_entry(raw: Vec<u8>) -> Vec<u8> {
     match std::str::from_utf8(&raw) {
         // One line too: a line that starts like a count marker gets `[×1]`, so that its
         // text cannot pass for a count of records.
@@ -229,7 +229,7 @@ fn human(a: &Analysis, color: bool) -> String {
 }
 
 /// The analysis as one JSON object: the verdict's fields and how it was made.
-fn analysis_json(a: &Analysis, backend: &str, adapter: &str) -> serde_json::Value {
+pub(crate) fn analysis_json(a: &Analysis, backend: &str, adapter: &str) -> serde_json::Value {
     let mut v = match &a.verdict {
         Some(verdict) => {
             let mut v = serde_json::to_value(verdict).unwrap_or_else(|_| json!({}));

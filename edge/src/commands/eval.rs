@@ -27,8 +27,8 @@ use serde_json::json;
 use crate::commands::agent::ModelJudge;
 use crate::commands::analyze::ModeArgs;
 use crate::commands::loaded_model::{LoadedModel, BACKENDS};
-use crate::commands::verdict_format::parse_severity;
 use crate::Global;
+use opensoc_edge::store::export::parse_severity;
 
 /// Arguments of `opensoc eval`.
 #[derive(Debug, Args)]

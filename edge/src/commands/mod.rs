@@ -13,6 +13,7 @@ pub mod loaded_model;
 pub mod model;
 pub mod parity;
 pub mod scan;
+pub mod serve;
 pub mod verdict_format;
 pub mod verdicts;
 pub mod watch;

@@ -13,9 +13,10 @@ use opensoc_edge::ingest::{Ingest, IngestStats, SCAN_CHUNK_LINES};
 use opensoc_edge::store::sqlite::StoredVerdict;
 use serde_json::json;
 
-use crate::commands::agent::{print_findings, severity_of, stop_flag, AgentArgs, ModelJudge};
+use crate::commands::agent::{print_findings, stop_flag, AgentArgs, ModelJudge};
 use crate::commands::loaded_model::LoadedModel;
 use crate::Global;
+use opensoc_edge::store::export::{severity_of, verdict_json};
 
 /// Findings listed at the end of a scan, at most; the rest are counted, and `opensoc verdicts`
 /// lists them all. Keeping every stored verdict for this list until the end would make a
@@ -199,7 +200,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "by_severity": severity_counts(&stats),
             "records_by_format": stats.records_by_format,
             "min_severity": a.min_severity.as_str(),
-            "findings": listed.iter().map(crate::commands::verdict_format::verdict_json).collect::<Vec<_>>(),
+            "findings": listed.iter().map(verdict_json).collect::<Vec<_>>(),
             "findings_total": findings.total(),
             "findings_not_listed": findings.left_out(),
             "problems": problems.iter().map(|p| json!({"path": p.path, "message": p.message})).collect::<Vec<_>>(),

@@ -8,7 +8,6 @@
 //! spreadsheets: every severity unless `--min-severity`, nothing on stderr, and the limit is the
 //! one `--help` states.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,12 +17,14 @@ use clap::{Args, Subcommand};
 use opensoc::task::taxonomy::taxonomy;
 use opensoc::task::verdict::{technique_text, Severity};
 use opensoc_edge::ingest::unix_now;
+use opensoc_edge::store::export::{
+    csv_row, format_time, inspect_json, parse_severity, verdict_json, FilterText, CSV_HEADER,
+};
+use opensoc_edge::store::report::Report;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict, VerdictFilter, MAX_INPUT};
-use serde_json::json;
 
 use crate::commands::verdict_format::{
-    csv_row, format_time, parse_severity, parse_time, severity_sgr, short_recommendation,
-    stdout_wants_color, styled_table, table, terminal_text, verdict_json, CSV_HEADER,
+    severity_sgr, short_recommendation, stdout_wants_color, styled_table, table, terminal_text,
 };
 
 /// The severity the table starts at when `--min-severity` is not given, as `scan` prints findings.
@@ -65,20 +66,14 @@ impl FilterArgs {
     }
 
     fn filter(&self, limit: Option<usize>) -> anyhow::Result<VerdictFilter> {
-        let now = unix_now();
-        let time = |s: &Option<String>| -> anyhow::Result<Option<i64>> {
-            s.as_deref()
-                .map(|s| parse_time(s, now).map_err(anyhow::Error::msg))
-                .transpose()
-        };
-        Ok(VerdictFilter {
-            since: time(&self.since)?,
-            until: time(&self.until)?,
-            min_severity: self.min_severity.map(|s| s.as_str().to_string()),
+        let text = FilterText {
+            since: self.since.clone(),
+            until: self.until.clone(),
+            min_severity: self.min_severity,
             category: self.category.clone(),
             source: self.source.clone(),
-            limit,
-        })
+        };
+        text.filter(limit, unix_now()).map_err(anyhow::Error::msg)
     }
 }
 
@@ -291,22 +286,17 @@ fn run_inspect(filter: &FilterArgs, args: &InspectArgs) -> anyhow::Result<ExitCo
             terminal_text(&store.path().display().to_string())
         );
     };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", inspect_json(&store, &stored)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let spans = store
         .verdict_spans(stored.id)
         .context("reading where the verdict was read from")?;
-    let v = &stored.verdict;
-    let technique_name = taxonomy().technique(&v.technique).map(|t| t.name.clone());
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let mut j = verdict_json(&stored);
-        j["mitre_technique_name"] = json!(technique_name);
-        j["read_from"] = spans
-            .iter()
-            .map(|(path, s)| json!({"path": path, "start": s.start, "end": s.end}))
-            .collect();
-        writeln!(out, "{j}")?;
-        return Ok(ExitCode::SUCCESS);
-    }
+    let technique_name = taxonomy()
+        .technique(&stored.verdict.technique)
+        .map(|t| t.name.clone());
     let color = stdout_wants_color();
     write!(
         out,
@@ -422,111 +412,53 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", r.json())?;
     } else {
-        write!(out, "{}", r.text())?;
+        write!(out, "{}", report_text(&r))?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The aggregates `report` shows.
-struct Report {
-    total: usize,
-    by_severity: BTreeMap<Severity, usize>,
-    by_category: Vec<(String, usize)>,
-    /// Entity, findings (MEDIUM and above), worst severity.
-    top_sources: Vec<(String, usize, Severity)>,
-    /// Day (UTC), windows, findings.
-    timeline: Vec<(String, usize, usize)>,
-}
-
-impl Report {
-    fn of(verdicts: &[StoredVerdict], top: usize) -> Report {
-        let mut by_severity = BTreeMap::new();
-        let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
-        let mut sources: BTreeMap<String, (usize, Severity)> = BTreeMap::new();
-        let mut days: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        for v in verdicts.iter().map(|stored| &stored.verdict) {
-            let sev = parse_severity(&v.severity).unwrap_or(Severity::Low);
-            *by_severity.entry(sev).or_insert(0) += 1;
-            *by_category.entry(v.category.clone()).or_insert(0) += 1;
-            let finding = sev >= Severity::Medium;
-            if finding {
-                let e = sources
-                    .entry(v.entity.clone().unwrap_or_else(|| v.source.clone()))
-                    .or_insert((0, sev));
-                e.0 += 1;
-                e.1 = e.1.max(sev);
-            }
-            let day = format_time(v.first_time.unwrap_or(v.created_at))[..10].to_string();
-            let d = days.entry(day).or_insert((0, 0));
-            d.0 += 1;
-            d.1 += usize::from(finding);
-        }
-        let mut by_category: Vec<_> = by_category.into_iter().collect();
-        by_category.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let mut top_sources: Vec<_> = sources.into_iter().map(|(k, (n, s))| (k, n, s)).collect();
-        top_sources.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
-        top_sources.truncate(top);
-        Report {
-            total: verdicts.len(),
-            by_severity,
-            by_category,
-            top_sources,
-            timeline: days.into_iter().map(|(d, (w, f))| (d, w, f)).collect(),
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        json!({
-            "verdicts": self.total,
-            "by_severity": Severity::ALL.iter().map(|s| (s.as_str().to_string(), json!(self.by_severity.get(s).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
-            "by_category": self.by_category.iter().map(|(c, n)| json!({"category": c, "verdicts": n})).collect::<Vec<_>>(),
-            "top_sources": self.top_sources.iter().map(|(e, n, s)| json!({"source": e, "findings": n, "worst": s.as_str()})).collect::<Vec<_>>(),
-            "timeline": self.timeline.iter().map(|(d, w, f)| json!({"day": d, "verdicts": w, "findings": f})).collect::<Vec<_>>(),
+/// The report as text tables for a terminal.
+fn report_text(r: &Report) -> String {
+    let mut s = format!("{} verdicts\n\nby severity\n", r.total);
+    let rows: Vec<Vec<String>> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|sev| {
+            vec![
+                sev.to_string(),
+                r.by_severity.get(sev).copied().unwrap_or(0).to_string(),
+            ]
         })
-    }
-
-    fn text(&self) -> String {
-        let mut s = format!("{} verdicts\n\nby severity\n", self.total);
-        let rows: Vec<Vec<String>> = Severity::ALL
-            .iter()
-            .rev()
-            .map(|sev| {
-                vec![
-                    sev.to_string(),
-                    self.by_severity.get(sev).copied().unwrap_or(0).to_string(),
-                ]
-            })
-            .collect();
-        s += &table(&["severity", "verdicts"], &rows);
-        s += "\nby category\n";
-        let rows: Vec<Vec<String>> = self
-            .by_category
-            .iter()
-            .map(|(c, n)| vec![c.clone(), n.to_string()])
-            .collect();
-        s += &table(&["category", "verdicts"], &rows);
-        s += "\ntop sources of findings (MEDIUM and above)\n";
-        let rows: Vec<Vec<String>> = self
-            .top_sources
-            .iter()
-            .map(|(e, n, sev)| vec![e.clone(), n.to_string(), sev.to_string()])
-            .collect();
-        s += &table(&["source", "findings", "worst"], &rows);
-        s += "\ntimeline (UTC days)\n";
-        let peak = self.timeline.iter().map(|t| t.2).max().unwrap_or(0).max(1);
-        let rows: Vec<Vec<String>> = self
-            .timeline
-            .iter()
-            .map(|(d, w, f)| {
-                vec![
-                    d.clone(),
-                    w.to_string(),
-                    f.to_string(),
-                    "#".repeat((f * 40).div_ceil(peak)),
-                ]
-            })
-            .collect();
-        s += &table(&["day", "verdicts", "findings", ""], &rows);
-        s
-    }
+        .collect();
+    s += &table(&["severity", "verdicts"], &rows);
+    s += "\nby category\n";
+    let rows: Vec<Vec<String>> = r
+        .by_category
+        .iter()
+        .map(|(c, n)| vec![c.clone(), n.to_string()])
+        .collect();
+    s += &table(&["category", "verdicts"], &rows);
+    s += "\ntop sources of findings (MEDIUM and above)\n";
+    let rows: Vec<Vec<String>> = r
+        .top_sources
+        .iter()
+        .map(|(e, n, sev)| vec![e.clone(), n.to_string(), sev.to_string()])
+        .collect();
+    s += &table(&["source", "findings", "worst"], &rows);
+    s += "\ntimeline (UTC days)\n";
+    let peak = r.timeline.iter().map(|t| t.2).max().unwrap_or(0).max(1);
+    let rows: Vec<Vec<String>> = r
+        .timeline
+        .iter()
+        .map(|(d, w, f)| {
+            vec![
+                d.clone(),
+                w.to_string(),
+                f.to_string(),
+                "#".repeat((f * 40).div_ceil(peak)),
+            ]
+        })
+        .collect();
+    s += &table(&["day", "verdicts", "findings", ""], &rows);
+    s
 }

@@ -128,6 +128,14 @@ pub enum StoreError {
         /// What gave it away.
         reason: String,
     },
+    /// The file has no tables yet: an agent that has just created it has not written its
+    /// schema, or it is an empty file of something else. A reader may take it for an empty
+    /// store; nothing writes to it without opening it with [`Store::open`].
+    #[error("{path} is not an opensoc database: it has no tables")]
+    NoTables {
+        /// The file.
+        path: PathBuf,
+    },
     /// The database was written by a newer opensoc.
     #[error("database {path} has schema version {found}, newer than this opensoc understands ({supported}); upgrade opensoc")]
     NewerSchema {
@@ -484,6 +492,21 @@ impl Store {
         Ok(store)
     }
 
+    /// A database in memory, gone when the store is dropped: the web page's uploads are
+    /// windowed and judged through the same pipeline as `scan`, without touching the disk.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn =
+            Connection::open_in_memory().map_err(|e| sqlite_error(&path, "cannot open", e))?;
+        let mut store = Store { conn, path };
+        store
+            .conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(|e| store.err("cannot enable foreign keys", e))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
     /// Opens an existing database for reading only: never creates or migrates.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
@@ -506,9 +529,8 @@ impl Store {
             .map_err(|e| sqlite_error(path, "cannot set the busy timeout", e))?;
         let version = store.check_schema()?;
         if version == 0 {
-            return Err(StoreError::NotOpensoc {
+            return Err(StoreError::NoTables {
                 path: path.to_path_buf(),
-                reason: "it has no tables".to_string(),
             });
         }
         if version < SCHEMA_VERSION {
@@ -894,6 +916,28 @@ impl Store {
             .map_err(|e| self.err("cannot read verdicts", e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), verdict_from_row)
+            .map_err(|e| self.err("cannot read verdicts", e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err("cannot read verdicts", e))
+    }
+
+    /// Verdicts stored after verdict `after` (ids grow as verdicts are stored), oldest first,
+    /// at most `limit`: what a live view has not shown yet.
+    pub fn verdicts_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredVerdict>, StoreError> {
+        let sql = format!(
+            "SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id > ?1 ORDER BY v.id LIMIT ?2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| self.err("cannot read verdicts", e))?;
+        let rows = stmt
+            .query_map(params![after, limit], verdict_from_row)
             .map_err(|e| self.err("cannot read verdicts", e))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err("cannot read verdicts", e))

@@ -52,3 +52,19 @@ pub fn stand_in_verdict() -> opensoc::task::verdict::Verdict {
         recommendation: "none".into(),
     }
 }
+
+/// `opensoc scan --db DB LOG`, which must neither fail nor find a path it cannot read (exit 0
+/// or 1: no findings or some).
+pub fn scan_ok(db: &Path, log: &Path) {
+    let out = opensoc()
+        .args(["scan", "--db"])
+        .arg(db)
+        .arg(log)
+        .output()
+        .expect("run opensoc scan");
+    assert!(
+        out.status.code().is_some_and(|c| c < 2),
+        "{}",
+        text(&out.stderr)
+    );
+}
