@@ -644,3 +644,29 @@ fn twenty_clients_at_once_while_watch_writes_the_same_database() {
     let _ = watch.kill();
     let _ = watch.wait();
 }
+
+#[test]
+fn a_client_past_the_rate_limit_is_told_to_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("v.db"), &["--rate-limit", "5"]);
+    let c = client();
+    let url = format!("{}/api/status", server.url);
+    for i in 0..5 {
+        let (s, b) = call(&c, "GET", &url, &[], None);
+        assert_eq!(s, 200, "request {i}: {b}");
+    }
+    let mut r = c.get(&url).call().unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "60");
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many requests"),
+        "{body}"
+    );
+    // The page itself is counted too: a flood cannot go around the limit through it.
+    let (s, _) = call(&c, "GET", &format!("{}/", server.url), &[], None);
+    assert_eq!(s, 429);
+}
