@@ -110,6 +110,9 @@ pub struct Facts {
     pub ports: Counted,
     /// Known-exploited requests, each with the first line that carried it.
     pub exploits: Vec<(words::Exploit, String)>,
+    /// Requests carrying a shell command (`;cat /etc/passwd`, `$(id)`), each as the command
+    /// and its request.
+    pub shell_commands: Vec<String>,
     /// Requests for secret files, admin interfaces or other hosts (open-proxy tests), each
     /// with its request and how many log lines made it.
     pub probes: Vec<(words::Probe, String, usize)>,
@@ -422,6 +425,16 @@ impl Facts {
         if let Some(c) = request {
             if words::is_login_request(&c[1], &c[2]) || &c[3] == "401" {
                 self.web_logins.add(&source(), n);
+            }
+            if let Some(command) = words::shell_command(&c[2]) {
+                if self.shell_commands.len() < 3 {
+                    self.shell_commands.push(format!(
+                        "\"{}\" in {} {}",
+                        excerpt(&command, 40),
+                        &c[1],
+                        excerpt(&c[2], 100)
+                    ));
+                }
             }
             if let Some(probe) = words::probe(&c[1], &c[2]) {
                 self.probes

@@ -113,6 +113,14 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
         );
     }
 
+    if let Some(request) = f.shell_commands.first().filter(|_| cfg.signatures) {
+        add(
+            "OS Command Injection Attempt",
+            Severity::High,
+            format!("shell command {request}"),
+        );
+    }
+
     // Brute force: the most failures by one client, web logins counted apart.
     let failures = f.auth_failures.items().first().cloned();
     let web = f.web_logins.items().first().cloned();
@@ -491,6 +499,14 @@ mod tests {
             ("Known Exploit Probe", Severity::High)
         );
         assert!(fl.reason.contains("CVE-2017-9841"), "{}", fl.reason);
+        let shell = "203.0.113.9 - - [05/Mar/2025:10:00:01 +0000] \"GET /ping.php?host=1.1.1.1%3Bcat%20/etc/passwd HTTP/1.1\" 200 12 \"-\" \"Mozilla/5.0\"";
+        let fl = floor(&facts(shell), &cfg).expect("a floor");
+        assert_eq!(
+            (fl.label, fl.severity),
+            ("OS Command Injection Attempt", Severity::High)
+        );
+        assert!(fl.reason.contains("cat /etc/passwd"), "{}", fl.reason);
+        assert!(floor(&facts(shell), &FloorConfig::OFF).is_none());
         let scan: Vec<String> = (20..35)
             .map(|p| format!("kernel: [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.9 DST=192.0.2.1 PROTO=TCP SPT=4444 DPT={p}"))
             .collect();

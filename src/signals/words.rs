@@ -509,6 +509,46 @@ pub fn field_injection_syntax(value: &str) -> bool {
     FIELD_SYNTAX.is_match(&decode(value).to_ascii_lowercase())
 }
 
+static SHELL_COMMAND: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        // A command after a shell separator or inside a substitution: `;id`, `|cat /etc/x`,
+        // `&&whoami`, a newline, `` `uname` ``, `$(sleep 5)`, `${IFS}`, `{cat,/etc/x}`.
+        r"(?:(?:;|\|\|?|&&|\n|`|\$\(|\$\{ifs\}|\{)\s*(?:(?:/usr)?/s?bin/)?",
+        r"(?:id|whoami|uname|cat|ls|pwd|wget|curl|nc|ncat|netcat|bash|sh|zsh|dash|ping|",
+        r"nslookup|dig|sleep|echo|rm|chmod|python[23]?|perl|ruby|php|powershell|cmd|ifconfig|",
+        r"ipconfig|systeminfo|ps|env|printenv|tftp|telnet|busybox|base64|nohup|crontab|",
+        r"useradd|hostname|net|type|dir|find|awk|head|tail|more|less|touch|xterm)",
+        // … followed by an argument or the end, never by `=` (`;id=3` is a parameter).
+        r"(?:$|[\s;|&<>'\x22`),+]|\$\{ifs\})",
+        // A parameter whose whole value is a command line: a command, its switches, then a
+        // path (`?f=cat /etc/passwd`, `?x=ls -la /`), globbed paths included (`/[e]tc`).
+        r"|[?&=](?:cat|ls|id|uname|wget|curl|nc|ncat|bash|sh|ping|rm|chmod|python[23]?|perl|",
+        r"php|echo|tftp|busybox|more|head|tail|find)\s+(?:-[a-z]+\s+)*[/~$\[]",
+        // A shell named outright, or Windows' command interpreters with their switches.
+        r"|/bin/(?:ba|z|k|da)?sh\b|\bcmd(?:\.exe)?\s*/c\b|\bpowershell(?:\.exe)?\s+-",
+        r")",
+    ))
+    .expect("shell command pattern compiles")
+});
+
+/// The shell command a request target carries in its query or path (decoded, twice, as
+/// attackers double-encode): a command after a separator or in a substitution, or a shell
+/// named outright. Ordinary requests have none: `;` and `|` in a query are rare, and never
+/// followed by a command name and its argument.
+pub fn shell_command(target: &str) -> Option<String> {
+    let decoded = decode(target).to_ascii_lowercase();
+    // The command line from its separator to the end of its parameter, for the evidence.
+    SHELL_COMMAND.find(&decoded).map(|m| {
+        let rest = &decoded[m.start()..];
+        let line = rest.split(['&', '#']).next().unwrap_or(rest);
+        line.trim_start_matches(['?', '='])
+            .trim()
+            .chars()
+            .take(60)
+            .collect()
+    })
+}
+
 /// The scanner a user agent names.
 pub fn scanner_agent(agent: &str) -> Option<String> {
     SCANNER_AGENT.find(agent).map(|m| m.as_str().to_string())
@@ -517,6 +557,41 @@ pub fn scanner_agent(agent: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_commands_in_requests_are_found_and_ordinary_queries_are_not() {
+        for attack in [
+            "/ping.php?host=127.0.0.1;cat+/etc/passwd",
+            "/cgi-bin/test?x=1|id",
+            "/run?cmd=a%26%26whoami",
+            "/q?a=%60uname%20-a%60",
+            "/q?a=$(sleep%205)",
+            "/q?a=x;${IFS}cat${IFS}/etc/hosts",
+            "/q?a={cat,/etc/passwd}",
+            "/q?a=1%250Aid",
+            "/x?f=/bin/bash+-i",
+            "/x?c=cmd.exe+/c+dir",
+            "/x?c=powershell+-enc+SQBFAFgA",
+            "/get?f=cat%20%2F%5Be%5Dtc%2Fpasswd",
+            "/get?x=ls+-la+/var/www",
+        ] {
+            assert!(shell_command(attack).is_some(), "{attack}");
+        }
+        for ordinary in [
+            "/search?q=opening+hours&id=2",
+            "/page;jsessionid=ABC123?id=3",
+            "/q?a=cats;dogs&b=one|two",
+            "/products?sort=price|desc",
+            "/api/v1/items?ids=1;2;3",
+            "/docs/echo-server.html",
+            "/q?filter={name:ls}",
+            "/blog/2024/how-to-use-cat-and-ls",
+            "/search?q=cat+food&page=2",
+            "/search?q=ls+vs+dir",
+        ] {
+            assert_eq!(shell_command(ordinary), None, "{ordinary}");
+        }
+    }
 
     #[test]
     fn auth_failures_of_many_services() {
