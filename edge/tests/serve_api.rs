@@ -218,11 +218,26 @@ fn an_uploaded_log_gets_the_verdicts_scan_stores_for_it() {
 #[test]
 fn a_cancelled_upload_stops_before_its_last_window() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("v.db"), &[]);
+    let mut server = Server::start(&dir.path().join("v.db"), &[]);
     let log = std::fs::read(samples().join("access.log")).unwrap();
     let (status, answer) = upload(&server, "access.log", &log, &[]);
     assert_eq!(status, 202, "{answer}");
     let id = json(&answer)["id"].as_str().unwrap().to_string();
+    // A reader that goes away mid-stream (a page closed) ends its connection, not the server:
+    // the next event written to it fails with EPIPE instead of a fatal SIGPIPE.
+    {
+        let mut r = client()
+            .get(format!("{}/api/batch/{id}/events", server.url))
+            .call()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(r.body_mut().as_reader()),
+            &mut line,
+        )
+        .unwrap();
+        assert!(line.starts_with("event: "), "{line}");
+    }
     // Followed as the page follows it; cancelled once the first verdict is in.
     let mut r = client()
         .get(format!("{}/api/batch/{id}/events", server.url))
@@ -256,6 +271,7 @@ fn a_cancelled_upload_stops_before_its_last_window() {
     }
     let (kind, summary) = last;
     assert_eq!(kind, "cancelled", "{summary}");
+    assert!(server.alive(), "a reader that left killed the server");
     let done = summary["windows"].as_u64().unwrap();
     assert!(
         done >= 1 && done < summary["total_windows"].as_u64().unwrap(),

@@ -59,6 +59,14 @@ pub struct ServeArgs {
 
 /// Serves until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    // The binary lets SIGPIPE end it, so that `opensoc verdicts | head` stops quietly. A
+    // server writes to sockets that clients close at any time (a page closed while its live
+    // view is open): there the signal would kill the process, so it is ignored and the write
+    // fails with EPIPE, which ends only that connection.
+    // SAFETY: called before this command starts any thread; it only sets a disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
     let opts = args.mode.options()?;
     let db = crate::commands::agent::db_path(args.db.as_deref());
     let mut config = ServeConfig {
