@@ -551,7 +551,8 @@ fn a_server_without_a_token_answers_only_to_its_own_names_and_loopback() {
     );
 }
 
-/// Appends `n` failed sshd logins from one address to `path`.
+/// Appends `n` failed sshd logins to `path`, each line in one write: clients append at the
+/// same time, and `writeln!` on a file writes a line in several pieces that interleave.
 fn append_failures(path: &Path, from: usize, n: usize) {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -559,16 +560,15 @@ fn append_failures(path: &Path, from: usize, n: usize) {
         .open(path)
         .unwrap();
     for i in from..from + n {
-        writeln!(
-            f,
-            "Nov 27 10:{:02}:{:02} web sshd[{}]: Failed password for root from 203.0.113.{} port 4{:04} ssh2",
+        let line = format!(
+            "Nov 27 10:{:02}:{:02} web sshd[{}]: Failed password for root from 203.0.113.{} port 4{:04} ssh2\n",
             i / 60 % 60,
             i % 60,
             4000 + i,
             1 + i % 3,
             i
-        )
-        .unwrap();
+        );
+        f.write_all(line.as_bytes()).unwrap();
     }
 }
 
