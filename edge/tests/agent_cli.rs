@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/cli.rs"]
 mod cli;
-use cli::{opensoc, scan_ok, stored, text};
+use cli::{append_lines, opensoc, scan_ok, stored, text};
 
 fn run(args: &[&str]) -> Output {
     // The tests share the default model; fetch it once before any run needs it.
@@ -352,21 +352,17 @@ fn wait_for_verdicts(db: &Path, n: usize, child: &mut Child) {
 
 /// An access log of `n` windows, each a different client making one request.
 fn write_requests(path: &Path, from: usize, n: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for i in from..from + n {
-        writeln!(
-            f,
-            "10.1.{}.{} - - [27/Nov/2026:10:{:02}:00 +0000] \"GET /item/{i} HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"",
-            i / 200,
-            i % 200 + 1,
-            i % 60
-        )
-        .unwrap();
-    }
+    append_lines(
+        path,
+        (from..from + n).map(|i| {
+            format!(
+                "10.1.{}.{} - - [27/Nov/2026:10:{:02}:00 +0000] \"GET /item/{i} HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"",
+                i / 200,
+                i % 200 + 1,
+                i % 60
+            )
+        }),
+    );
 }
 
 fn watch(db: &Path, logs: &Path) -> Child {

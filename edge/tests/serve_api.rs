@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 mod cli;
 #[path = "common/serve.rs"]
 mod serve;
-use cli::{opensoc, scan_ok, stored, text};
+use cli::{append_lines, opensoc, scan_ok, stored, text};
 use serde_json::Value;
 use serve::Server;
 
@@ -551,25 +551,22 @@ fn a_server_without_a_token_answers_only_to_its_own_names_and_loopback() {
     );
 }
 
-/// Appends `n` failed sshd logins to `path`, each line in one write: clients append at the
-/// same time, and `writeln!` on a file writes a line in several pieces that interleave.
+/// Appends `n` failed sshd logins to `path` (clients append at the same time: each line is
+/// written whole).
 fn append_failures(path: &Path, from: usize, n: usize) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
-    for i in from..from + n {
-        let line = format!(
-            "Nov 27 10:{:02}:{:02} web sshd[{}]: Failed password for root from 203.0.113.{} port 4{:04} ssh2\n",
-            i / 60 % 60,
-            i % 60,
-            4000 + i,
-            1 + i % 3,
-            i
-        );
-        f.write_all(line.as_bytes()).unwrap();
-    }
+    append_lines(
+        path,
+        (from..from + n).map(|i| {
+            format!(
+                "Nov 27 10:{:02}:{:02} web sshd[{}]: Failed password for root from 203.0.113.{} port 4{:04} ssh2",
+                i / 60 % 60,
+                i % 60,
+                4000 + i,
+                1 + i % 3,
+                i
+            )
+        }),
+    );
 }
 
 #[test]

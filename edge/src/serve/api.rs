@@ -112,7 +112,7 @@ async fn login(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return rejected(&e.status(), &e.body_text()),
+        Err(e) => return error(e.status(), &e.body_text()),
     };
     match state.guard.login(peer.ip(), &body.token) {
         Login::Right => {
@@ -128,11 +128,6 @@ async fn login(
             "too many wrong tokens from this address; try again in a minute",
         ),
     }
-}
-
-/// A request axum's extractors refused (malformed JSON, a body over the limit), as JSON.
-fn rejected(status: &StatusCode, text: &str) -> Response {
-    error(*status, text)
 }
 
 #[derive(Deserialize)]
@@ -168,7 +163,7 @@ async fn analyze(
 ) -> Response {
     let Json(body) = match body {
         Ok(b) => b,
-        Err(e) => return rejected(&e.status(), &e.body_text()),
+        Err(e) => return error(e.status(), &e.body_text()),
     };
     let mode = match parse_mode(body.mode.as_deref()) {
         Ok(m) => m,
@@ -212,7 +207,7 @@ async fn batch(
 ) -> Response {
     let Query(q) = match query {
         Ok(q) => q,
-        Err(e) => return rejected(&e.status(), &e.body_text()),
+        Err(e) => return error(e.status(), &e.body_text()),
     };
     let mode = match parse_mode(q.mode.as_deref()) {
         Ok(m) => m,

@@ -68,3 +68,18 @@ pub fn scan_ok(db: &Path, log: &Path) {
         text(&out.stderr)
     );
 }
+
+/// Appends `lines` to `path` (created if missing), each line with its newline in one write,
+/// so that lines appended by several threads at once never interleave.
+pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open the log for appending");
+    for line in lines {
+        f.write_all(format!("{line}\n").as_bytes())
+            .expect("append a line");
+    }
+}
