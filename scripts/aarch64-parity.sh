@@ -17,16 +17,19 @@ cd "$(dirname "$0")/.."
 N="${1:-5}"
 DATA="${OPENSOC_DATA:-../shared/data}/opensoc-ai/soc_eval.json"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-ARM_BIN="$TARGET_DIR/aarch64-unknown-linux-gnu/release/opensoc"
-X86_BIN="$TARGET_DIR/debug/opensoc"
+PROFILE="${PROFILE:-release}"
+ARM_BIN="$TARGET_DIR/aarch64-unknown-linux-gnu/$PROFILE/opensoc"
 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu "${QEMU_CPU:-max}")
 
 [ -f "$DATA" ] || { echo "error: no eval set at $DATA (set OPENSOC_DATA)" >&2; exit 2; }
 [ -x "$ARM_BIN" ] || { echo "error: $ARM_BIN not built (scripts/build-aarch64.sh)" >&2; exit 2; }
 command -v qemu-aarch64 >/dev/null || { echo "error: qemu-aarch64 missing (apt-get install qemu-user)" >&2; exit 2; }
-# The x86-64 side: the binary as users build it (a no-op after scripts/test.sh, which builds it
-# first).
-cargo build -q -p opensoc-edge
+# The x86-64 side: X86_BIN when given (CI passes the test build's), otherwise the binary as
+# users build it.
+if [ -z "${X86_BIN:-}" ]; then
+  X86_BIN="$TARGET_DIR/debug/opensoc"
+  cargo build -q -p opensoc-edge
+fi
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"
 else

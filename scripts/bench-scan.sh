@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sizes a machine for `opensoc scan`: scans the given log files once into a fresh database and
 # prints lines per second, windows, model calls (and per 1,000 lines), template-cache hits,
-# wall time and peak RSS. Every run starts from an empty database, so runs are comparable.
+# wall time, peak RSS and the database's size per byte of log. Every run starts from an empty
+# database, so runs are comparable.
 #
 #   scripts/bench-scan.sh [--runs N] FILE...     (extra scan options: SCAN_ARGS="--fast")
 #
@@ -32,13 +33,20 @@ for i in $(seq 1 "$runs"); do
   /usr/bin/time -f "%M" -o "$work/rss" "$BIN" scan --json --db "$work/db" ${SCAN_ARGS:-} "$@" \
     >"$work/out.json" || [ $? = 1 ] # 1: findings, not an error
   end=$(date +%s.%N)
-  python3 - "$work/out.json" "$start" "$end" "$work/rss" >>"$work/runs.jsonl" <<'EOF'
+  # The database once the scan has exited (SQLite has folded its write-ahead log into it).
+  db_bytes=0
+  for f in "$work"/db "$work"/db-wal; do
+    [ -f "$f" ] && db_bytes=$((db_bytes + $(stat -c %s "$f")))
+  done
+  python3 - "$work/out.json" "$start" "$end" "$work/rss" "$db_bytes" >>"$work/runs.jsonl" <<'EOF'
 import json, sys
 out = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 wall = float(sys.argv[3]) - float(sys.argv[2])
 rss_kb = int(open(sys.argv[4]).read().split()[-1])
-print(json.dumps({"lines": out["lines"], "windows": out["windows"], "model_calls": out["model_calls"],
-                  "cache_hits": out["cache_hits"], "wall_s": wall, "peak_rss_mb": rss_kb / 1024}))
+print(json.dumps({"lines": out["lines"], "bytes": out["bytes"], "windows": out["windows"],
+                  "model_calls": out["model_calls"], "cache_hits": out["cache_hits"],
+                  "copies": out.get("benign_copies", 0), "db_bytes": int(sys.argv[5]),
+                  "wall_s": wall, "peak_rss_mb": rss_kb / 1024}))
 EOF
 done
 python3 - "$work/runs.jsonl" "$BIN" "$#" <<'EOF'
@@ -52,4 +60,7 @@ print(f"files         {sys.argv[3]}, {lines} lines, {rows[0]['windows']} windows
 print(f"model calls   {calls:.0f} ({1000 * calls / max(lines, 1):.1f} per 1,000 lines), cache hits {med('cache_hits'):.0f}")
 print(f"wall          {wall:.1f} s (median of {len(rows)}), {lines / wall:.1f} lines/s")
 print(f"peak RSS      {med('peak_rss_mb'):.0f} MB")
+log_bytes, db_bytes = rows[0]["bytes"], rows[0]["db_bytes"]
+print(f"database      {db_bytes} bytes for {log_bytes} bytes of log ({db_bytes / max(log_bytes, 1):.3f} per byte); "
+      f"{rows[0]['copies']} benign windows counted, not stored")
 EOF

@@ -20,9 +20,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-50}"
 DATA="${OPENSOC_DATA:-../shared/data}/opensoc-ai/soc_eval.json"
-BIN="${CARGO_TARGET_DIR:-target}/debug/opensoc"
 [ -f "$DATA" ] || { echo "error: no eval set at $DATA (set OPENSOC_DATA)" >&2; exit 2; }
-cargo build -q -p opensoc-edge
+# BIN names a binary already built (CI passes the test build's); otherwise it is built here.
+if [ -z "${BIN:-}" ]; then
+  BIN="${CARGO_TARGET_DIR:-target}/debug/opensoc"
+  cargo build -q -p opensoc-edge
+fi
 if [ -n "${OUT:-}" ]; then
   mkdir -p "$OUT"
 else

@@ -21,10 +21,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use opensoc::analyze::facts::Facts;
 use opensoc::analyze::floors::{self, Floor};
 use opensoc::task::prompt::clean_log;
-use opensoc::task::taxonomy::taxonomy;
+use opensoc::task::taxonomy::{taxonomy, BENIGN_CATEGORY};
 use opensoc::task::verdict::{Severity, Verdict};
 
-use crate::store::sqlite::{HeldRecord, NewVerdict, Span, Store, StoreError, StoredVerdict};
+use crate::store::sqlite::{
+    CopyWindow, HeldRecord, NewVerdict, Span, Store, StoreError, StoredVerdict,
+};
 use crate::tail::discover::{discover, LogFile};
 use crate::tail::identity::{identify, resolve, Fingerprint, Identity, Known};
 use crate::tail::line_reader::{LineReader, ReadError};
@@ -100,6 +102,12 @@ pub struct IngestConfig {
     /// SQLite and the run lock keep beside it (a scan of the directory that holds them would
     /// otherwise judge its own pages, and grow them while it reads).
     pub exclude: Vec<PathBuf>,
+    /// A benign window answered from the template cache is counted on the verdict it copies
+    /// ([`Store::count_copy`]) rather than stored as a row: the database then grows with the
+    /// findings and the templates, not with the traffic (a flood of one-line windows made it
+    /// six times the size of its log). Off where every window's row is shown (the web page's
+    /// uploads) or scored (the suites).
+    pub count_benign_copies: bool,
 }
 
 impl Default for IngestConfig {
@@ -109,6 +117,7 @@ impl Default for IngestConfig {
             use_cache: true,
             partial_line_after: Duration::from_secs(60),
             exclude: Vec::new(),
+            count_benign_copies: true,
         }
     }
 }
@@ -132,8 +141,11 @@ pub struct IngestStats {
     pub skipped_lines: u64,
     /// Lines longer than [`crate::tail::line_reader::MAX_LINE`], skipped: not analysed.
     pub cut_lines: u64,
-    /// Windows stored.
+    /// Windows judged and committed: stored as verdicts, or counted as copies.
     pub windows: u64,
+    /// Of those, benign windows from the template cache counted on the verdict they copy
+    /// ([`IngestConfig::count_benign_copies`]).
+    pub copies: u64,
     /// Windows the model analysed.
     pub model_calls: u64,
     /// Windows answered from the template cache.
@@ -941,27 +953,6 @@ impl<J: Judge> Ingest<J> {
             .into_iter()
             .map(|(file, start, end)| Span { file, start, end })
             .collect();
-        let new = NewVerdict {
-            created_at: unix_now(),
-            first_time: w.first_time,
-            last_time: w.last_time,
-            source: w.group.clone(),
-            entity: w.entity.as_ref().map(|e| e.to_string()),
-            records: w.records.len() as u32,
-            signature: sig,
-            cached_from,
-            threat_type: verdict.threat_type.clone(),
-            category: verdict.category().to_string(),
-            technique: verdict.mitre_technique.clone(),
-            tactic: verdict.mitre_tactic.clone(),
-            severity: verdict.severity.as_str().to_string(),
-            risk_score: verdict.risk_score,
-            evidence: verdict.evidence.clone(),
-            impact: verdict.impact.clone(),
-            recommendation: verdict.recommendation.clone(),
-            secondary,
-            input,
-        };
         // Only the window's own files: their checkpoints are the ones its commit can move
         // (the others are written at the end of each pass), and a pass over every file with
         // every window made a scan of thousands of files quadratic.
@@ -969,7 +960,47 @@ impl<J: Judge> Ingest<J> {
         files.sort_unstable();
         files.dedup();
         let checkpoints = self.checkpoints(Some(&files));
-        let id = self.store.commit_window(&new, &spans, &checkpoints)?;
+        let copy_of = cached_from.filter(|_| {
+            self.config.count_benign_copies
+                && verdict.severity == Severity::Low
+                && verdict.category() == BENIGN_CATEGORY
+        });
+        if let Some(origin) = copy_of {
+            let copy = CopyWindow {
+                verdict: origin,
+                source: w.group.clone(),
+                first_time: w.first_time,
+                last_time: w.last_time,
+                created_at: unix_now(),
+                records: w.records.len() as u32,
+            };
+            self.store.count_copy(&copy, &spans, &checkpoints)?;
+            self.stats.copies += 1;
+        } else {
+            let new = NewVerdict {
+                created_at: unix_now(),
+                first_time: w.first_time,
+                last_time: w.last_time,
+                source: w.group.clone(),
+                entity: w.entity.as_ref().map(|e| e.to_string()),
+                records: w.records.len() as u32,
+                signature: sig,
+                cached_from,
+                threat_type: verdict.threat_type.clone(),
+                category: verdict.category().to_string(),
+                technique: verdict.mitre_technique.clone(),
+                tactic: verdict.mitre_tactic.clone(),
+                severity: verdict.severity.as_str().to_string(),
+                risk_score: verdict.risk_score,
+                evidence: verdict.evidence.clone(),
+                impact: verdict.impact.clone(),
+                recommendation: verdict.recommendation.clone(),
+                secondary,
+                input,
+            };
+            let id = self.store.commit_window(&new, &spans, &checkpoints)?;
+            self.stored.push(new.stored_as(id));
+        }
         self.written.extend(checkpoints);
         if !self.held.is_empty() {
             for r in &w.records {
@@ -978,7 +1009,6 @@ impl<J: Judge> Ingest<J> {
         }
         self.stats.windows += 1;
         self.stats.by_severity[verdict.severity as usize] += 1;
-        self.stored.push(new.stored_as(id));
         Ok(())
     }
 }
@@ -1134,8 +1164,23 @@ mod tests {
         assert_eq!(ingest.pump(None).unwrap(), 1);
         assert!(open(&ingest) <= MAX_OPEN_READERS);
         ingest.flush().unwrap();
-        let stored: u32 = ingest.take_stored().iter().map(|v| v.verdict.records).sum();
-        assert_eq!(stored as usize, files + 1);
+        // Every line is judged once: in a stored verdict, or in a benign copy counted on one.
+        let all = crate::store::sqlite::VerdictFilter::default();
+        let stored: u64 = ingest
+            .store()
+            .verdicts(&all)
+            .unwrap()
+            .iter()
+            .map(|v| u64::from(v.verdict.records))
+            .sum();
+        let copied: u64 = ingest
+            .store()
+            .copy_counts(&all)
+            .unwrap()
+            .iter()
+            .map(|c| c.records)
+            .sum();
+        assert_eq!(stored + copied, files as u64 + 1);
     }
 
     #[test]

@@ -25,13 +25,18 @@ pub enum RunError {
 }
 
 /// Scans the case's log once, as `opensoc scan` would on a fresh database, and returns every
-/// stored verdict (oldest first). The store lives in a temporary directory removed afterwards.
+/// window's verdict (oldest first): benign copies are stored as rows here, since each window
+/// is scored. The store lives in a temporary directory removed afterwards.
 pub fn run_case<J: Judge>(
     dir: &Path,
     case: &Case,
     judge: J,
     config: IngestConfig,
 ) -> Result<Vec<StoredVerdict>, RunError> {
+    let config = IngestConfig {
+        count_benign_copies: false,
+        ..config
+    };
     let log = case.log_path(dir)?;
     let tmp = tempfile::Builder::new()
         .prefix("opensoc-suite-")

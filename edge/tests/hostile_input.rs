@@ -15,8 +15,9 @@ use cli::{opensoc, stored, text};
 fn scan(db: &Path, file: &Path) -> (Option<i32>, serde_json::Value, String) {
     // The tests share the default model; fetch it once before any run needs it.
     opensoc::model::fetch::ensure_default_model(false).expect("default model");
+    // Every window's row is kept: the tests read what was stored of each.
     let out: Output = opensoc()
-        .args(["scan", "--db"])
+        .args(["scan", "--store-every-window", "--db"])
         .arg(db)
         .arg("--json")
         .arg(file)

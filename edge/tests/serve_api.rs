@@ -174,8 +174,9 @@ fn an_uploaded_log_gets_the_verdicts_scan_stores_for_it() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("auth.log"), &log).unwrap();
+    // The page keeps a row for every window of an upload; so does this scan.
     let out = opensoc()
-        .args(["scan", "--db"])
+        .args(["scan", "--store-every-window", "--db"])
         .arg(&db)
         .arg(logs.join("auth.log"))
         .output()
@@ -577,8 +578,9 @@ fn twenty_clients_at_once_while_watch_writes_the_same_database() {
     std::fs::create_dir(&logs).unwrap();
     let log = logs.join("auth.log");
     append_failures(&log, 0, 12);
+    // Every window's row is kept, so that the stored windows' lines add up to those written.
     let mut watch = opensoc()
-        .args(["watch", "--db"])
+        .args(["watch", "--store-every-window", "--db"])
         .arg(&db)
         .args(["--poll-secs", "0.2", "--idle-secs", "1"])
         .arg(&logs)

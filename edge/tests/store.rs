@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opensoc_edge::store::sqlite::{
-    NewVerdict, Span, Store, StoreError, VerdictFilter, MAX_INPUT, SCHEMA_VERSION,
+    CopyWindow, NewVerdict, Span, Store, StoreError, VerdictFilter, MAX_INPUT, SCHEMA_VERSION,
 };
 use opensoc_edge::tail::identity::{Fingerprint, Identity};
 use rusqlite::Connection;
@@ -462,6 +462,90 @@ fn prune_removes_old_verdicts_spans_below_checkpoints_and_unseen_files() {
     assert!(f.store.known_files().expect("files").is_empty());
     assert_eq!(count(&f.db, "spans"), 0);
     assert_eq!(count(&f.db, "verdicts"), 1);
+}
+
+#[test]
+fn benign_copies_are_counted_per_source_and_day_and_keep_their_verdict() {
+    let mut f = fixture();
+    let day = 86_400;
+    let origin = f
+        .store
+        .commit_window(
+            &verdict(10 * day, "LOW", "No Threat Detected", "auth"),
+            &[],
+            &[],
+        )
+        .expect("commit");
+    let copy = |source: &str, time: i64, records: u32| CopyWindow {
+        verdict: origin,
+        source: source.to_string(),
+        first_time: Some(time - 5),
+        last_time: Some(time),
+        created_at: 99 * day,
+        records,
+    };
+    let span = |start: u64| Span {
+        file: f.file,
+        start,
+        end: start + 10,
+    };
+    // Two copies on day 10 (the checkpoint held back at 0), one on day 12 that moves it to 25.
+    f.store
+        .count_copy(&copy("auth", 10 * day + 100, 1), &[span(0)], &[(f.file, 0)])
+        .expect("count");
+    f.store
+        .count_copy(&copy("auth", 10 * day + 50, 2), &[span(40)], &[])
+        .expect("count");
+    f.store
+        .count_copy(&copy("web", 12 * day + 7, 4), &[span(10)], &[(f.file, 25)])
+        .expect("count");
+    // The re-read skips the copies' spans past the checkpoint; those behind it are gone.
+    assert_eq!(
+        f.store.committed_spans(f.file, 0).expect("spans"),
+        [(40, 50)]
+    );
+    assert_eq!(count(&f.db, "verdicts"), 1);
+    let counts = f
+        .store
+        .copy_counts(&VerdictFilter::default())
+        .expect("copies");
+    let summary: Vec<(String, i64, u64, u64)> = counts
+        .iter()
+        .map(|c| (c.source.clone(), c.day, c.windows, c.records))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("auth".to_string(), 10, 2, 3),
+            ("web".to_string(), 12, 1, 4)
+        ]
+    );
+    let row = f.store.verdict(origin).expect("read").expect("stored");
+    assert_eq!(row.copies, 3);
+    // Filters read the copies' own log times and sources.
+    let since = VerdictFilter {
+        since: Some(11 * day),
+        ..VerdictFilter::default()
+    };
+    assert_eq!(f.store.copy_counts(&since).expect("copies").len(), 1);
+    let web = VerdictFilter {
+        source: Some("web".to_string()),
+        ..VerdictFilter::default()
+    };
+    assert_eq!(f.store.copy_counts(&web).expect("copies")[0].windows, 1);
+    // Pruning at day 11 drops day 10's copies but keeps the verdict that day 12's copy
+    // shares; once that goes too, so does the verdict.
+    assert_eq!(f.store.prune(11 * day).expect("prune"), 0);
+    assert_eq!(
+        f.store
+            .copy_counts(&VerdictFilter::default())
+            .expect("copies")
+            .len(),
+        1
+    );
+    assert_eq!(f.store.prune(13 * day).expect("prune"), 1);
+    assert_eq!(count(&f.db, "copies"), 0);
+    assert_eq!(count(&f.db, "verdicts"), 0);
 }
 
 #[test]

@@ -66,8 +66,13 @@ const SMOKE_BASE: &[&str] = &[
 /// Optimiser steps of a whole smoke run.
 const STEPS: usize = 16;
 
+/// Steps of the run that Ctrl-C interrupts after its first step: a few more than it can take
+/// before the signal lands (a step takes seconds, the test looks every 0.1 s), so that the
+/// resumed run has steps left to do. The smoke run's 16 would only repeat its work.
+const INTERRUPTED_STEPS: usize = 6;
+
 /// [`SMOKE_BASE`] with a checkpoint every two steps, then `extra`.
-fn smoke(extra: &[&'static str]) -> Vec<&'static str> {
+fn smoke<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     [SMOKE_BASE, &["--checkpoint-every", "2"], extra].concat()
 }
 
@@ -109,17 +114,20 @@ fn resuming_continues_exactly_where_the_run_stopped() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole");
     let parts = dir.path().join("parts");
-    let six = smoke(&["--max-steps", "6"]);
-    ok(&train(&train_file(), &whole, &six));
-    let three = smoke(&["--max-steps", "3"]);
-    ok(&train(&train_file(), &parts, &three));
+    // Four steps, two before the stop: enough for the resumed half to need the checkpoint's
+    // optimiser state, step counter and data order (each a test of its own would repeat the
+    // whole run; the full run is the smoke test's).
+    let four = smoke(&["--max-steps", "4"]);
+    ok(&train(&train_file(), &whole, &four));
+    let two = smoke(&["--max-steps", "2"]);
+    ok(&train(&train_file(), &parts, &two));
     ok(&train(
         &train_file(),
         &parts,
-        &[six.as_slice(), &["--resume"]].concat(),
+        &[four.as_slice(), &["--resume"]].concat(),
     ));
     let (a, b) = (losses(&whole), losses(&parts));
-    assert_eq!(a.len(), 6);
+    assert_eq!(a.len(), 4);
     assert_eq!(a, b, "a resumed run must repeat the uninterrupted one");
 }
 
@@ -134,7 +142,12 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
         .arg("--out")
         .arg(&out)
         .args(SMOKE_BASE)
-        .args(["--checkpoint-every", "0"])
+        .args([
+            "--checkpoint-every",
+            "0",
+            "--max-steps",
+            &INTERRUPTED_STEPS.to_string(),
+        ])
         .env_remove("OPENSOC_MODEL")
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -159,10 +172,15 @@ fn ctrl_c_saves_a_checkpoint_that_resumes() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("continue with --resume"), "{err}");
     let done = losses(&out).len();
-    assert!(done < STEPS, "stopped early: {done} steps");
+    assert!(done < INTERRUPTED_STEPS, "stopped early: {done} steps");
     assert!(out.join("checkpoint.bin").is_file());
-    ok(&train(&train_file(), &out, &smoke(&["--resume"])));
-    assert_eq!(losses(&out).len(), STEPS);
+    let steps = INTERRUPTED_STEPS.to_string();
+    ok(&train(
+        &train_file(),
+        &out,
+        &smoke(&["--max-steps", &steps, "--resume"]),
+    ));
+    assert_eq!(losses(&out).len(), INTERRUPTED_STEPS);
 }
 
 #[test]

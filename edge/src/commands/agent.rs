@@ -73,6 +73,11 @@ pub struct AgentArgs {
     /// Analyse every window with the model, even one whose masked signature was seen before.
     #[arg(long)]
     pub no_cache: bool,
+    /// Store a row for every window. By default a benign window answered from the template
+    /// cache is only counted on the verdict it copies (`opensoc report` counts it), so that
+    /// the database grows with the findings rather than with the traffic.
+    #[arg(long)]
+    pub store_every_window: bool,
     /// Delete stored verdicts older than this many days (0 keeps everything).
     #[arg(long, default_value_t = 90, value_name = "DAYS")]
     pub keep_days: u32,
@@ -100,6 +105,7 @@ impl AgentArgs {
             },
             use_cache: !self.no_cache,
             exclude: self.database_files(),
+            count_benign_copies: !self.store_every_window,
             ..IngestConfig::default()
         })
     }

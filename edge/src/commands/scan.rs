@@ -106,7 +106,8 @@ pub struct ScanArgs {
     #[arg(short, long, conflicts_with = "verbose")]
     quiet: bool,
     /// Also list the windows below --min-severity (every verdict this scan stored, up to 100,
-    /// "No Threat Detected" included); the exit status still counts only findings.
+    /// "No Threat Detected" included; benign windows counted on their template's verdict are
+    /// only counted); the exit status still counts only findings.
     #[arg(short, long)]
     verbose: bool,
 }
@@ -197,6 +198,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "windows": stats.windows,
             "model_calls": stats.model_calls,
             "cache_hits": stats.cache_hits,
+            "benign_copies": stats.copies,
             "by_severity": severity_counts(&stats),
             "records_by_format": stats.records_by_format,
             "min_severity": a.min_severity.as_str(),
@@ -294,6 +296,16 @@ fn write_totals(out: &mut impl Write, stats: &IngestStats, elapsed: f64) -> std:
         stats.cache_hits,
         duration_and_rate(elapsed, stats.lines)
     )?;
+    if stats.copies > 0 {
+        writeln!(
+            out,
+            "{} benign window{} from the template cache counted on {} template's verdict, not \
+             stored one by one (`opensoc report` counts them)",
+            stats.copies,
+            plural(stats.copies),
+            if stats.copies == 1 { "its" } else { "their" }
+        )?;
+    }
     if stats.skipped_lines > 0 {
         writeln!(
             out,

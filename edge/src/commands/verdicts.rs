@@ -352,6 +352,15 @@ fn inspect_text(
             format!("verdict {c} (the same template; its verdict was reused)"),
         ));
     }
+    if stored.copies > 0 {
+        fields.push((
+            "copies",
+            format!(
+                "{} later benign windows of the same template, counted here rather than stored",
+                stored.copies
+            ),
+        ));
+    }
     fields.push(("evidence", t(&v.evidence)));
     fields.push(("impact", t(&v.impact)));
     fields.push(("recommendation", t(&v.recommendation)));
@@ -406,8 +415,7 @@ pub struct ReportArgs {
 /// Counts by severity and category, the entities with most findings, and findings per day.
 pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let store = args.filter.open()?;
-    let verdicts = store.verdicts(&args.filter.filter(None)?)?;
-    let r = Report::of(&verdicts, args.top);
+    let r = Report::from_store(&store, &args.filter.filter(None)?, args.top)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", r.json())?;
@@ -419,7 +427,14 @@ pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
 
 /// The report as text tables for a terminal.
 fn report_text(r: &Report) -> String {
-    let mut s = format!("{} verdicts\n\nby severity\n", r.total);
+    let mut s = format!("{} verdicts", r.total);
+    if r.copies > 0 {
+        s += &format!(
+            " ({} of them benign windows counted on their template's verdict)",
+            r.copies
+        );
+    }
+    s += "\n\nby severity\n";
     let rows: Vec<Vec<String>> = Severity::ALL
         .iter()
         .rev()

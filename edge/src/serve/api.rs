@@ -435,9 +435,11 @@ async fn report(
         let q = query_or_reject(query)?;
         let filter = q.filter(None)?;
         let top = q.top.unwrap_or(10);
-        let r = with_store(state.db.clone(), Report::of(&[], top).json(), move |s| {
-            Ok(Report::of(&s.verdicts(&filter)?, top).json())
-        })
+        let r = with_store(
+            state.db.clone(),
+            Report::of(&[], &[], top).json(),
+            move |s| Ok(Report::from_store(s, &filter, top)?.json()),
+        )
         .await?;
         Ok::<_, ApiError>(Json(r).into_response())
     };

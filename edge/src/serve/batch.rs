@@ -89,7 +89,12 @@ impl BatchJob {
     fn judge_all<J: Judge>(&self, bytes: Vec<u8>, judge: J) -> Result<(), String> {
         let started = Instant::now();
         let store = Store::open_in_memory().map_err(|e| e.to_string())?;
-        let mut ingest = Ingest::new(store, judge, IngestConfig::default());
+        // Every window of an upload gets its row on the page, benign copies included.
+        let config = IngestConfig {
+            count_benign_copies: false,
+            ..IngestConfig::default()
+        };
+        let mut ingest = Ingest::new(store, judge, config);
         ingest.set_stop(self.cancel.clone());
         ingest.defer_judging(true);
         ingest

@@ -84,6 +84,7 @@ pub fn verdict_json(stored: &StoredVerdict) -> serde_json::Value {
         "recommendation": v.recommendation,
         "secondary_threat": v.secondary,
         "cached_from": v.cached_from,
+        "copies": stored.copies,
         "input": v.input,
     })
 }

@@ -7,12 +7,14 @@ use opensoc::task::verdict::Severity;
 use serde_json::json;
 
 use crate::store::export::{format_time, parse_severity};
-use crate::store::sqlite::StoredVerdict;
+use crate::store::sqlite::{CopyCount, Store, StoreError, StoredVerdict, VerdictFilter};
 
 /// The aggregates `report` shows (and the web page draws).
 pub struct Report {
-    /// Verdicts counted.
+    /// Windows judged: stored verdicts and the copies counted on them.
     pub total: usize,
+    /// Of those, benign windows counted on their template's verdict rather than stored.
+    pub copies: usize,
     /// Verdicts of each severity.
     pub by_severity: BTreeMap<Severity, usize>,
     /// Categories, most verdicts first.
@@ -24,8 +26,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// The aggregates of `verdicts`, with the `top` sources of findings.
-    pub fn of(verdicts: &[StoredVerdict], top: usize) -> Report {
+    /// The aggregates of `verdicts` and the windows counted on verdicts (`copies`, from
+    /// [`crate::store::sqlite::Store::copy_counts`] with the same filter), with the `top`
+    /// sources of findings.
+    pub fn of(verdicts: &[StoredVerdict], copies: &[CopyCount], top: usize) -> Report {
         let mut by_severity = BTreeMap::new();
         let mut by_category: BTreeMap<String, usize> = BTreeMap::new();
         let mut sources: BTreeMap<String, (usize, Severity)> = BTreeMap::new();
@@ -47,13 +51,28 @@ impl Report {
             d.0 += 1;
             d.1 += usize::from(finding);
         }
+        let mut copied = 0;
+        for c in copies {
+            let n = usize::try_from(c.windows).unwrap_or(usize::MAX);
+            copied += n;
+            let sev = parse_severity(&c.severity).unwrap_or(Severity::Low);
+            *by_severity.entry(sev).or_insert(0) += n;
+            *by_category.entry(c.category.clone()).or_insert(0) += n;
+            let day = format_time(c.day.saturating_mul(86_400))[..10].to_string();
+            let d = days.entry(day).or_insert((0, 0));
+            d.0 += n;
+            if sev >= Severity::Medium {
+                d.1 += n;
+            }
+        }
         let mut by_category: Vec<_> = by_category.into_iter().collect();
         by_category.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut top_sources: Vec<_> = sources.into_iter().map(|(k, (n, s))| (k, n, s)).collect();
         top_sources.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
         top_sources.truncate(top);
         Report {
-            total: verdicts.len(),
+            total: verdicts.len() + copied,
+            copies: copied,
             by_severity,
             by_category,
             top_sources,
@@ -61,10 +80,24 @@ impl Report {
         }
     }
 
+    /// The report of what `store` holds under `filter`.
+    pub fn from_store(
+        store: &Store,
+        filter: &VerdictFilter,
+        top: usize,
+    ) -> Result<Report, StoreError> {
+        Ok(Report::of(
+            &store.verdicts(filter)?,
+            &store.copy_counts(filter)?,
+            top,
+        ))
+    }
+
     /// The aggregates as `opensoc report --json` prints them.
     pub fn json(&self) -> serde_json::Value {
         json!({
             "verdicts": self.total,
+            "copies": self.copies,
             "by_severity": Severity::ALL.iter().map(|s| (s.as_str().to_string(), json!(self.by_severity.get(s).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
             "by_category": self.by_category.iter().map(|(c, n)| json!({"category": c, "verdicts": n})).collect::<Vec<_>>(),
             "top_sources": self.top_sources.iter().map(|(e, n, s)| json!({"source": e, "findings": n, "worst": s.as_str()})).collect::<Vec<_>>(),
