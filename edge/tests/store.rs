@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use opensoc_edge::store::sqlite::{
-    CopyWindow, NewVerdict, Span, Store, StoreError, VerdictFilter, MAX_INPUT, SCHEMA_VERSION,
+    template_digest, CopyWindow, NewVerdict, Span, Store, StoreError, VerdictFilter, MAX_INPUT,
+    SCHEMA_VERSION,
 };
 use opensoc_edge::tail::identity::{Fingerprint, Identity};
 use rusqlite::Connection;
@@ -299,6 +300,8 @@ fn cached_verdict_is_the_fresh_one() {
         .expect("cache")
         .expect("hit");
     assert_eq!(hit.id, fresh_id);
+    // The cache keys on the signature's digest, which is all a verdict keeps of it.
+    assert_eq!(hit.verdict.signature, template_digest(&fresh.signature));
     assert_eq!(hit.verdict.evidence, "3 failed logins");
     assert_eq!(hit.verdict.first_time, Some(40));
     assert_eq!(f.store.cached_verdict("other").expect("cache"), None);

