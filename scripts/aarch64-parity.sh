@@ -17,8 +17,7 @@ cd "$(dirname "$0")/.."
 N="${1:-5}"
 DATA="${OPENSOC_DATA:-../shared/data}/opensoc-ai/soc_eval.json"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-PROFILE="${PROFILE:-release}"
-ARM_BIN="$TARGET_DIR/aarch64-unknown-linux-gnu/$PROFILE/opensoc"
+ARM_BIN="$TARGET_DIR/aarch64-unknown-linux-gnu/release/opensoc"
 QEMU=(qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu "${QEMU_CPU:-max}")
 
 [ -f "$DATA" ] || { echo "error: no eval set at $DATA (set OPENSOC_DATA)" >&2; exit 2; }

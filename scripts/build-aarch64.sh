@@ -3,7 +3,6 @@
 # release mode and prints where it is and how big it is, stripped and not.
 #
 #   scripts/build-aarch64.sh                 the binary: target/aarch64-unknown-linux-gnu/release/opensoc
-#                                            (PROFILE=ci: …/ci/opensoc, the profile CI checks)
 #   scripts/build-aarch64.sh --test [FILTER] also runs the core library's unit tests (those
 #                                            matching FILTER) under qemu, on a Cortex-A72 (Pi 4:
 #                                            NEON, no dotprod) and on qemu's `max` CPU (dotprod)
@@ -41,11 +40,8 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 
-# PROFILE (default release) picks the cargo profile; CI uses `ci`, release without link-time
-# optimisation and with more codegen units (Cargo.toml says why that gives the same verdicts).
-PROFILE="${PROFILE:-release}"
-cargo build --profile "$PROFILE" --target "$TARGET" -p opensoc-edge
-out="${CARGO_TARGET_DIR:-target}/$TARGET/$PROFILE"
+cargo build --release --target "$TARGET" -p opensoc-edge
+out="${CARGO_TARGET_DIR:-target}/$TARGET/release"
 bin="$out/opensoc"
 aarch64-linux-gnu-strip -o "$out/opensoc.stripped" "$bin"
 size() { stat -c %s "$1"; }
@@ -53,10 +49,10 @@ echo "aarch64 binary: $bin ($(size "$bin") bytes; stripped: $out/opensoc.strippe
 
 if $RUN_TESTS; then
   command -v qemu-aarch64 >/dev/null || { echo "error: qemu-aarch64 missing (apt-get install qemu-user)" >&2; exit 2; }
-  # The binary's profile: the dependencies are the ones its build just compiled.
+  # Release profile: the dependencies are the ones the binary build just compiled.
   for cpu in cortex-a72 max; do
     echo "core library unit tests${TEST_FILTER[*]:+ matching ${TEST_FILTER[*]}}, qemu -cpu $cpu"
     CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu -cpu $cpu" \
-      cargo test --profile "$PROFILE" --target "$TARGET" -p opensoc --lib "${TEST_FILTER[@]}"
+      cargo test --release --target "$TARGET" -p opensoc --lib "${TEST_FILTER[@]}"
   done
 fi
