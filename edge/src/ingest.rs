@@ -105,7 +105,7 @@ pub struct IngestConfig {
     /// A benign window answered from the template cache is counted on the verdict it copies
     /// ([`Store::count_copy`]) rather than stored as a row: the database then grows with the
     /// findings and the templates, not with the traffic (a flood of one-line windows made it
-    /// six times the size of its log). Off where every window's row is shown (the web page's
+    /// five times the size of its log). Off where every window's row is shown (the web page's
     /// uploads) or scored (the suites).
     pub count_benign_copies: bool,
 }

@@ -102,7 +102,7 @@ const MIGRATIONS: &[&str] = &[
     "#,
     // 3: benign windows answered from the template cache are counted on their template's
     // verdict, per source and day, instead of each taking a row (a flood of one-line windows
-    // made the database six times the size of its log); the byte spans of such windows are
+    // made the database five times the size of its log); the byte spans of such windows are
     // kept only until their file's checkpoint passes them, for the re-read after a crash.
     r#"
     CREATE TABLE copies (
