@@ -5,8 +5,8 @@
 # prompts (all 500: scripts/validate-seed.sh with no argument). Builds go to $CARGO_TARGET_DIR
 # (default target/).
 #
-#   scripts/test.sh           everything (26 minutes in a clean CI run on a 2-core machine,
-#                             before the shared build; .ci/run prints each step's time)
+#   scripts/test.sh           everything (18 minutes, 1,063 s, in a clean CI run on a 2-core
+#                             machine; .ci/run prints each step's time)
 #   scripts/test.sh --quick   the unit tests of every crate, no real-model run (a few minutes)
 #   scripts/test.sh ARGS      ARGS go to `cargo test --workspace` (a filter, --no-fail-fast)
 set -euo pipefail

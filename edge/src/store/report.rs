@@ -7,7 +7,9 @@ use opensoc::task::verdict::Severity;
 use serde_json::json;
 
 use crate::store::export::{format_time, parse_severity};
-use crate::store::sqlite::{CopyCount, Store, StoreError, StoredVerdict, VerdictFilter};
+use crate::store::sqlite::{
+    CopyCount, Store, StoreError, StoredVerdict, VerdictFilter, SECS_PER_DAY,
+};
 
 /// The aggregates `report` shows (and the web page draws).
 pub struct Report {
@@ -58,7 +60,7 @@ impl Report {
             let sev = parse_severity(&c.severity).unwrap_or(Severity::Low);
             *by_severity.entry(sev).or_insert(0) += n;
             *by_category.entry(c.category.clone()).or_insert(0) += n;
-            let day = format_time(c.day.saturating_mul(86_400))[..10].to_string();
+            let day = format_time(c.day.saturating_mul(SECS_PER_DAY))[..10].to_string();
             let d = days.entry(day).or_insert((0, 0));
             d.0 += n;
             if sev >= Severity::Medium {
