@@ -11,6 +11,7 @@
 //! once. [`suite`] runs the scan-level eval suites through the same pipeline, and [`serve`]
 //! puts a web page and a JSON API over it and over the store.
 
+pub mod forward;
 pub mod ingest;
 pub mod serve;
 pub mod store;

@@ -142,6 +142,9 @@ enum Command {
     Verdicts(commands::verdicts::VerdictsArgs),
     /// Summarise stored verdicts: counts by severity and category, top sources, a timeline.
     Report(commands::verdicts::ReportArgs),
+    /// Deliver stored verdicts that a destination (syslog, PostgreSQL, JSON lines) lacks, then
+    /// exit; `scan` and `watch` forward as they go with --forward.
+    Forward(commands::forward::ForwardCommandArgs),
     /// Analyse one log entry (from the argument or stdin) and print its verdict.
     Analyze {
         #[command(flatten)]
@@ -217,6 +220,7 @@ fn main() -> ExitCode {
         Command::Serve { args, model } => commands::serve::run(args, &model.global(typed_model)),
         Command::Verdicts(args) => commands::verdicts::run_verdicts(args),
         Command::Report(args) => commands::verdicts::run_report(args),
+        Command::Forward(args) => commands::forward::run(args),
         Command::Analyze { args, model } => {
             commands::analyze::run(args, &model.global(typed_model))
         }

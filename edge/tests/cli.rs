@@ -141,6 +141,7 @@ fn help_describes_the_commands() {
             "serve",
             "verdicts",
             "report",
+            "forward",
             "analyze",
             "model",
             "config",

@@ -83,6 +83,8 @@ pub struct AgentArgs {
     pub keep_days: u32,
     #[command(flatten)]
     pub mode: ModeArgs,
+    #[command(flatten)]
+    pub forward: crate::commands::forward::ForwardArgs,
 }
 
 impl AgentArgs {

@@ -8,6 +8,10 @@
 //! [scan]          # flags of one command (and of its subcommands)
 //! min-severity = "HIGH"
 //! keep-days = 30
+//!
+//! [forward]       # where verdicts go: for `forward`, and its forward* keys for scan and watch
+//! forward = ["syslog+tls://logs.lan:6514", "postgres://opensoc@db.lan/fleet"]
+//! forward-ca = "/etc/opensoc/ca.pem"
 //! ```
 //!
 //! Files read, later ones winning: `/etc/opensoc/config.toml`, then
@@ -173,12 +177,19 @@ pub fn apply(cli: &Command, argv: Vec<OsString>, settings: &Settings) -> Vec<OsS
             None => break,
         }
     }
-    // Top-level settings first, then the command's table: the later wins.
+    // Top-level settings first, then the [forward] table's destinations for the commands
+    // that forward as they go, then the command's own table: the later wins.
+    let forwarding = |s: &&Setting| {
+        s.section.as_deref() == Some(FORWARD_SECTION)
+            && top != FORWARD_SECTION
+            && s.key.starts_with("forward")
+    };
     let mut chosen: Vec<&Setting> = Vec::new();
     for s in settings
         .settings
         .iter()
         .filter(|s| s.section.is_none())
+        .chain(settings.settings.iter().filter(forwarding))
         .chain(
             settings
                 .settings
@@ -219,6 +230,10 @@ pub fn apply(cli: &Command, argv: Vec<OsString>, settings: &Settings) -> Vec<OsS
     out.splice(at..at, added);
     out
 }
+
+/// The table of `opensoc forward`, whose `forward*` settings (destinations, TLS files) are
+/// also those of `scan` and `watch`: one place says where verdicts go.
+const FORWARD_SECTION: &str = "forward";
 
 /// Whether the command line or the environment set the argument `id`.
 fn given(m: &ArgMatches, id: &str) -> bool {

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,6 +23,9 @@ use opensoc_edge::store::export::{severity_of, verdict_json};
 /// lists them all. Keeping every stored verdict for this list until the end would make a
 /// scan's memory grow with its log (a gzip of one access line repeated: 307 → 535 MB in 120 s).
 pub const MAX_LISTED_FINDINGS: usize = 100;
+
+/// How long forwarding may go on after a signal: the stop must come within seconds.
+pub const FORWARD_ON_SIGNAL: Duration = Duration::from_secs(2);
 
 /// The findings a scan lists at its end: at most `cap`, the most severe first kept, listed in
 /// the order they were stored, with a count of those left out.
@@ -110,6 +114,11 @@ pub struct ScanArgs {
     /// only counted); the exit status still counts only findings.
     #[arg(short, long)]
     verbose: bool,
+    /// Seconds a scan keeps retrying a --forward destination that fails, at its end; a
+    /// destination that works is always caught up. What is left is delivered by the next
+    /// scan or `opensoc forward`.
+    #[arg(long, default_value_t = 10, value_name = "S", help_heading = crate::commands::forward::HEADING)]
+    forward_wait: u64,
 }
 
 /// Runs one scan and prints its summary.
@@ -117,7 +126,11 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let a = &args.agent;
     let config = a.ingest_config()?;
     let opts = a.mode.options()?;
+    // Destinations are checked before the model loads: a typo fails in a second.
+    a.forward.destinations()?;
     let (_lock, store) = a.open_store()?;
+    // Delivery runs beside the scan, on its own connection: analysis never waits for it.
+    let forwarder = a.forward.start(store.path().to_path_buf())?;
     let lm = LoadedModel::load(global)?;
     let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
@@ -184,6 +197,13 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
     let problems = ingest.take_problems();
     crate::commands::agent::warn_problems(&problems);
+    // The scan's verdicts are all stored: give the destinations their chance to take them.
+    let forwarded = match forwarder {
+        Some(f) if interrupted => f.finish_within(FORWARD_ON_SIGNAL)?,
+        Some(f) => f.finish(Duration::from_secs(args.forward_wait))?,
+        None => Vec::new(),
+    };
+    crate::commands::forward::say_statuses(&forwarded, args.quiet || a.json);
 
     let stats = ingest.stats().clone();
     let mut out = std::io::stdout().lock();
@@ -207,6 +227,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "findings_not_listed": findings.left_out(),
             "problems": problems.iter().map(|p| json!({"path": p.path, "message": p.message})).collect::<Vec<_>>(),
             "skipped_directories": skipped_dirs,
+            "forwarded": crate::commands::forward::statuses_json(&forwarded),
             "interrupted": interrupted,
             "elapsed_s": (elapsed * 1000.0).round() / 1000.0,
             "lines_per_s": (stats.lines as f64 / elapsed.max(1e-3)).round(),

@@ -7,19 +7,26 @@
 //! rows were left out, by the limit or by the default severity. JSON and CSV are for scripts and
 //! spreadsheets: every severity unless `--min-severity`, nothing on stderr, and the limit is the
 //! one `--help` states.
+//!
+//! With `--db postgres://…` all three read the fleet database instead ([`FleetStore`]): every
+//! agent's forwarded verdicts, with an agent column (host name and short id), an `--agent`
+//! filter, and `agent` and `host` fields in JSON and CSV; `verdicts agents` lists the agents.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use opensoc::task::taxonomy::taxonomy;
 use opensoc::task::verdict::{technique_text, Severity};
+use opensoc_edge::forward::Agent;
 use opensoc_edge::ingest::unix_now;
 use opensoc_edge::store::export::{
-    csv_row, format_time, inspect_json, parse_severity, verdict_json, FilterText, CSV_HEADER,
+    csv_row, fleet_csv_row, fleet_inspect_json, fleet_verdict_json, format_time, inspect_json,
+    parse_severity, verdict_json, FilterText, CSV_HEADER, FLEET_CSV_HEADER,
 };
+use opensoc_edge::store::fleet::{is_fleet_url, FleetStore, FleetVerdict};
 use opensoc_edge::store::report::Report;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict, VerdictFilter, MAX_INPUT};
 
@@ -36,11 +43,18 @@ const TABLE_RECOMMENDATION: usize = 48;
 /// Filters shared by `verdicts` and `report`.
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// The verdict database.
+    /// The verdict database: a file, or the fleet's PostgreSQL database
+    /// (postgres://user@host/db: every agent's forwarded verdicts).
     // Global, so that `opensoc verdicts --db F inspect 7`, edited from the listing's command
-    // line, works as well as `opensoc verdicts inspect 7 --db F`.
-    #[arg(long, env = "OPENSOC_DB", value_name = "FILE", global = true)]
+    // line, works as well as `opensoc verdicts inspect 7 --db F`. A path, not a string, so
+    // that a file name that is not UTF-8 still works; a URL is told by its scheme.
+    #[arg(long, env = "OPENSOC_DB", value_name = "FILE|URL", global = true)]
     db: Option<PathBuf>,
+    /// Only this agent's verdicts, with --db postgres://…: its host name, or the start of its
+    /// id (the agent column shows both).
+    // Global for `inspect`, where it picks one of the agents that have a verdict of that id.
+    #[arg(long, value_name = "TEXT", global = true)]
+    agent: Option<String>,
     /// Only windows whose log time reaches this time or later (the time the tables show):
     /// 2026-11-27, 2026-11-27T09:00:00Z, or an age such as 24h or 7d.
     #[arg(long, value_name = "TIME")]
@@ -60,9 +74,23 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn open(&self) -> anyhow::Result<Store> {
+    fn open(&self) -> anyhow::Result<Db> {
+        if let Some(url) = self
+            .db
+            .as_deref()
+            .and_then(Path::to_str)
+            .filter(|d| is_fleet_url(d))
+        {
+            return Ok(Db::Fleet {
+                store: Box::new(FleetStore::connect(url)?),
+                agent: self.agent.clone(),
+            });
+        }
+        if self.agent.is_some() {
+            bail!("--agent picks agents of the fleet database: give --db postgres://…");
+        }
         let path = crate::commands::agent::db_path(self.db.as_deref());
-        Ok(Store::open_read_only(&path)?)
+        Ok(Db::Local(Store::open_read_only(&path)?))
     }
 
     fn filter(&self, limit: Option<usize>) -> anyhow::Result<VerdictFilter> {
@@ -75,6 +103,70 @@ impl FilterArgs {
         };
         text.filter(limit, unix_now()).map_err(anyhow::Error::msg)
     }
+}
+
+/// Where the verdicts are read: this machine's store, or the fleet's database.
+enum Db {
+    Local(Store),
+    Fleet {
+        // Boxed: a client is large beside a store handle.
+        store: Box<FleetStore>,
+        /// `--agent`.
+        agent: Option<String>,
+    },
+}
+
+/// A verdict listed: a local one, or a fleet one with its agent.
+enum Listed {
+    Local(StoredVerdict),
+    Fleet(FleetVerdict),
+}
+
+impl Listed {
+    fn stored(&self) -> &StoredVerdict {
+        match self {
+            Listed::Local(v) => v,
+            Listed::Fleet(f) => &f.stored,
+        }
+    }
+}
+
+impl Db {
+    fn verdicts(&mut self, filter: &VerdictFilter) -> anyhow::Result<Vec<Listed>> {
+        Ok(match self {
+            Db::Local(store) => store
+                .verdicts(filter)?
+                .into_iter()
+                .map(Listed::Local)
+                .collect(),
+            Db::Fleet { store, agent } => store
+                .verdicts(filter, agent.as_deref())?
+                .into_iter()
+                .map(Listed::Fleet)
+                .collect(),
+        })
+    }
+
+    fn count_verdicts(&mut self, filter: &VerdictFilter) -> anyhow::Result<u64> {
+        Ok(match self {
+            Db::Local(store) => store.count_verdicts(filter)?,
+            Db::Fleet { store, agent } => store.count_verdicts(filter, agent.as_deref())?,
+        })
+    }
+
+    fn report(&mut self, filter: &VerdictFilter, top: usize) -> anyhow::Result<Report> {
+        Ok(match self {
+            Db::Local(store) => Report::from_store(store, filter, top)?,
+            Db::Fleet { store, agent } => Report::from_fleet(store, filter, agent.as_deref(), top)?,
+        })
+    }
+}
+
+/// How the agent column names an agent: its host name and the start of its id, enough to
+/// tell two agents on one host apart and to give to --agent.
+fn agent_label(agent: &Agent) -> String {
+    let short: String = agent.id.chars().take(8).collect();
+    format!("{} ({short})", agent.host)
 }
 
 /// Arguments of `opensoc verdicts`.
@@ -92,7 +184,9 @@ impl FilterArgs {
                   Examples:\n  opensoc verdicts --since 24h --min-severity HIGH\n  \
                   opensoc verdicts inspect 42\n  \
                   opensoc verdicts --json --limit 0 > all.jsonl\n  \
-                  opensoc verdicts --format csv --category \"SQL Injection\" > sqli.csv"
+                  opensoc verdicts --format csv --category \"SQL Injection\" > sqli.csv\n  \
+                  opensoc verdicts --db postgres://soc@db.lan/fleet --agent web1\n  \
+                  opensoc verdicts agents --db postgres://soc@db.lan/fleet"
 )]
 pub struct VerdictsArgs {
     #[command(subcommand)]
@@ -126,6 +220,10 @@ enum VerdictsAction {
         after_help = "Example:\n  opensoc verdicts inspect 42 --db /var/lib/opensoc/verdicts.db"
     )]
     Inspect(InspectArgs),
+    /// List the agents that forward to the fleet database (--db postgres://…): host name, id,
+    /// version, verdicts and latest delivery.
+    #[command(after_help = "Example:\n  opensoc verdicts agents --db postgres://soc@db.lan/fleet")]
+    Agents,
 }
 
 /// Arguments of `opensoc verdicts inspect`.
@@ -141,7 +239,7 @@ struct InspectArgs {
 
 /// Prints the stored verdicts that pass the filters, or one verdict in full.
 pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
-    if let Some(VerdictsAction::Inspect(inspect)) = &args.action {
+    if let Some(action) = &args.action {
         // Not clap's args_conflicts_with_subcommands: it refuses the global --db too, and
         // `opensoc verdicts --db F inspect 7` is what editing the listing's line gives.
         let f = &args.filter;
@@ -156,8 +254,21 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
             ("--limit", args.limit.is_some()),
         ];
         if let Some((flag, _)) = listing_only.iter().find(|(_, given)| *given) {
-            bail!("{flag} is for the listing; `inspect` shows the one verdict its id names");
+            match action {
+                VerdictsAction::Inspect(_) => {
+                    bail!("{flag} is for the listing; `inspect` shows the one verdict its id names")
+                }
+                VerdictsAction::Agents => {
+                    bail!("{flag} is for the listing; `agents` lists every agent")
+                }
+            }
         }
+        let VerdictsAction::Inspect(inspect) = action else {
+            if args.json {
+                bail!("--json is for the listing and `inspect`; `agents` prints a table");
+            }
+            return run_agents(f);
+        };
         let inspect = InspectArgs {
             json: inspect.json || args.json,
             id: inspect.id,
@@ -169,7 +280,8 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
         (true, Some(other)) => bail!("--json is --format json; it cannot go with --format {other}"),
         (false, f) => f.unwrap_or("table"),
     };
-    let store = args.filter.open()?;
+    let mut db = args.filter.open()?;
+    let fleet = matches!(db, Db::Fleet { .. });
     let limit = Some(args.limit.unwrap_or(DEFAULT_LIMIT)).filter(|&l| l > 0);
     let mut filter = args.filter.filter(limit)?;
     // Only the table applies the default threshold: exports stay complete unless asked.
@@ -177,51 +289,58 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
     if defaulted {
         filter.min_severity = Some(TABLE_MIN_SEVERITY.as_str().to_string());
     }
-    let verdicts = store.verdicts(&filter)?;
+    let verdicts = db.verdicts(&filter)?;
     let mut out = std::io::stdout().lock();
     match format {
         "json" => {
             for v in &verdicts {
-                writeln!(out, "{}", verdict_json(v))?;
+                match v {
+                    Listed::Local(v) => writeln!(out, "{}", verdict_json(v))?,
+                    Listed::Fleet(f) => writeln!(out, "{}", fleet_verdict_json(f))?,
+                }
             }
         }
         "csv" => {
-            writeln!(out, "{CSV_HEADER}")?;
+            writeln!(out, "{}", if fleet { FLEET_CSV_HEADER } else { CSV_HEADER })?;
             for v in &verdicts {
-                writeln!(out, "{}", csv_row(v))?;
+                match v {
+                    Listed::Local(v) => writeln!(out, "{}", csv_row(v))?,
+                    Listed::Fleet(f) => writeln!(out, "{}", fleet_csv_row(f))?,
+                }
             }
         }
         _ => {
             let rows: Vec<Vec<String>> = verdicts.iter().map(table_row).collect();
+            let mut header = vec![
+                "id",
+                "time",
+                "severity",
+                "threat type",
+                "entity",
+                "source",
+                "lines",
+                "recommendation",
+            ];
+            if fleet {
+                header.insert(1, "agent");
+            }
+            let severity_col = if fleet { 3 } else { 2 };
             let color = stdout_wants_color();
             write!(
                 out,
                 "{}",
-                styled_table(
-                    &[
-                        "id",
-                        "time",
-                        "severity",
-                        "threat type",
-                        "entity",
-                        "source",
-                        "lines",
-                        "recommendation"
-                    ],
-                    &rows,
-                    |col, cell| {
-                        (color && col == 2)
-                            .then(|| parse_severity(cell).ok().map(severity_sgr))
-                            .flatten()
-                    }
-                )
+                styled_table(&header, &rows, |col, cell| {
+                    (color && col == severity_col)
+                        .then(|| parse_severity(cell).ok().map(severity_sgr))
+                        .flatten()
+                })
             )?;
             if verdicts.is_empty() {
                 writeln!(out, "(no verdicts match)")?;
             }
             out.flush()?;
             // After the table, so that a terminal shows the note below the rows it is about.
-            for note in left_out_notes(&store, &filter, verdicts.len(), defaulted)? {
+            for note in left_out_notes(&mut db, &filter, verdicts.len(), defaulted)? {
                 eprintln!("{note}");
             }
         }
@@ -231,7 +350,7 @@ pub fn run_verdicts(args: VerdictsArgs) -> anyhow::Result<ExitCode> {
 
 /// What the table did not show: rows cut by the limit, rows under the default severity.
 fn left_out_notes(
-    store: &Store,
+    store: &mut Db,
     filter: &VerdictFilter,
     shown: usize,
     defaulted: bool,
@@ -259,9 +378,10 @@ fn left_out_notes(
     Ok(notes)
 }
 
-fn table_row(stored: &StoredVerdict) -> Vec<String> {
+fn table_row(listed: &Listed) -> Vec<String> {
+    let stored = listed.stored();
     let v = &stored.verdict;
-    vec![
+    let mut row = vec![
         stored.id.to_string(),
         v.first_time.map_or_else(|| "-".into(), format_time),
         v.severity.clone(),
@@ -273,12 +393,19 @@ fn table_row(stored: &StoredVerdict) -> Vec<String> {
         v.source.clone(),
         v.records.to_string(),
         short_recommendation(&v.recommendation, TABLE_RECOMMENDATION),
-    ]
+    ];
+    if let Listed::Fleet(f) = listed {
+        row.insert(1, agent_label(&f.agent));
+    }
+    row
 }
 
 /// `opensoc verdicts inspect ID`: one verdict, every field, as text or one JSON object.
 fn run_inspect(filter: &FilterArgs, args: &InspectArgs) -> anyhow::Result<ExitCode> {
-    let store = filter.open()?;
+    let store = match filter.open()? {
+        Db::Local(store) => store,
+        Db::Fleet { mut store, agent } => return run_fleet_inspect(&mut store, agent, args),
+    };
     let Some(stored) = store.verdict(args.id)? else {
         bail!(
             "no verdict {} in {} (`opensoc verdicts --all` lists the ids)",
@@ -301,8 +428,106 @@ fn run_inspect(filter: &FilterArgs, args: &InspectArgs) -> anyhow::Result<ExitCo
     write!(
         out,
         "{}",
-        inspect_text(&stored, technique_name.as_deref(), &spans, color)
+        inspect_text(&stored, None, technique_name.as_deref(), &spans, color)
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `inspect` on the fleet: verdict ids are each agent's own, so an id that several agents
+/// have needs --agent to say which.
+fn run_fleet_inspect(
+    store: &mut FleetStore,
+    agent: Option<String>,
+    args: &InspectArgs,
+) -> anyhow::Result<ExitCode> {
+    let mut found = store.verdict(args.id, agent.as_deref())?;
+    let fleet = match found.len() {
+        0 => bail!(
+            "no verdict {} in {}{} (`opensoc verdicts --all --db URL` lists the ids)",
+            args.id,
+            terminal_text(store.url()),
+            agent.map_or(String::new(), |a| format!(
+                " from agent {}",
+                terminal_text(&a)
+            ))
+        ),
+        1 => found.remove(0),
+        n => bail!(
+            "{n} agents have a verdict {}: {}; say which with --agent HOST or --agent ID",
+            args.id,
+            found
+                .iter()
+                .map(|f| terminal_text(&agent_label(&f.agent)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", fleet_inspect_json(&fleet))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let technique_name = taxonomy()
+        .technique(&fleet.stored.verdict.technique)
+        .map(|t| t.name.clone());
+    write!(
+        out,
+        "{}",
+        inspect_text(
+            &fleet.stored,
+            Some((&fleet.agent, fleet.received_at)),
+            technique_name.as_deref(),
+            &[],
+            stdout_wants_color()
+        )
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opensoc verdicts agents`: the fleet's agents as a table.
+fn run_agents(filter: &FilterArgs) -> anyhow::Result<ExitCode> {
+    let Db::Fleet { mut store, agent } = filter.open()? else {
+        bail!("`agents` lists the agents of a fleet database: give --db postgres://…");
+    };
+    let agents = store.agents()?;
+    let rows: Vec<Vec<String>> = agents
+        .iter()
+        .filter(|a| {
+            agent.as_deref().is_none_or(|want| {
+                a.agent.host.eq_ignore_ascii_case(want)
+                    || a.agent.id.starts_with(&want.to_ascii_lowercase())
+            })
+        })
+        .map(|a| {
+            vec![
+                a.agent.host.clone(),
+                a.agent.id.clone(),
+                a.agent.version.clone(),
+                a.verdicts.to_string(),
+                format_time(a.first_seen),
+                format_time(a.last_seen),
+            ]
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    write!(
+        out,
+        "{}",
+        table(
+            &[
+                "host",
+                "agent id",
+                "version",
+                "verdicts",
+                "first delivery",
+                "latest delivery"
+            ],
+            &rows
+        )
+    )?;
+    if rows.is_empty() {
+        writeln!(out, "(no agents)")?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -311,6 +536,7 @@ fn run_inspect(filter: &FilterArgs, args: &InspectArgs) -> anyhow::Result<ExitCo
 /// attacker's), and each input line is escaped on its own, so no line can pose as a field.
 fn inspect_text(
     stored: &StoredVerdict,
+    agent: Option<(&Agent, i64)>,
     technique_name: Option<&str>,
     spans: &[(PathBuf, opensoc_edge::store::sqlite::Span)],
     color: bool,
@@ -343,6 +569,15 @@ fn inspect_text(
         ("severity", severity),
         ("risk score", v.risk_score.to_string()),
     ];
+    if let Some((agent, received_at)) = agent {
+        // After the id, which is the agent's own: the two together name the verdict.
+        let at = [
+            ("agent", format!("{} (id {})", t(&agent.host), t(&agent.id))),
+            ("agent version", t(&agent.version)),
+            ("received", format_time(received_at)),
+        ];
+        fields.splice(1..1, at);
+    }
     if let Some(s) = &v.secondary {
         fields.push(("also", t(s)));
     }
@@ -414,8 +649,8 @@ pub struct ReportArgs {
 
 /// Counts by severity and category, the entities with most findings, and findings per day.
 pub fn run_report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let store = args.filter.open()?;
-    let r = Report::from_store(&store, &args.filter.filter(None)?, args.top)?;
+    let mut db = args.filter.open()?;
+    let r = db.report(&args.filter.filter(None)?, args.top)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", r.json())?;

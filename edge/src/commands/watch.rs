@@ -79,7 +79,10 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .filter(|n| *n > 0)
         .min()
         .unwrap_or(FloorConfig::default().failures);
+    a.forward.destinations()?;
     let (_lock, store) = a.open_store()?;
+    // Delivery runs beside the pipeline, on its own connection: analysis never waits for it.
+    let forwarder = a.forward.start(store.path().to_path_buf())?;
     let lm = LoadedModel::load(global)?;
     let analyzer = Analyzer::new(&lm.model, &lm.tokenizer, opts)?;
     let mut ingest = Ingest::new(store, ModelJudge { analyzer }, config);
@@ -151,6 +154,12 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     }
     // What is read but still in open windows is kept in the store for the next run.
     ingest.suspend()?;
+    // A signal stopped us: destinations get a moment, then wait in the store for the next run.
+    let forwarded = match forwarder {
+        Some(f) => f.finish_within(crate::commands::scan::FORWARD_ON_SIGNAL)?,
+        None => Vec::new(),
+    };
+    crate::commands::forward::say_statuses(&forwarded, a.json);
 
     let s = ingest.stats();
     let summary = json!({
@@ -163,6 +172,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         "benign_copies": s.copies,
         "max_lag_bytes": max_lag,
         "open_lines_left_for_next_run": ingest.lag_bytes(),
+        "forwarded": crate::commands::forward::statuses_json(&forwarded),
     });
     if a.json {
         writeln!(out, "{summary}")?;

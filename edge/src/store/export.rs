@@ -1,7 +1,8 @@
 //! Stored verdicts for programs and for every front end alike: times and severities as text,
 //! a verdict as a JSON object or a CSV row, one verdict in full, and the filters of
 //! `opensoc verdicts` read from text. `opensoc verdicts`, `scan --json` and the web page's API
-//! all write through here, so a CSV from the page is the command's CSV.
+//! all write through here, so a CSV from the page is the command's CSV. A fleet verdict
+//! ([`crate::store::fleet`]) is the same object or row with its agent's fields added.
 
 use opensoc::task::taxonomy::taxonomy;
 use opensoc::task::verdict::Severity;
@@ -10,6 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
+use crate::store::fleet::FleetVerdict;
 use crate::store::sqlite::{Store, StoreError, StoredVerdict, VerdictFilter};
 
 /// `LOW`, `medium`, … as a severity (clap value parser).
@@ -121,6 +123,44 @@ pub fn csv_row(stored: &StoredVerdict) -> String {
         .map(|f| csv_field(f))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The CSV header of fleet verdicts: a local verdict's columns, then the agent's.
+pub const FLEET_CSV_HEADER: &str = "id,first_time,last_time,source,entity,lines,threat_type,\
+                                    category,mitre_technique,mitre_tactic,severity,risk_score,\
+                                    evidence,cached_from,impact,recommendation,agent,host";
+
+/// One fleet verdict as a CSV row, matching [`FLEET_CSV_HEADER`].
+pub fn fleet_csv_row(fleet: &FleetVerdict) -> String {
+    format!(
+        "{},{},{}",
+        csv_row(&fleet.stored),
+        csv_field(&fleet.agent.id),
+        csv_field(&fleet.agent.host)
+    )
+}
+
+/// One fleet verdict as a JSON object: a local verdict's fields, the agent's id (`agent`),
+/// host name (`host`) and opensoc version (`agent_version`), and when the fleet received it.
+/// `id` is the agent's own verdict id: `agent` and `id` together name a fleet verdict.
+pub fn fleet_verdict_json(fleet: &FleetVerdict) -> serde_json::Value {
+    let mut j = verdict_json(&fleet.stored);
+    j["agent"] = json!(fleet.agent.id);
+    j["host"] = json!(fleet.agent.host);
+    j["agent_version"] = json!(fleet.agent.version);
+    j["received_at"] = json!(format_time(fleet.received_at));
+    j
+}
+
+/// One fleet verdict in full as JSON (`verdicts inspect --json --db postgres://…`): its
+/// fields and the technique's name. Where it was read from stays with its agent (the byte
+/// spans are not forwarded), so there is no `read_from`.
+pub fn fleet_inspect_json(fleet: &FleetVerdict) -> serde_json::Value {
+    let mut j = fleet_verdict_json(fleet);
+    j["mitre_technique_name"] = json!(taxonomy()
+        .technique(&fleet.stored.verdict.technique)
+        .map(|t| t.name.clone()));
+    j
 }
 
 fn csv_field(s: &str) -> String {

@@ -7,6 +7,7 @@ use opensoc::task::verdict::Severity;
 use serde_json::json;
 
 use crate::store::export::{format_time, parse_severity};
+use crate::store::fleet::{FleetError, FleetStore};
 use crate::store::sqlite::{
     CopyCount, Store, StoreError, StoredVerdict, VerdictFilter, SECS_PER_DAY,
 };
@@ -91,6 +92,26 @@ impl Report {
         Ok(Report::of(
             &store.verdicts(filter)?,
             &store.copy_counts(filter)?,
+            top,
+        ))
+    }
+
+    /// The report of the fleet's verdicts under `filter`, of the agents `agent` names (a
+    /// host name or an id prefix) or of all.
+    pub fn from_fleet(
+        fleet: &mut FleetStore,
+        filter: &VerdictFilter,
+        agent: Option<&str>,
+        top: usize,
+    ) -> Result<Report, FleetError> {
+        let verdicts: Vec<StoredVerdict> = fleet
+            .verdicts(filter, agent)?
+            .into_iter()
+            .map(|f| f.stored)
+            .collect();
+        Ok(Report::of(
+            &verdicts,
+            &fleet.copy_counts(filter, agent)?,
             top,
         ))
     }

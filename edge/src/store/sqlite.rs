@@ -134,6 +134,22 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX templates_verdict ON templates(verdict);
     "#,
+    // 5: forwarding. The agent's identity (made once, when the store is created or upgraded,
+    // so that a destination can tell this store's verdicts from every other agent's), and how
+    // far each destination has been delivered: verdict ids only grow, so one id per
+    // destination is its whole cursor.
+    r#"
+    CREATE TABLE agent (
+        id TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    INSERT INTO agent VALUES (lower(hex(randomblob(16))), CAST(strftime('%s', 'now') AS INTEGER));
+    CREATE TABLE forward_cursors (
+        destination TEXT PRIMARY KEY,
+        delivered INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes and reads.
@@ -1096,6 +1112,64 @@ impl Store {
             .map_err(|e| self.err("cannot read verdicts", e))?;
         rows.collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err("cannot read verdicts", e))
+    }
+
+    /// The agent's identity: made once with the store, the same for every run on it.
+    pub fn agent_id(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("SELECT id FROM agent LIMIT 1", [], |r| r.get(0))
+            .map_err(|e| self.err("cannot read the agent id", e))
+    }
+
+    /// The id of the newest stored verdict (0 when there is none).
+    pub fn last_verdict_id(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM verdicts", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err("cannot read verdicts", e))
+    }
+
+    /// The newest verdict id delivered to `destination` (0 when none was).
+    pub fn forward_cursor(&self, destination: &str) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT delivered FROM forward_cursors WHERE destination = ?1",
+                [destination],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| self.err("cannot read a forwarding cursor", e))
+    }
+
+    /// Records that every verdict up to `delivered` has reached `destination`.
+    pub fn set_forward_cursor(
+        &mut self,
+        destination: &str,
+        delivered: i64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO forward_cursors (destination, delivered, updated_at) \
+                 VALUES (?1, ?2, ?3) ON CONFLICT (destination) \
+                 DO UPDATE SET delivered = excluded.delivered, updated_at = excluded.updated_at",
+                params![destination, delivered, now()],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err("cannot save a forwarding cursor", e))
+    }
+
+    /// How many stored verdicts come after verdict `after`: what a destination still lacks.
+    pub fn count_verdicts_after(&self, after: i64) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM verdicts WHERE id > ?1",
+                [after],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("cannot count verdicts", e))
     }
 
     /// How many stored verdicts match `filter`, its limit ignored: what a listing cut by the

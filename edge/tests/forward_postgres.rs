@@ -1,0 +1,998 @@
+//! Forwarding to PostgreSQL against a real server, started by each test in a temporary
+//! directory (`initdb`, `pg_ctl`, a loopback port): nothing lost, nothing doubled, whatever
+//! fails. Each test counts every verdict end to end and ends with the fleet table holding
+//! exactly the agent's verdicts: the same ids, once each, every field equal.
+//!
+//! The verdicts are synthetic (made with the store's own API, no model); delivery goes
+//! through the binary, `opensoc forward`. Without PostgreSQL installed the tests say
+//! "SKIPPED" loudly and pass, except in CI (`CI` set), where they fail.
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cli::{opensoc, text};
+use opensoc_edge::forward::forwarder::BATCH;
+use opensoc_edge::store::sqlite::{CopyWindow, NewVerdict, Store, StoredVerdict, MAX_INPUT};
+use postgres::{Client, NoTls};
+
+// ---------------------------------------------------------------------------------------------
+// A PostgreSQL server of the test's own.
+
+/// Where PostgreSQL's server programs are: `pg_config --bindir`, or Debian's versioned
+/// directories.
+fn pg_bin_dir() -> Option<PathBuf> {
+    let has_initdb = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let dir = PathBuf::from(text(&out.stdout).trim());
+        if out.status.success() && has_initdb(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut found: Vec<PathBuf> = glob::glob("/usr/lib/postgresql/*/bin")
+        .ok()?
+        .flatten()
+        .filter(|d| has_initdb(d))
+        .collect();
+    // The newest version: the directories are named by major version.
+    found.sort_by_key(|d| {
+        d.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    found.pop()
+}
+
+/// The server programs, or `None` after saying loudly that the test is skipped (outside CI).
+fn pg_or_skip(test: &str) -> Option<PathBuf> {
+    match pg_bin_dir() {
+        Some(dir) => Some(dir),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("PostgreSQL is not installed (initdb, pg_ctl), and CI must run {test}")
+        }
+        None => {
+            eprintln!(
+                "\n*** SKIPPED {test}: PostgreSQL not installed (apt-get install postgresql) ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A port on the loopback that nothing listens on right now, for a server that may start
+/// only later in the test. Taken below the kernel's ephemeral range, where no outgoing
+/// connection (the forwarder's, the proxy's) and no `bind(0)` can take it meanwhile; the
+/// process id spreads concurrent test runs apart.
+fn free_port() -> u16 {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| {
+            r.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<usize>().ok())
+        })
+        .filter(|&p| p > 12_000)
+        .unwrap_or(32_768);
+    let span = low - 10_000;
+    for _ in 0..1_000 {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 10_000 + (std::process::id() as usize * 97 + n * 13) % span;
+        if let Ok(port) = u16::try_from(port) {
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
+    panic!("no free loopback port below {low}");
+}
+
+/// A PostgreSQL cluster in a temporary directory, stopped (immediately) when dropped.
+struct Pg {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// initdb refuses to run as root: when the test is root (CI), the server runs as the
+    /// `postgres` user that Debian's package makes.
+    as_postgres: bool,
+}
+
+impl Pg {
+    /// A new cluster (initdb), not started.
+    fn init(bin: PathBuf) -> Pg {
+        // SAFETY: geteuid has no preconditions.
+        let as_postgres = unsafe { libc::geteuid() } == 0;
+        let dir = tempfile::tempdir().expect("temp dir");
+        if as_postgres {
+            let out = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(dir.path())
+                .output()
+                .expect("run chown");
+            assert!(out.status.success(), "chown: {}", text(&out.stderr));
+        }
+        let pg = Pg {
+            bin,
+            dir,
+            port: free_port(),
+            as_postgres,
+        };
+        // UTF8 and the C locale whatever the machine's: the fleet needs UTF8, and C sorts
+        // and folds the same everywhere. No fsync: these tests kill processes, not machines.
+        let out = pg
+            .program("initdb")
+            .arg("-D")
+            .arg(pg.data())
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "-N",
+            ])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        pg
+    }
+
+    fn program(&self, name: &str) -> Command {
+        let path = self.bin.join(name);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `pg_ctl start`, waiting until the server takes connections. After a `kill -9` of the
+    /// postmaster, its orphaned backends hold the shared memory a little longer, and the new
+    /// server refuses to start until they are gone: tried again for up to 30 s.
+    fn start(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self
+                .program("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .arg("-l")
+                .arg(self.dir.path().join("server.log"))
+                .arg("-o")
+                .arg(format!(
+                    "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+                     -c max_connections=120",
+                    self.port,
+                    self.dir.path().display()
+                ))
+                .args(["-w", "-t", "20", "start"])
+                .output()
+                .expect("run pg_ctl start");
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pg_ctl start: {}{}\n{}",
+                text(&out.stdout),
+                text(&out.stderr),
+                std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// `kill -9` of the postmaster, as an out-of-memory killer or a crash would.
+    fn kill_postmaster(&self) {
+        let pidfile = std::fs::read_to_string(self.data().join("postmaster.pid"))
+            .expect("postmaster.pid of a running server");
+        let pid: i32 = pidfile
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("a pid on the first line");
+        // SAFETY: kill with a pid read from the server's own pid file; no memory involved.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGKILL) },
+            0,
+            "kill -9 {pid}"
+        );
+    }
+
+    /// The URL of database `postgres` as user `postgres`, with a password that must never be
+    /// shown (trust authentication ignores it).
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres:s3cret-pw@127.0.0.1:{}/postgres",
+            self.port
+        )
+    }
+
+    /// The same database through another port (a proxy's).
+    fn url_via(&self, port: u16) -> String {
+        format!("postgres://postgres:s3cret-pw@127.0.0.1:{port}/postgres")
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.url(), NoTls).expect("connect to the test server")
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = self
+            .program("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents: stores of synthetic verdicts.
+
+/// The `i`th synthetic verdict: severities, categories and sources in a mix the filters can
+/// tell apart, log times one second apart (every 7th without log times: the filters' fallback).
+fn synthetic(i: usize, t0: i64) -> NewVerdict {
+    let kinds = [
+        (
+            "No Threat Detected — Normal Traffic",
+            "No Threat Detected",
+            "N/A",
+            "LOW",
+            5,
+        ),
+        (
+            "Brute Force — Password Guessing",
+            "Brute Force",
+            "T1110.001",
+            "HIGH",
+            78,
+        ),
+        (
+            "SQL Injection — Union/Boolean SQLi",
+            "SQL Injection",
+            "T1190",
+            "CRITICAL",
+            92,
+        ),
+        (
+            "Reconnaissance — Port Scan",
+            "Reconnaissance",
+            "T1046",
+            "MEDIUM",
+            45,
+        ),
+    ];
+    let (threat, category, technique, severity, risk) = kinds[i % kinds.len()];
+    let t = t0 + i as i64;
+    let timed = !i.is_multiple_of(7);
+    NewVerdict {
+        created_at: t,
+        first_time: timed.then_some(t - 3),
+        last_time: timed.then_some(t - 1),
+        source: if i.is_multiple_of(2) {
+            "/var/log/auth.log".into()
+        } else {
+            "/var/log/nginx/access.log".into()
+        },
+        entity: (!i.is_multiple_of(5)).then(|| format!("203.0.113.{}", i % 200)),
+        records: (i % 9 + 1) as u32,
+        signature: format!("template {}", i % 31),
+        cached_from: (i % 11 == 3).then_some(1),
+        threat_type: threat.into(),
+        category: category.into(),
+        technique: technique.into(),
+        tactic: "Credential Access".into(),
+        severity: severity.into(),
+        risk_score: risk,
+        evidence: format!("evidence of verdict {i}: repeated failures from one address"),
+        impact: "Possible unauthorised access.".into(),
+        recommendation: "1) Block the address. 2) Review the accounts.".into(),
+        secondary: i.is_multiple_of(13).then(|| "Reconnaissance".into()),
+        input: format!(
+            "Dec  7 04:00:{:02} web01 sshd[{i}]: Failed password for root from 203.0.113.{} port 22 ssh2\n\
+             Dec  7 04:00:{:02} web01 sshd[{i}]: Connection closed by 203.0.113.{} [preauth]",
+            i % 60,
+            i % 200,
+            (i + 1) % 60,
+            i % 200
+        ),
+    }
+}
+
+/// Verdicts written by an attacker as much as by the analyzer: a NUL (which PostgreSQL text
+/// cannot hold), terminal escapes, SQL and CSV injection, reordering marks, quotes and
+/// backslashes, and a window at the store's 64 KiB cap.
+fn hostile(t0: i64) -> Vec<NewVerdict> {
+    let base = synthetic(1, t0);
+    vec![
+        NewVerdict {
+            input: "GET /a\0b HTTP/1.1\nuser=\0admin".into(),
+            evidence: "a NUL \0 in the evidence".into(),
+            entity: Some("ev\0il".into()),
+            ..base.clone()
+        },
+        NewVerdict {
+            source: "/var/log/\u{1b}[2J\u{1b}]0;owned\u{7}evil.log".into(),
+            entity: Some("\u{1b}[31mroot\u{1b}[0m".into()),
+            threat_type: "Brute Force — \u{202e}gnissseuG".into(),
+            ..base.clone()
+        },
+        NewVerdict {
+            evidence: "'; DROP TABLE opensoc_verdicts; -- \" \\ $1 %s".into(),
+            recommendation: "=HYPERLINK(\"http://evil.example\",\"click\")".into(),
+            secondary: Some("x', 'y'); DELETE FROM opensoc_agents; --".into()),
+            ..base.clone()
+        },
+        NewVerdict {
+            input: "é".repeat(MAX_INPUT / 2 + 100),
+            ..base.clone()
+        },
+        NewVerdict {
+            input: "COMMIT\0COMMIT".into(),
+            ..base
+        },
+    ]
+}
+
+/// An agent: a store at `path` with `n` synthetic verdicts (and the hostile ones when asked),
+/// made at unix second `t0` on. Returns the agent id and the verdicts as the store holds them.
+fn agent_store(path: &Path, n: usize, with_hostile: bool, t0: i64) -> (String, Vec<StoredVerdict>) {
+    let mut store = Store::open(path).expect("open the agent's store");
+    if with_hostile {
+        for v in hostile(t0) {
+            store.commit_window(&v, &[], &[]).expect("store a verdict");
+        }
+    }
+    for i in 0..n {
+        store
+            .commit_window(&synthetic(i, t0), &[], &[])
+            .expect("store a verdict");
+    }
+    let held = store.verdicts_after(0, usize::MAX).expect("read the store");
+    (store.agent_id().expect("agent id"), held)
+}
+
+/// A verdict as the fleet holds it: NUL replaced by U+FFFD in every text (PostgreSQL refuses
+/// NUL in text; the sink replaces it rather than refusing the verdict forever).
+fn as_in_fleet(v: &StoredVerdict) -> StoredVerdict {
+    let t = |s: &String| s.replace('\0', "\u{FFFD}");
+    let o = |s: &Option<String>| s.as_ref().map(t);
+    let n = &v.verdict;
+    StoredVerdict {
+        id: v.id,
+        copies: v.copies,
+        verdict: NewVerdict {
+            source: t(&n.source),
+            entity: o(&n.entity),
+            signature: t(&n.signature),
+            threat_type: t(&n.threat_type),
+            category: t(&n.category),
+            technique: t(&n.technique),
+            tactic: t(&n.tactic),
+            severity: t(&n.severity),
+            evidence: t(&n.evidence),
+            impact: t(&n.impact),
+            recommendation: t(&n.recommendation),
+            secondary: o(&n.secondary),
+            input: t(&n.input),
+            ..n.clone()
+        },
+    }
+}
+
+/// Asserts that the fleet holds exactly `expected` for agent `agent`: every id once, no
+/// other, every field equal (NUL aside), with the agent's host and version.
+fn assert_exact(pg: &Pg, agent: &str, expected: &[StoredVerdict]) {
+    let mut c = pg.client();
+    let row = c
+        .query_one(
+            "SELECT count(*), count(DISTINCT verdict_id) FROM opensoc_verdicts WHERE agent_id = $1",
+            &[&agent],
+        )
+        .expect("count the fleet's rows");
+    let (rows, distinct): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(
+        (rows, distinct),
+        (expected.len() as i64, expected.len() as i64),
+        "the fleet must hold each of the agent's {} verdicts exactly once",
+        expected.len()
+    );
+    let mut fleet = opensoc_edge::store::fleet::FleetStore::connect(&pg.url()).expect("connect");
+    let mut got = fleet
+        .verdicts(&Default::default(), Some(agent))
+        .expect("read the fleet");
+    got.sort_by_key(|f| f.stored.id);
+    let host = opensoc_edge::forward::host_name();
+    for (g, want) in got.iter().zip(expected) {
+        assert_eq!(g.agent.id, agent);
+        assert_eq!(g.agent.host, host);
+        assert_eq!(g.agent.version, env!("CARGO_PKG_VERSION"));
+        assert_eq!(g.stored, as_in_fleet(want), "verdict {} differs", want.id);
+    }
+}
+
+/// Rows of the fleet table (all agents).
+fn fleet_count(pg: &Pg) -> i64 {
+    pg.client()
+        .query_one("SELECT count(*) FROM opensoc_verdicts", &[])
+        .map(|r| r.get(0))
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary.
+
+/// `opensoc forward --db DB --forward URL --wait SECS`.
+fn forward(db: &Path, url: &str, wait: u64) -> Command {
+    let mut c = opensoc();
+    c.arg("forward")
+        .arg("--db")
+        .arg(db)
+        .args(["--forward", url, "--wait", &wait.to_string()]);
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().expect("run opensoc")
+}
+
+/// Waits for `child` at most `limit`; kills it and fails past that.
+fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for opensoc") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("opensoc forward did not finish in {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls the fleet until it holds at least `n` rows (the delivery is under way).
+fn wait_for_rows(pg: &Pg, n: i64, limit: Duration) -> i64 {
+    let deadline = Instant::now() + limit;
+    let mut c = pg.client();
+    loop {
+        // The table appears with the first delivery's migration.
+        let rows: i64 = c
+            .query_one(
+                "SELECT CASE WHEN to_regclass('opensoc_verdicts') IS NULL THEN 0 \
+                 ELSE (SELECT count(*) FROM opensoc_verdicts) END",
+                &[],
+            )
+            .map(|r| r.get(0))
+            .unwrap_or(0);
+        if rows >= n {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "the fleet got only {rows} rows");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// a. Two agents into one database, and the fleet view.
+
+#[test]
+fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
+    let Some(bin) = pg_or_skip("two_agents_deliver_exactly_and_the_fleet_view_shows_them") else {
+        return;
+    };
+    let pg = Pg::init(bin);
+    pg.start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let t0 = 1_796_000_000;
+    let (a_db, b_db) = (work.path().join("a.db"), work.path().join("b.db"));
+    let (a, _) = agent_store(&a_db, 600, true, t0);
+    let (b, b_verdicts) = agent_store(&b_db, 300, false, t0 + 50);
+    // Benign windows counted on a verdict travel as its copies.
+    {
+        let mut store = Store::open(&a_db).expect("open");
+        for _ in 0..3 {
+            store
+                .count_copy(
+                    &CopyWindow {
+                        verdict: 6,
+                        source: "/var/log/auth.log".into(),
+                        first_time: Some(t0),
+                        last_time: Some(t0 + 1),
+                        created_at: t0 + 2,
+                        records: 2,
+                    },
+                    &[],
+                    &[],
+                )
+                .expect("count a copy");
+        }
+    }
+    let a_verdicts = Store::open(&a_db)
+        .and_then(|s| s.verdicts_after(0, usize::MAX))
+        .expect("read");
+    assert_eq!(a_verdicts.iter().map(|v| v.copies).sum::<u64>(), 3);
+
+    for db in [&a_db, &b_db] {
+        let out = run(forward(db, &pg.url(), 30));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("s3cret-pw"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Delivered again: the cursor says there is nothing to send, and a repeat of everything
+    // (the same database under another name, so another cursor) adds nothing either.
+    let again = format!("postgres://postgres@localhost:{}/postgres", pg.port);
+    let out = run(forward(&a_db, &again, 30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exact(&pg, &a, &a_verdicts);
+    assert_exact(&pg, &b, &b_verdicts);
+    assert_eq!(
+        fleet_count(&pg),
+        (a_verdicts.len() + b_verdicts.len()) as i64
+    );
+
+    // The fleet view: one agent by id prefix, in JSON, with its agent and host.
+    let fleet_json = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let limit = if extra.contains(&"--limit") {
+            &[][..]
+        } else {
+            &["--limit", "0"][..]
+        };
+        let out = opensoc()
+            .args(["verdicts", "--format", "json", "--db", &pg.url()])
+            .args(limit)
+            .args(extra)
+            .output()
+            .expect("run opensoc verdicts");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    };
+    let only_b = fleet_json(&["--agent", &b[..6]]);
+    assert_eq!(only_b.len(), b_verdicts.len());
+    let host = opensoc_edge::forward::host_name();
+    assert!(only_b
+        .iter()
+        .all(|v| v["agent"] == b.as_str() && v["host"] == host.as_str()));
+    // Both agents run on this machine: its host name selects both.
+    assert_eq!(
+        fleet_json(&["--agent", &host]).len(),
+        a_verdicts.len() + b_verdicts.len()
+    );
+    // The filters select what they select in the agent's own store, in the same order.
+    let filters = [
+        "--min-severity",
+        "HIGH",
+        "--category",
+        "brute FORCE",
+        "--source",
+        "nginx",
+        "--since",
+        "2026-11-30T00:55:00Z",
+        "--until",
+        "2026-11-30T01:01:00Z",
+    ];
+    let local: Vec<serde_json::Value> = {
+        let out = opensoc()
+            .args(["verdicts", "--format", "json", "--limit", "0", "--db"])
+            .arg(&a_db)
+            .args(filters)
+            .output()
+            .expect("run opensoc verdicts");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    };
+    let mut args = vec!["--agent", &a[..8]];
+    args.extend(filters);
+    let fleet = fleet_json(&args);
+    let ids = |v: &[serde_json::Value]| v.iter().map(|j| j["id"].clone()).collect::<Vec<_>>();
+    assert!(!local.is_empty());
+    assert_eq!(ids(&fleet), ids(&local));
+    // The limit keeps the newest, as locally.
+    assert_eq!(
+        ids(&fleet_json(&["--agent", &a[..8], "--limit", "5"])),
+        ids(&cli::stored(&a_db)[..5])
+    );
+
+    // The table: an agent column, attacker text escaped.
+    let out = opensoc()
+        .args(["verdicts", "--all", "--limit", "0", "--db", &pg.url()])
+        .output()
+        .expect("run opensoc verdicts");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(header[..3], ["id", "agent", "time"], "{table}");
+    assert!(table.contains(&format!("{host} ({})", &a[..8])), "{table}");
+    assert!(
+        !table.contains('\u{1b}') && table.contains("\\x1b[2J"),
+        "{table}"
+    );
+    assert!(!table.contains('\u{202e}'));
+
+    // CSV gains agent and host at the end.
+    let out = opensoc()
+        .args([
+            "verdicts",
+            "--format",
+            "csv",
+            "--limit",
+            "0",
+            "--db",
+            &pg.url(),
+            "--agent",
+            &b,
+        ])
+        .output()
+        .expect("run opensoc verdicts");
+    let csv = text(&out.stdout);
+    assert!(
+        csv.lines()
+            .next()
+            .is_some_and(|h| h.ends_with(",agent,host")),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), b_verdicts.len() + 1);
+
+    // inspect: an id both agents have needs --agent.
+    let out = opensoc()
+        .args(["verdicts", "inspect", "3", "--db", &pg.url()])
+        .output()
+        .expect("run opensoc verdicts inspect");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--agent"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = opensoc()
+        .args([
+            "verdicts",
+            "inspect",
+            "1",
+            "--db",
+            &pg.url(),
+            "--agent",
+            &a[..8],
+        ])
+        .output()
+        .expect("run opensoc verdicts inspect");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("agent:") && shown.contains(&a), "{shown}");
+    assert!(shown.contains("GET /a\u{FFFD}b"), "{shown}");
+    let out = opensoc()
+        .args(["verdicts", "agents", "--db", &pg.url()])
+        .output()
+        .expect("run opensoc verdicts agents");
+    let agents = text(&out.stdout);
+    assert!(agents.contains(&a) && agents.contains(&b), "{agents}");
+
+    // report: the fleet's counts are the two stores' added up.
+    let report = |db: &str| -> serde_json::Value {
+        let out = opensoc()
+            .args(["report", "--json", "--db", db])
+            .output()
+            .expect("run opensoc report");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_str(&text(&out.stdout)).expect("report JSON")
+    };
+    let fleet = report(&pg.url());
+    let (ra, rb) = (
+        report(a_db.to_str().expect("utf-8 path")),
+        report(b_db.to_str().expect("utf-8 path")),
+    );
+    for key in ["verdicts", "copies"] {
+        assert_eq!(
+            fleet[key].as_u64(),
+            Some(ra[key].as_u64().unwrap_or(0) + rb[key].as_u64().unwrap_or(0)),
+            "{key}"
+        );
+    }
+    for sev in ["LOW", "MEDIUM", "HIGH", "CRITICAL"] {
+        let n = |r: &serde_json::Value| r["by_severity"][sev].as_u64().unwrap_or(0);
+        assert_eq!(n(&fleet), n(&ra) + n(&rb), "{sev}");
+    }
+    let out = opensoc()
+        .args(["report", "--json", "--db", &pg.url(), "--agent", &b[..8]])
+        .output()
+        .expect("run opensoc report");
+    let only_b: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(only_b["verdicts"], rb["verdicts"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// b. The server down for the whole delivery, started later.
+
+#[test]
+fn a_server_down_for_the_whole_delivery_is_caught_up_once_started() {
+    let Some(bin) = pg_or_skip("a_server_down_for_the_whole_delivery_is_caught_up_once_started")
+    else {
+        return;
+    };
+    let pg = Pg::init(bin);
+    let work = tempfile::tempdir().expect("temp dir");
+    let db = work.path().join("agent.db");
+    let (agent, verdicts) = agent_store(&db, 1_200, true, 1_796_000_000);
+
+    let out = run(forward(&db, &pg.url(), 2));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} verdicts not yet delivered", verdicts.len())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+
+    pg.start();
+    let out = run(forward(&db, &pg.url(), 30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exact(&pg, &agent, &verdicts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// c. kill -9 of the agent mid-delivery.
+
+#[test]
+fn an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run() {
+    let Some(bin) = pg_or_skip("an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run")
+    else {
+        return;
+    };
+    let pg = Pg::init(bin);
+    pg.start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let db = work.path().join("agent.db");
+    let (agent, verdicts) = agent_store(&db, 20_000, false, 1_796_000_000);
+
+    let mut child = forward(&db, &pg.url(), 60)
+        .spawn()
+        .expect("start opensoc forward");
+    let at_kill = wait_for_rows(&pg, 3_000, Duration::from_secs(30));
+    child.kill().expect("kill -9 the agent");
+    let _ = child.wait();
+    assert!(
+        (at_kill as usize) < verdicts.len(),
+        "the agent finished before it was killed; nothing was tested"
+    );
+    let out = run(forward(&db, &pg.url(), 30));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_exact(&pg, &agent, &verdicts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// d. kill -9 of the PostgreSQL server mid-delivery.
+
+#[test]
+fn a_server_killed_mid_delivery_is_caught_up_after_its_restart() {
+    let Some(bin) = pg_or_skip("a_server_killed_mid_delivery_is_caught_up_after_its_restart")
+    else {
+        return;
+    };
+    let pg = Pg::init(bin);
+    pg.start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let db = work.path().join("agent.db");
+    let (agent, verdicts) = agent_store(&db, 20_000, false, 1_796_000_000);
+
+    let mut child = forward(&db, &pg.url(), 60)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start opensoc forward");
+    let at_kill = wait_for_rows(&pg, 3_000, Duration::from_secs(30));
+    pg.kill_postmaster();
+    assert!(
+        (at_kill as usize) < verdicts.len(),
+        "delivery ended before the kill"
+    );
+    pg.start();
+    let status = wait_for(&mut child, Duration::from_secs(60));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_exact(&pg, &agent, &verdicts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// e. The connection cut mid-stream.
+
+/// How the proxy treats the connections it accepts, in order; those past the plan pass.
+#[derive(Clone, Copy, Debug)]
+enum Cut {
+    /// Forward this many bytes from the client, then cut both ways: the server sees half a
+    /// batch and rolls it back.
+    AfterClientBytes(usize),
+    /// Forward the client's `n`th COMMIT and let the server commit it, but never pass on its
+    /// answer, and cut: the client cannot know the batch is in, and sends it again.
+    AfterCommit(usize),
+}
+
+/// A TCP proxy in front of the server that cuts connections as planned.
+struct Proxy {
+    port: u16,
+    cuts: Arc<AtomicUsize>,
+    /// Rows in the fleet table when a COMMIT's answer was held back: the batch it committed
+    /// is in, though its client was never told.
+    rows_at_commit_cut: Arc<AtomicI64>,
+}
+
+impl Proxy {
+    fn start(upstream: u16, plan: Vec<Cut>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let rows_at_commit_cut = Arc::new(AtomicI64::new(-1));
+        let counted = cuts.clone();
+        let rows = rows_at_commit_cut.clone();
+        std::thread::spawn(move || {
+            for (n, client) in listener.incoming().enumerate() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let cut = plan.get(n).copied();
+                let (counted, rows) = (counted.clone(), rows.clone());
+                std::thread::spawn(move || relay(client, server, cut, &counted, upstream, &rows));
+            }
+        });
+        Proxy {
+            port,
+            cuts,
+            rows_at_commit_cut,
+        }
+    }
+}
+
+/// Copies bytes both ways until either side closes, cutting as `cut` says.
+fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    cut: Option<Cut>,
+    cuts: &AtomicUsize,
+    upstream: u16,
+    rows_at_commit_cut: &AtomicI64,
+) {
+    let silenced = Arc::new(AtomicBool::new(false));
+    let (mut c_read, mut s_write) = (
+        client.try_clone().expect("clone"),
+        server.try_clone().expect("clone"),
+    );
+    let (mut s_read, mut c_write) = (
+        server.try_clone().expect("clone"),
+        client.try_clone().expect("clone"),
+    );
+    let quiet = silenced.clone();
+    // Server to client, unless silenced.
+    let back = std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = s_read.read(&mut buf) {
+            if n == 0 || quiet.load(Ordering::SeqCst) || c_write.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = c_write.shutdown(Shutdown::Both);
+    });
+    let mut buf = [0u8; 16 * 1024];
+    let (mut sent, mut commits, mut tail) = (0usize, 0usize, Vec::<u8>::new());
+    let cut_now = |cuts: &AtomicUsize| {
+        cuts.fetch_add(1, Ordering::SeqCst);
+        let _ = client.shutdown(Shutdown::Both);
+        let _ = server.shutdown(Shutdown::Both);
+    };
+    while let Ok(n) = c_read.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        match cut {
+            Some(Cut::AfterClientBytes(limit)) if sent + n >= limit => {
+                let _ = s_write.write_all(&chunk[..limit - sent]);
+                cut_now(cuts);
+                break;
+            }
+            Some(Cut::AfterCommit(nth)) => {
+                // A simple-query COMMIT, possibly split across reads.
+                tail.extend_from_slice(chunk);
+                let found = tail.windows(7).filter(|w| w == b"COMMIT\0").count();
+                if commits + found >= nth {
+                    silenced.store(true, Ordering::SeqCst);
+                    let _ = s_write.write_all(chunk);
+                    // Time for the server to commit before the connection goes.
+                    std::thread::sleep(Duration::from_millis(300));
+                    let url = format!("postgres://postgres@127.0.0.1:{upstream}/postgres");
+                    if let Ok(mut c) = Client::connect(&url, NoTls) {
+                        if let Ok(row) = c.query_one("SELECT count(*) FROM opensoc_verdicts", &[]) {
+                            rows_at_commit_cut.store(row.get(0), Ordering::SeqCst);
+                        }
+                    }
+                    cut_now(cuts);
+                    break;
+                }
+                commits += found;
+                let keep = tail.len().saturating_sub(6);
+                tail.drain(..keep);
+            }
+            _ => {}
+        }
+        if s_write.write_all(chunk).is_err() {
+            break;
+        }
+        sent += n;
+    }
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = back.join();
+}
+
+#[test]
+fn connections_cut_mid_stream_lose_and_double_nothing() {
+    let Some(bin) = pg_or_skip("connections_cut_mid_stream_lose_and_double_nothing") else {
+        return;
+    };
+    let pg = Pg::init(bin);
+    pg.start();
+    let work = tempfile::tempdir().expect("temp dir");
+    let db = work.path().join("agent.db");
+    let (agent, verdicts) = agent_store(&db, 3_000, false, 1_796_000_000);
+    // The first connection is cut inside its first batch (the migrations take a few KB); the
+    // second once its second batch is committed, before the client hears it.
+    let proxy = Proxy::start(
+        pg.port,
+        vec![Cut::AfterClientBytes(150_000), Cut::AfterCommit(2)],
+    );
+    let out = run(forward(&db, &pg.url_via(proxy.port), 60));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(proxy.cuts.load(Ordering::SeqCst), 2, "{stderr}");
+    // The first connection's half batch rolled back; the second's two batches committed,
+    // the second without its client hearing it, which sent it again on the third.
+    assert_eq!(
+        proxy.rows_at_commit_cut.load(Ordering::SeqCst),
+        2 * BATCH as i64,
+        "{stderr}"
+    );
+    assert!(stderr.contains("works again"), "{stderr}");
+    assert_exact(&pg, &agent, &verdicts);
+}
