@@ -7,9 +7,8 @@
 #
 #   scripts/bench-fleet.sh              (AGENTS=50 PER_AGENT=2000 by default)
 #
-# It starts its own PostgreSQL (initdb and pg_ctl in a temporary directory, a loopback port,
-# the server's default durability settings: fsync and synchronous commit on), as the postgres
-# user when run as root. The stores are made by the example edge/examples/synthetic_store.rs
+# It starts its own PostgreSQL (scripts/temp-postgres.sh: default durability, fsync and
+# synchronous commit on). The stores are made by the example edge/examples/synthetic_store.rs
 # (no model). BIN and SYNTH pick the binaries; by default both are built with the dev profile
 # (optimised, `cargo build -p opensoc-edge --bin opensoc --example synthetic_store`); set them
 # to release builds to measure those.
@@ -26,30 +25,11 @@ SYNTH="${SYNTH:-$TARGET_DIR/debug/examples/synthetic_store}"
 [ -x "$BIN" ] || { echo "error: no binary at $BIN" >&2; exit 2; }
 [ -x "$SYNTH" ] || { echo "error: no binary at $SYNTH" >&2; exit 2; }
 
-pg_bin="$(pg_config --bindir 2>/dev/null || true)"
-if [ ! -x "$pg_bin/initdb" ]; then
-  pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-fi
-[ -x "$pg_bin/initdb" ] || { echo "error: PostgreSQL not installed (apt-get install postgresql)" >&2; exit 2; }
-
-work="$(mktemp -d)"
-as_pg=()
-if [ "$(id -u)" = 0 ]; then
-  # initdb refuses root: the server runs as Debian's postgres user.
-  chown postgres: "$work"
-  as_pg=(runuser -u postgres --)
-fi
-stop() {
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/data" -m immediate -w stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap stop EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"${as_pg[@]}" "$pg_bin/initdb" -D "$work/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$work/data" -l "$work/server.log" -w \
-  -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c max_connections=$((AGENTS + 20))" \
-  start >/dev/null
-url="postgres://postgres@127.0.0.1:$port/postgres"
+# shellcheck source=scripts/temp-postgres.sh
+source scripts/temp-postgres.sh
+temp_postgres_start $((AGENTS + 20))
+url="$PG_URL"
+work="$PG_WORK"
 
 mkdir -p "$work/stores"
 echo "making $AGENTS stores of $PER_AGENT verdicts…" >&2
@@ -76,7 +56,7 @@ if [ "$failed" -gt 0 ]; then
   exit 1
 fi
 
-psql=("${as_pg[@]}" psql -X -q -t -A -h 127.0.0.1 -p "$port" -U postgres postgres)
+psql=("${PG_PSQL[@]}")
 rows="$("${psql[@]}" -c 'SELECT count(*) FROM opensoc_verdicts')"
 distinct="$("${psql[@]}" -c 'SELECT count(*) FROM (SELECT DISTINCT agent_id, verdict_id FROM opensoc_verdicts) d')"
 agents="$("${psql[@]}" -c 'SELECT count(*) FROM opensoc_agents')"

@@ -9,8 +9,8 @@
 //! store for the next run or `opensoc forward`.
 
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::forward::destination::Destination;
@@ -143,10 +143,19 @@ struct Control {
     hard: bool,
 }
 
+/// How long a stop for a signal waits past its deadline for a delivery in progress (a
+/// connection attempt, a batch a server is slow to take) before leaving the thread behind.
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
 /// The delivery loop on a thread of its own.
 pub struct Forwarder {
     control: Arc<(Mutex<Control>, Condvar)>,
-    thread: Option<JoinHandle<Result<Vec<Status>, ForwardError>>>,
+    /// The thread's answer when it ends: where each destination stands.
+    done: Option<Receiver<Result<Vec<Status>, ForwardError>>>,
+    /// The store, and the destinations' names, to say where each stands when the thread does
+    /// not answer in time.
+    db: PathBuf,
+    names: Vec<String>,
 }
 
 impl Forwarder {
@@ -169,17 +178,24 @@ impl Forwarder {
                 delivered: 0,
             });
         }
+        let names = lanes.iter().map(|l| l.name.clone()).collect();
         let store = Store::open(&db)?;
         let agent = Agent::here(store.agent_id()?);
         let control = Arc::new((Mutex::new(Control::default()), Condvar::new()));
         let shared = control.clone();
-        let thread = std::thread::Builder::new()
+        let (tx, done) = mpsc::channel();
+        std::thread::Builder::new()
             .name("forwarder".into())
-            .spawn(move || run(store, agent, lanes, &shared, on))
+            .spawn(move || {
+                // The owner may have stopped listening (a stop that timed out): nothing to do.
+                let _ = tx.send(run(store, agent, lanes, &shared, on));
+            })
             .map_err(|e| ForwardError::delivery("forwarder", "starting its thread", e))?;
         Ok(Forwarder {
             control,
-            thread: Some(thread),
+            done: Some(done),
+            db,
+            names,
         })
     }
 
@@ -191,13 +207,14 @@ impl Forwarder {
     }
 
     /// Like [`Forwarder::finish`], but stops after `within` even in the middle of catching
-    /// up: for a signal, which must be answered within seconds.
+    /// up, and does not wait for a delivery in progress much longer than that (a server that
+    /// does not answer): for a signal, which must be answered within seconds.
     pub fn finish_within(mut self, within: Duration) -> Result<Vec<Status>, ForwardError> {
         self.stop(within, true)
     }
 
     fn stop(&mut self, wait: Duration, hard: bool) -> Result<Vec<Status>, ForwardError> {
-        let Some(thread) = self.thread.take() else {
+        let Some(done) = self.done.take() else {
             return Ok(Vec::new());
         };
         {
@@ -209,13 +226,39 @@ impl Forwarder {
             };
             cv.notify_all();
         }
-        thread.join().unwrap_or_else(|_| {
-            Err(ForwardError::delivery(
+        let answer = if hard {
+            done.recv_timeout(wait + STOP_GRACE)
+                .map_err(|e| matches!(e, RecvTimeoutError::Timeout))
+        } else {
+            done.recv().map_err(|_| false)
+        };
+        match answer {
+            Ok(result) => result,
+            // Left behind in a delivery that did not answer: the process is about to end.
+            Err(true) => self.statuses_from_store("no answer before the stop"),
+            Err(false) => Err(ForwardError::delivery(
                 "forwarder",
                 "running",
-                "its thread panicked",
-            ))
-        })
+                "its thread ended without an answer (a panic)",
+            )),
+        }
+    }
+
+    /// Where each destination stands, read from the store's cursors, when the thread cannot
+    /// say: nothing counted as delivered in this run, `why` as each one's error.
+    fn statuses_from_store(&self, why: &str) -> Result<Vec<Status>, ForwardError> {
+        let store = Store::open_read_only(&self.db)?;
+        self.names
+            .iter()
+            .map(|name| {
+                Ok(Status {
+                    destination: name.clone(),
+                    delivered: 0,
+                    pending: store.count_verdicts_after(store.forward_cursor(name)?)?,
+                    error: Some(why.to_string()),
+                })
+            })
+            .collect()
     }
 }
 
@@ -283,4 +326,70 @@ fn run(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::NewVerdict;
+
+    fn one_verdict_store(dir: &std::path::Path) -> PathBuf {
+        let db = dir.join("v.db");
+        let mut store = Store::open(&db).expect("store");
+        let v = NewVerdict {
+            created_at: 1_764_235_000,
+            first_time: None,
+            last_time: None,
+            source: "auth.log".into(),
+            entity: None,
+            records: 1,
+            signature: "s".into(),
+            cached_from: None,
+            threat_type: "No Threat Detected".into(),
+            category: "No Threat Detected".into(),
+            technique: "N/A".into(),
+            tactic: "N/A".into(),
+            severity: "LOW".into(),
+            risk_score: 5,
+            evidence: "e".into(),
+            impact: "i".into(),
+            recommendation: "r".into(),
+            secondary: None,
+            input: "x".into(),
+        };
+        store.commit_window(&v, &[], &[]).expect("commit");
+        db
+    }
+
+    #[test]
+    fn a_stop_for_a_signal_does_not_wait_for_a_server_that_never_answers() {
+        // A server that takes the connection and never says a word: the PostgreSQL client
+        // waits for its greeting far longer than a stop may take.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for c in listener.incoming().flatten() {
+                held.push(c);
+            }
+        });
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = one_verdict_store(dir.path());
+        let url = format!("postgres://u@127.0.0.1:{port}/fleet");
+        let dest = Destination::parse(&url, &Default::default()).expect("destination");
+        let f = Forwarder::start(db, &[dest], Box::new(|_| {})).expect("forwarder");
+        std::thread::sleep(Duration::from_millis(300));
+        let asked = Instant::now();
+        let statuses = f
+            .finish_within(Duration::from_millis(200))
+            .expect("statuses");
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            asked.elapsed()
+        );
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(statuses[0].pending, 1, "the verdict waits in the store");
+        assert!(statuses[0].error.is_some());
+    }
 }
