@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opensoc_edge::forward::destination::{Destination, TlsFiles};
+use opensoc_edge::forward::destination::Destination;
 use opensoc_edge::forward::forwarder::deliver_next;
+use opensoc_edge::forward::syslog::TlsFiles;
 use opensoc_edge::forward::Agent;
 use opensoc_edge::store::sqlite::{NewVerdict, Store};
 
@@ -91,28 +92,31 @@ fn make_ca(dir: &Path, name: &str) -> TestCa {
     TestCa { pem, issuer }
 }
 
-/// A server certificate for 127.0.0.1 and localhost signed by `ca`.
-fn make_server_tls(dir: &Path, ca: &TestCa) -> ServerTls {
+/// A certificate for `names` (the first also its common name) signed by `ca`, for `usage`:
+/// its certificate and key files, `{stem}.pem` and `{stem}-key.pem`.
+fn make_cert(
+    dir: &Path,
+    ca: &TestCa,
+    names: &[&str],
+    usage: rcgen::ExtendedKeyUsagePurpose,
+    stem: &str,
+) -> (PathBuf, PathBuf) {
     let mut params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .expect("server params");
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .expect("certificate params");
     params
         .distinguished_name
-        .push(rcgen::DnType::CommonName, "127.0.0.1");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate().expect("server key");
-    let cert = params
-        .signed_by(&key, &ca.issuer)
-        .expect("server certificate");
-    let tls = ServerTls {
-        ca: ca.pem.clone(),
-        cert: dir.join("server.pem"),
-        key: dir.join("server-key.pem"),
-        auth: "anon",
-    };
-    std::fs::write(&tls.cert, cert.pem()).expect("write the certificate");
-    std::fs::write(&tls.key, key.serialize_pem()).expect("write the key");
-    tls
+        .push(rcgen::DnType::CommonName, names[0]);
+    params.extended_key_usages = vec![usage];
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca.issuer).expect("certificate");
+    let (cert_path, key_path) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}-key.pem")),
+    );
+    std::fs::write(&cert_path, cert.pem()).expect("write the certificate");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write the key");
+    (cert_path, key_path)
 }
 
 /// An `rsyslogd` of the test's own, on `port`; each start writes to a new file, so that a
@@ -450,11 +454,25 @@ fn forward(db: &Path, url: &str, wait: u64) -> Command {
 
 /// Runs `command` to its end (at most `limit`); its exit code and stderr.
 fn run(command: &mut Command, limit: Duration) -> (i32, String) {
-    let mut child = command
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start opensoc");
+    finish(child, limit, "opensoc forward")
+}
+
+/// Runs `command` to its end, which must come within a minute and succeed; its stderr.
+fn run_ok(command: &mut Command) -> String {
+    let (code, stderr) = run(command, Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}");
+    stderr
+}
+
+/// Waits for `child`, whose stderr is piped, to exit (at most `limit`, else it is killed and
+/// `what` named in the panic); its exit code and stderr. The stderr is read as it comes, so
+/// that a full pipe never holds the child up.
+fn finish(mut child: Child, limit: Duration, what: &str) -> (i32, String) {
     let mut stderr = child.stderr.take().expect("stderr");
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -468,7 +486,7 @@ fn run(command: &mut Command, limit: Duration) -> (i32, String) {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("opensoc forward still runs after {limit:?}");
+            panic!("{what} still runs after {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -484,61 +502,160 @@ fn cursor(db: &Path, destination: &str) -> i64 {
         .expect("read the cursor")
 }
 
-/// What rsyslog received once it has verdicts 1..=n or, at most 10 s later, has taken no
-/// more: a batch counts as delivered when rsyslog's TCP stack has it, a moment before
-/// rsyslog has written it out.
-fn received(rsyslog: &Rsyslog, n: i64) -> Tally {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let tally = Tally::of(&rsyslog.lines());
-        if (1..=n).all(|id| tally.seen.contains_key(&id)) || Instant::now() > deadline {
-            return tally;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// What a test starts from: a store of verdicts 1..=n in a directory of its own, and an
+/// rsyslogd for it on a free port. Fields drop in order, so rsyslogd is killed before its
+/// directory is removed.
+struct Fixture {
+    rsyslog: Rsyslog,
+    db: PathBuf,
+    n: usize,
+    port: u16,
+    /// `syslog://127.0.0.1:PORT`, `syslog+tls://` with TLS: the destination's name too.
+    url: String,
+    /// With TLS, the CA that signed rsyslog's certificate.
+    ca: Option<TestCa>,
+    dir: tempfile::TempDir,
 }
 
-/// Asserts that rsyslog wrote nothing, after giving it time to.
-fn assert_nothing_received(rsyslog: &Rsyslog) {
-    std::thread::sleep(Duration::from_millis(300));
-    let lines = rsyslog.lines();
-    assert!(
-        lines.is_empty(),
-        "rsyslog received something over a refused connection: {:?}",
-        &lines[..lines.len().min(3)]
-    );
-}
-
-/// Waits until rsyslog's current file has `lines` lines, while `agent` runs; true if it
-/// still runs then (the fault comes mid-delivery).
-fn wait_for_lines(rsyslog: &Rsyslog, agent: &mut Child, lines: usize) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rsyslog.count_current() < lines {
-        if agent.try_wait().expect("agent status").is_some() {
-            return false;
-        }
-        assert!(Instant::now() < deadline, "no progress from the agent");
-        std::thread::sleep(Duration::from_millis(2));
+impl Fixture {
+    /// Started; rsyslog listens with TLS when `auth` (its StreamDriver.AuthMode: "anon" for
+    /// no client certificate, "x509/certvalid" for one signed by the CA) is given. `None`
+    /// without rsyslogd.
+    fn new(n: usize, auth: Option<&'static str>) -> Option<Fixture> {
+        let mut f = Fixture::stopped(n, auth)?;
+        f.rsyslog.start();
+        Some(f)
     }
-    agent.try_wait().expect("agent status").is_none()
+
+    /// As `new`, with rsyslogd not started yet.
+    fn stopped(n: usize, auth: Option<&'static str>) -> Option<Fixture> {
+        let bin = rsyslogd()?;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = make_store(dir.path(), n);
+        let (ca, server) = match auth {
+            Some(auth) => {
+                let ca = make_ca(dir.path(), "ca");
+                let (cert, key) = make_cert(
+                    dir.path(),
+                    &ca,
+                    &["127.0.0.1", "localhost"],
+                    rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+                    "server",
+                );
+                let server = ServerTls {
+                    ca: ca.pem.clone(),
+                    cert,
+                    key,
+                    auth,
+                };
+                (Some(ca), Some(server))
+            }
+            None => (None, None),
+        };
+        let port = free_port();
+        let scheme = if auth.is_some() {
+            "syslog+tls"
+        } else {
+            "syslog"
+        };
+        Some(Fixture {
+            rsyslog: Rsyslog::new(bin, dir.path(), port, server),
+            db,
+            n,
+            port,
+            url: format!("{scheme}://127.0.0.1:{port}"),
+            ca,
+            dir,
+        })
+    }
+
+    fn ca(&self) -> &TestCa {
+        self.ca.as_ref().expect("a fixture with TLS")
+    }
+
+    /// What rsyslog received once it has verdicts 1..=n or, at most 10 s later, has taken no
+    /// more: a batch counts as delivered when rsyslog's TCP stack has it, a moment before
+    /// rsyslog has written it out.
+    fn received(&self) -> Tally {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let tally = Tally::of(&self.rsyslog.lines());
+            if (1..=self.n as i64).all(|id| tally.seen.contains_key(&id))
+                || Instant::now() > deadline
+            {
+                return tally;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What rsyslog received, every verdict among it (`Tally::assert_complete`).
+    fn assert_complete(&self, test: &str) -> Tally {
+        let tally = self.received();
+        tally.assert_complete(test, self.n as i64);
+        tally
+    }
+
+    /// Asserts that rsyslog wrote nothing, after giving it time to.
+    fn assert_nothing_received(&self) {
+        std::thread::sleep(Duration::from_millis(300));
+        let lines = self.rsyslog.lines();
+        assert!(
+            lines.is_empty(),
+            "rsyslog received something over a refused connection: {:?}",
+            &lines[..lines.len().min(3)]
+        );
+    }
+
+    /// Runs `opensoc forward` to `url` with 2 s of retries, which must give up (exit 2)
+    /// saying each of `says`, and leave the cursor where it was.
+    fn assert_gives_up(&self, url: &str, says: &[&str]) {
+        let (code, stderr) = run(&mut forward(&self.db, url, 2), Duration::from_secs(30));
+        assert_eq!(code, 2, "{stderr}");
+        for s in says {
+            assert!(stderr.contains(s), "{stderr}");
+        }
+        assert_eq!(
+            cursor(&self.db, &self.url),
+            0,
+            "the cursor stays where it was"
+        );
+    }
+
+    /// Starts `opensoc forward` (a minute of retries) and waits until rsyslog's current file
+    /// has 3,250 lines; the agent, and whether it still ran then, which a fault the caller
+    /// brings next needs in order to come mid-delivery.
+    fn agent_mid_delivery(&self, stderr: Stdio) -> (Child, bool) {
+        let mut agent = forward(&self.db, &self.url, 60)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("start opensoc forward");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.rsyslog.count_current() < 3_250 {
+            if agent.try_wait().expect("agent status").is_some() {
+                return (agent, false);
+            }
+            assert!(Instant::now() < deadline, "no progress from the agent");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let running = agent.try_wait().expect("agent status").is_none();
+        (agent, running)
+    }
 }
 
 #[test]
 fn plain_tcp_delivers_every_verdict_intact() {
-    let Some(bin) = rsyslogd() else { return };
     let started = Instant::now();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 2_000;
-    let db = make_store(dir.path(), n);
-    let port = free_port();
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, None);
-    rsyslog.start();
+    let Some(f) = Fixture::new(2_000, None) else {
+        return;
+    };
+    let n = f.n;
 
     // Through the library: the destination's sink, batch after batch.
-    let url = format!("syslog://127.0.0.1:{port}");
-    let destination = Destination::parse(&url, &TlsFiles::default()).expect("URL");
+    let destination = Destination::parse(&f.url, &TlsFiles::default()).expect("URL");
     let mut sink = destination.open().expect("sink");
-    let mut store = Store::open(&db).expect("store");
+    let mut store = Store::open(&f.db).expect("store");
     let agent = Agent::here(store.agent_id().expect("agent id"));
     let mut delivered = 0;
     loop {
@@ -550,11 +667,10 @@ fn plain_tcp_delivers_every_verdict_intact() {
         delivered += k;
     }
     assert_eq!(delivered, n);
-    assert_eq!(cursor(&db, &destination.name), n as i64);
+    assert_eq!(cursor(&f.db, &destination.name), n as i64);
     drop(sink);
 
-    let tally = received(&rsyslog, n as i64);
-    tally.assert_complete("plain TCP", n as i64);
+    let tally = f.assert_complete("plain TCP");
     assert_eq!(tally.torn, 0, "every frame arrives whole");
     // Each message parses back with the verdict's fields; hostile text arrives escaped, not
     // raw (the file has no control character: Rsyslog::lines checks), and did not end the
@@ -613,107 +729,63 @@ fn plain_tcp_delivers_every_verdict_intact() {
 
 #[test]
 fn a_server_down_for_the_whole_run_gets_everything_later() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 1_000;
-    let db = make_store(dir.path(), n);
-    let port = free_port();
-    let url = format!("syslog://127.0.0.1:{port}");
-
-    let (code, stderr) = run(&mut forward(&db, &url, 2), Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains(&format!("connecting to 127.0.0.1:{port}")) && stderr.contains("refused"),
-        "{stderr}"
+    let Some(mut f) = Fixture::stopped(1_000, None) else {
+        return;
+    };
+    f.assert_gives_up(
+        &f.url,
+        &[
+            &format!("connecting to 127.0.0.1:{}", f.port),
+            "refused",
+            "1000 verdicts not yet delivered",
+        ],
     );
-    assert!(
-        stderr.contains("1000 verdicts not yet delivered"),
-        "{stderr}"
-    );
-    assert_eq!(cursor(&db, &url), 0, "the cursor stays where it was");
 
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, None);
-    rsyslog.start();
-    let (code, stderr) = run(&mut forward(&db, &url, 20), Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(cursor(&db, &url), n as i64);
-    received(&rsyslog, n as i64).assert_complete("server down, then up", n as i64);
+    f.rsyslog.start();
+    run_ok(&mut forward(&f.db, &f.url, 20));
+    assert_eq!(cursor(&f.db, &f.url), f.n as i64);
+    f.assert_complete("server down, then up");
 }
 
 #[test]
 fn an_agent_killed_mid_delivery_loses_nothing() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 20_000;
-    let db = make_store(dir.path(), n);
-    let port = free_port();
-    let url = format!("syslog://127.0.0.1:{port}");
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, None);
-    rsyslog.start();
-
-    let mut agent = forward(&db, &url, 60)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start opensoc forward");
-    let mid = wait_for_lines(&rsyslog, &mut agent, 3_250);
+    let Some(f) = Fixture::new(20_000, None) else {
+        return;
+    };
+    let (mut agent, mid) = f.agent_mid_delivery(Stdio::null());
     let _ = agent.kill();
     let _ = agent.wait();
     assert!(mid, "the agent finished before it could be killed: raise n");
-    let at_kill = cursor(&db, &url);
-    println!("agent killed with the cursor at {at_kill} of {n}");
-    assert!(at_kill < n as i64);
+    let at_kill = cursor(&f.db, &f.url);
+    println!("agent killed with the cursor at {at_kill} of {}", f.n);
+    assert!(at_kill < f.n as i64);
 
-    let (code, stderr) = run(&mut forward(&db, &url, 30), Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
-    received(&rsyslog, n as i64).assert_complete("agent killed", n as i64);
+    run_ok(&mut forward(&f.db, &f.url, 30));
+    f.assert_complete("agent killed");
 }
 
 #[test]
 fn a_server_killed_mid_delivery_is_caught_up_after_its_restart() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 20_000;
-    let db = make_store(dir.path(), n);
-    let port = free_port();
-    let url = format!("syslog://127.0.0.1:{port}");
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, None);
-    rsyslog.start();
-
-    let mut agent = forward(&db, &url, 60)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start opensoc forward");
-    let mid = wait_for_lines(&rsyslog, &mut agent, 3_250);
-    rsyslog.kill9();
+    let Some(mut f) = Fixture::new(20_000, None) else {
+        return;
+    };
+    let (agent, mid) = f.agent_mid_delivery(Stdio::piped());
+    f.rsyslog.kill9();
     assert!(
         mid,
         "the agent finished before rsyslogd could be killed: raise n"
     );
     std::thread::sleep(Duration::from_millis(300));
-    rsyslog.start();
+    f.rsyslog.start();
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = agent.try_wait().expect("agent status") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = agent.kill();
-            panic!("the agent did not catch up");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    let _ = agent
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr);
-    assert!(status.success(), "{stderr}");
+    let (code, stderr) = finish(
+        agent,
+        Duration::from_secs(60),
+        "the agent, which did not catch up,",
+    );
+    assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("works again"), "{stderr}");
-    received(&rsyslog, n as i64).assert_complete("rsyslogd killed", n as i64);
+    f.assert_complete("rsyslogd killed");
 }
 
 /// A TCP proxy in front of `target`: its first connection is cut after `cut` bytes from the
@@ -759,135 +831,90 @@ fn cutting_proxy(target: u16, cut: usize) -> (u16, Arc<AtomicUsize>) {
 
 #[test]
 fn a_connection_cut_mid_stream_loses_nothing() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 3_000;
-    let db = make_store(dir.path(), n);
-    let port = free_port();
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, None);
-    rsyslog.start();
+    let Some(f) = Fixture::new(3_000, None) else {
+        return;
+    };
     // About a third of the way through (a message is some 450 bytes), inside a frame.
-    let (proxy, connections) = cutting_proxy(port, 600_000 + 123);
+    let (proxy, connections) = cutting_proxy(f.port, 600_000 + 123);
     let url = format!("syslog://127.0.0.1:{proxy}");
 
-    let (code, stderr) = run(&mut forward(&db, &url, 30), Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
+    let stderr = run_ok(&mut forward(&f.db, &url, 30));
     assert!(
         connections.load(Ordering::SeqCst) >= 2,
         "the connection was never cut: {stderr}"
     );
-    let tally = received(&rsyslog, n as i64);
-    tally.assert_complete("connection cut", n as i64);
+    f.assert_complete("connection cut");
 }
 
 #[test]
 fn tls_delivers_and_a_wrong_ca_is_refused_without_fallback() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 1_000;
-    let db = make_store(dir.path(), n);
-    let ca = make_ca(dir.path(), "ca");
-    let other_ca = make_ca(dir.path(), "other-ca");
-    let server = make_server_tls(dir.path(), &ca);
-    let port = free_port();
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, Some(server));
-    rsyslog.start();
-    let name = format!("syslog+tls://127.0.0.1:{port}");
+    let Some(f) = Fixture::new(1_000, Some("anon")) else {
+        return;
+    };
+    let other_ca = make_ca(f.dir.path(), "other-ca");
 
     // A CA that did not sign the server's certificate: refused, said why, nothing sent.
-    let url = format!("{name}?ca={}", other_ca.pem.display());
-    let (code, stderr) = run(&mut forward(&db, &url, 2), Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains(&format!("TLS handshake with 127.0.0.1:{port}"))
-            && stderr.contains("invalid peer certificate")
-            && stderr.contains("UnknownIssuer"),
-        "{stderr}"
+    f.assert_gives_up(
+        &format!("{}?ca={}", f.url, other_ca.pem.display()),
+        &[
+            &format!("TLS handshake with 127.0.0.1:{}", f.port),
+            "invalid peer certificate",
+            "UnknownIssuer",
+        ],
     );
-    assert_eq!(cursor(&db, &name), 0);
-    assert_nothing_received(&rsyslog);
+    f.assert_nothing_received();
 
     // The right CA: everything arrives.
-    let url = format!("{name}?ca={}", ca.pem.display());
-    let (code, stderr) = run(&mut forward(&db, &url, 20), Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(cursor(&db, &name), n as i64);
-    let tally = received(&rsyslog, n as i64);
-    tally.assert_complete("TLS", n as i64);
-    assert_eq!(tally.torn, 0);
-}
-
-/// A client certificate signed by `ca`: its certificate and key files.
-fn make_client_cert(dir: &Path, ca: &TestCa) -> (PathBuf, PathBuf) {
-    let mut params =
-        rcgen::CertificateParams::new(vec!["agent.test".to_string()]).expect("client params");
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "agent.test");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let key = rcgen::KeyPair::generate().expect("client key");
-    let cert = params
-        .signed_by(&key, &ca.issuer)
-        .expect("client certificate");
-    let (cert_path, key_path) = (dir.join("client.pem"), dir.join("client-key.pem"));
-    std::fs::write(&cert_path, cert.pem()).expect("write the certificate");
-    std::fs::write(&key_path, key.serialize_pem()).expect("write the key");
-    (cert_path, key_path)
+    run_ok(&mut forward(
+        &f.db,
+        &format!("{}?ca={}", f.url, f.ca().pem.display()),
+        20,
+    ));
+    assert_eq!(cursor(&f.db, &f.url), f.n as i64);
+    assert_eq!(
+        f.assert_complete("TLS").torn,
+        0,
+        "every frame arrives whole"
+    );
 }
 
 #[test]
 fn tls_with_a_client_certificate_reaches_a_server_that_requires_one() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 1_000;
-    let db = make_store(dir.path(), n);
-    let ca = make_ca(dir.path(), "ca");
-    let mut server = make_server_tls(dir.path(), &ca);
-    server.auth = "x509/certvalid";
-    let (cert, key) = make_client_cert(dir.path(), &ca);
-    let port = free_port();
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, Some(server));
-    rsyslog.start();
-    let url = format!("syslog+tls://127.0.0.1:{port}");
+    let Some(f) = Fixture::new(1_000, Some("x509/certvalid")) else {
+        return;
+    };
+    let (cert, key) = make_cert(
+        f.dir.path(),
+        f.ca(),
+        &["agent.test"],
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        "client",
+    );
 
     // The files through --forward-ca/-cert/-key rather than the URL.
-    let mut command = forward(&db, &url, 20);
+    let mut command = forward(&f.db, &f.url, 20);
     command
         .arg("--forward-ca")
-        .arg(&ca.pem)
+        .arg(&f.ca().pem)
         .arg("--forward-cert")
         .arg(&cert)
         .arg("--forward-key")
         .arg(&key);
-    let (code, stderr) = run(&mut command, Duration::from_secs(60));
-    assert_eq!(code, 0, "{stderr}");
-    let tally = received(&rsyslog, n as i64);
-    tally.assert_complete("TLS with a client certificate", n as i64);
-    assert_eq!(tally.torn, 0);
+    run_ok(&mut command);
+    let tally = f.assert_complete("TLS with a client certificate");
+    assert_eq!(tally.torn, 0, "every frame arrives whole");
 }
 
 #[test]
 fn a_server_that_requires_a_client_certificate_refuses_an_agent_without_one() {
-    let Some(bin) = rsyslogd() else { return };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let n = 10;
-    let db = make_store(dir.path(), n);
-    let ca = make_ca(dir.path(), "ca");
-    let mut server = make_server_tls(dir.path(), &ca);
-    server.auth = "x509/certvalid";
-    let port = free_port();
-    let mut rsyslog = Rsyslog::new(bin, dir.path(), port, Some(server));
-    rsyslog.start();
-    let name = format!("syslog+tls://127.0.0.1:{port}");
+    let Some(f) = Fixture::new(10, Some("x509/certvalid")) else {
+        return;
+    };
     // rsyslog refuses after the handshake, which succeeded from the agent's side: the batch
     // must not count as delivered all the same.
-    let url = format!("{name}?ca={}", ca.pem.display());
-    let (code, stderr) = run(&mut forward(&db, &url, 2), Duration::from_secs(30));
-    assert_eq!(code, 2, "{stderr}");
-    assert!(
-        stderr.contains(&format!("TLS handshake with 127.0.0.1:{port}")),
-        "{stderr}"
+    f.assert_gives_up(
+        &format!("{}?ca={}", f.url, f.ca().pem.display()),
+        &[&format!("TLS handshake with 127.0.0.1:{}", f.port)],
     );
-    assert_eq!(cursor(&db, &name), 0);
-    assert_nothing_received(&rsyslog);
+    f.assert_nothing_received();
 }

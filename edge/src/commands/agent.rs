@@ -2,7 +2,7 @@
 //! pipeline's judge, and how a finding is printed.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -11,39 +11,15 @@ use clap::Args;
 use opensoc::analyze::analyzer::Analyzer;
 use opensoc::model::llama::Llama;
 use opensoc::task::verdict::{Severity, Verdict};
-use opensoc::util::home::default_db;
 use opensoc_edge::ingest::{IngestConfig, Judge};
 use opensoc_edge::store::lock::RunLock;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict};
 use opensoc_logs::window::WindowConfig;
 
 use crate::commands::analyze::ModeArgs;
+// `serve` and `verdicts` name it through here too.
+pub use crate::commands::database::db_path;
 use opensoc_edge::store::export::{format_time, parse_severity, severity_of, verdict_json};
-
-/// The database `given` (`--db`, `$OPENSOC_DB`), else `verdicts.db` in the data directory
-/// (`~/.local/share/opensoc`, see [`default_db`]); when that is an earlier version's history
-/// in the cache directory, says once on stderr where it should move.
-pub fn db_path(given: Option<&Path>) -> PathBuf {
-    if let Some(p) = given {
-        return p.to_path_buf();
-    }
-    let chosen = default_db();
-    if let Some(to) = &chosen.move_to {
-        static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| {
-            eprintln!(
-                "note: using the verdict history at {} (an earlier version's place, which cache \
-                 cleaners empty); move it with: mkdir -p {} && mv {} {}",
-                chosen.path.display(),
-                to.parent()
-                    .map_or(String::new(), |d| d.display().to_string()),
-                chosen.path.display(),
-                to.display()
-            );
-        });
-    }
-    chosen.path
-}
 
 /// Flags of `scan` and `watch`.
 #[derive(Debug, Args)]

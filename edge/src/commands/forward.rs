@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use opensoc_edge::forward::destination::{Destination, TlsFiles};
+use opensoc_edge::forward::destination::Destination;
 use opensoc_edge::forward::forwarder::{Event, Forwarder, Status};
+use opensoc_edge::forward::syslog::TlsFiles;
 
 use crate::commands::verdict_format::terminal_text;
 
@@ -184,7 +185,7 @@ pub fn run(args: ForwardCommandArgs) -> anyhow::Result<ExitCode> {
              the configuration file)"
         );
     }
-    let db = crate::commands::agent::db_path(args.db.as_deref());
+    let db = crate::commands::database::db_path(args.db.as_deref());
     if !db.is_file() {
         anyhow::bail!(
             "database {} does not exist (run `opensoc scan` or `opensoc watch` first)",

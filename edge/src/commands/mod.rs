@@ -8,6 +8,7 @@ pub mod agent;
 pub mod analyze;
 pub mod bench;
 pub mod config;
+pub mod database;
 pub mod eval;
 pub mod forward;
 pub mod generate;

@@ -89,7 +89,7 @@ impl FilterArgs {
         if self.agent.is_some() {
             bail!("--agent picks agents of the fleet database: give --db postgres://…");
         }
-        let path = crate::commands::agent::db_path(self.db.as_deref());
+        let path = crate::commands::database::db_path(self.db.as_deref());
         Ok(Db::Local(Store::open_read_only(&path)?))
     }
 

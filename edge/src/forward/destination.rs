@@ -12,19 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::forward::syslog::TlsFiles;
 use crate::forward::{ForwardError, Sink};
-
-/// The TLS files of a `syslog+tls://` destination; `None` fields use the system's defaults
-/// (the system's CA bundle, no client certificate).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// PEM file of the CA certificates that may sign the server's certificate.
-    pub ca: Option<PathBuf>,
-    /// PEM file of this agent's client certificate (chain).
-    pub cert: Option<PathBuf>,
-    /// PEM file of the client certificate's private key.
-    pub key: Option<PathBuf>,
-}
 
 /// Which sink a destination is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,7 +44,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,10 +54,21 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use syslog_fmt::v5424;
 use syslog_fmt::{Facility, Severity};
 
-use crate::forward::destination::TlsFiles;
 use crate::forward::ecs::{rfc3339, technique_ids};
 use crate::forward::{Agent, ForwardError, Sink};
 use crate::store::sqlite::{severity_rank, StoredVerdict};
+
+/// The TLS files of a `syslog+tls://` destination; `None` fields use the system's defaults
+/// (the system's CA bundle, no client certificate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM file of the CA certificates that may sign the server's certificate.
+    pub ca: Option<PathBuf>,
+    /// PEM file of this agent's client certificate (chain).
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    pub key: Option<PathBuf>,
+}
 
 /// The structured-data id: ours, under the documentation enterprise number 32473.
 pub const SD_ID: &str = "opensoc@32473";
