@@ -27,7 +27,7 @@
     "time", "source", "threat_type", "mitre_technique", "mitre_tactic", "severity",
     "risk_score", "evidence", "impact", "recommendation", "input",
   ];
-  const FILTER_NAMES = ["since", "until", "min_severity", "category", "source", "limit"];
+  const FILTER_NAMES = ["since", "until", "min_severity", "category", "source", "agent", "limit"];
 
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
@@ -251,6 +251,7 @@
         " · adapter: " + display(serverStatus.adapter) +
         " · db: " + display(serverStatus.db);
       if (serverStatus.db_exists === false) text += " (no verdicts stored yet)";
+      if (serverStatus.fleet === true) setFleet();
       line.textContent = text;
       line.title = "opensoc " + display(serverStatus.version);
     } catch (err) {
@@ -289,6 +290,7 @@
   }
 
   function fieldValue(v, name) {
+    if (name === "agent_label") return v.agent ? agentLabel(v) : null;
     if (name === "mitre_technique") return techniqueText(v);
     if (name === "read_from") return readFromText(v.read_from);
     if (name === "first_time" || name === "last_time" || name === "created_at") {
@@ -636,9 +638,10 @@
     started: false,
     generation: 0, // bumps on every reload; stale answers are dropped
     detailGeneration: 0,
+    fleet: false, // reading the fleet database: rows carry their agent
     filters: null, // the filters of the table shown
-    ids: new Set(), // ids of the rows shown
-    maxId: 0, // highest id shown or streamed
+    ids: new Set(), // keys of the rows shown (rowKey)
+    maxId: 0, // highest id (fleet: seq) shown or streamed
     live: null, // EventSource
     retryTimer: 0,
     retryDelay: 2000,
@@ -652,6 +655,7 @@
       min_severity: $("f-min-severity").value,
       category: $("f-category").value.trim(),
       source: $("f-source").value.trim(),
+      agent: store.fleet ? $("f-agent").value.trim() : "",
       limit: limit === "" ? "100" : limit,
     };
   }
@@ -718,8 +722,27 @@
     if (list.status === "fulfilled") openLive();
   }
 
-  function noteId(id) {
-    const n = Number(id);
+  /** Shows the agent column and filter: the server reads the fleet database. */
+  function setFleet() {
+    if (store.fleet) return;
+    store.fleet = true;
+    show($("f-agent-box"), true);
+    show($("th-agent"), true);
+  }
+
+  /** "web1 (3f2a9c1d)": the host and the start of the agent's id, as `opensoc verdicts`. */
+  function agentLabel(v) {
+    return display(v.host) + " (" + String(v.agent).slice(0, 8) + ")";
+  }
+
+  /** Fleet verdict ids are each agent's own: the agent and the id name a row. */
+  function rowKey(v) {
+    return v.agent ? String(v.agent) + " " + String(v.id) : String(v.id);
+  }
+
+  /** The stream resumes after the local id, or after the fleet's arrival number. */
+  function noteId(v) {
+    const n = Number(v.seq !== undefined && v.seq !== null ? v.seq : v.id);
     if (Number.isFinite(n) && n > store.maxId) store.maxId = n;
   }
 
@@ -728,11 +751,12 @@
     body.replaceChildren();
     store.ids.clear();
     store.maxId = 0;
+    if (rows.some((v) => v && typeof v === "object" && v.agent)) setFleet();
     for (const v of rows) {
       if (!v || typeof v !== "object") continue;
       body.appendChild(storeRow(v));
-      store.ids.add(String(v.id));
-      noteId(v.id);
+      store.ids.add(rowKey(v));
+      noteId(v);
     }
     show($("store-empty"), body.rows.length === 0);
   }
@@ -741,11 +765,17 @@
     const tr = h("tr");
     const id = String(v.id);
     tr.dataset.id = id;
+    if (v.agent) tr.dataset.agent = String(v.agent);
     tr.tabIndex = 0;
     const sevCell = h("td");
     sevCell.appendChild(sevBadge(v.severity));
+    tr.append(h("td", "num", display(v.id)));
+    if (store.fleet) {
+      const agentCell = h("td", "nowrap", v.agent ? agentLabel(v) : EMPTY);
+      if (v.agent) agentCell.title = String(v.agent);
+      tr.append(agentCell);
+    }
     tr.append(
-      h("td", "num", display(v.id)),
       h("td", "nowrap", shortTime(v.first_time || v.created_at)),
       sevCell,
       h("td", "cell-wrap", display(v.threat_type)),
@@ -763,21 +793,21 @@
     if (ev.type === "keydown") ev.preventDefault();
     for (const row of $("store-table").querySelectorAll("tr.selected")) row.classList.remove("selected");
     tr.classList.add("selected");
-    showDetail(tr.dataset.id);
+    showDetail(tr.dataset.id, tr.dataset.agent);
   }
 
-  async function showDetail(id) {
+  async function showDetail(id, agent) {
     const generation = ++store.detailGeneration;
     const detail = $("detail");
     detail.setAttribute("data-state", "loading");
     try {
-      const v = await apiJson("/api/verdicts/" + enc(id));
+      const v = await apiJson("/api/verdicts/" + enc(id) + (agent ? "?agent=" + enc(agent) : ""));
       if (generation !== store.detailGeneration) return;
       fillDetail(v || {});
     } catch (err) {
       if (generation !== store.detailGeneration) return;
       detail.setAttribute("data-state", "error");
-      if (isAuthError(err)) afterLogin("detail", () => showDetail(id));
+      if (isAuthError(err)) afterLogin("detail", () => showDetail(id, agent));
       showStoreError(err.message);
     }
   }
@@ -785,6 +815,7 @@
   function fillDetail(v) {
     const detail = $("detail");
     renderFields(detail, v);
+    show($("detail-agent"), Boolean(v.agent));
     $("detail-id").textContent = "#" + display(v.id);
     $("detail-lines").textContent = v.input === null || v.input === undefined ? "" : String(v.input);
     detail.setAttribute("data-state", "done");
@@ -806,7 +837,10 @@
 
   function openLive() {
     closeLive();
-    const es = new EventSource("/api/verdicts/stream?after=" + enc(String(store.maxId)));
+    // A fleet view with nothing shown yet streams what arrives from now on, not the
+    // whole fleet's history.
+    const after = store.fleet && store.maxId === 0 ? "" : "?after=" + enc(String(store.maxId));
+    const es = new EventSource("/api/verdicts/stream" + after);
     store.live = es;
     setLive("connecting");
     es.addEventListener("open", () => {
@@ -857,17 +891,23 @@
     if (f.min_severity && severityRank(v.severity) < severityRank(f.min_severity)) return false;
     if (f.category && String(v.category || "").toLowerCase() !== f.category.toLowerCase()) return false;
     if (f.source && !String(v.source || "").includes(f.source)) return false;
+    if (f.agent) {
+      const want = f.agent.toLowerCase();
+      const host = String(v.host || "").toLowerCase();
+      if (host !== want && !String(v.agent || "").startsWith(want)) return false;
+    }
     return true;
   }
 
   function onLiveVerdict(v) {
-    noteId(v.id);
-    const id = String(v.id);
-    if (store.ids.has(id) || !passesFilters(v)) return;
+    noteId(v);
+    const key = rowKey(v);
+    if (store.ids.has(key) || !passesFilters(v)) return;
+    if (v.agent) setFleet();
     const tr = storeRow(v);
     tr.classList.add("new");
     $("store-table").tBodies[0].prepend(tr);
-    store.ids.add(id);
+    store.ids.add(key);
     show($("store-empty"), false);
   }
 

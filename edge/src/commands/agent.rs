@@ -17,8 +17,7 @@ use opensoc_edge::store::sqlite::{Store, StoredVerdict};
 use opensoc_logs::window::WindowConfig;
 
 use crate::commands::analyze::ModeArgs;
-// `serve` and `verdicts` name it through here too.
-pub use crate::commands::database::db_path;
+use crate::commands::database::db_path;
 use opensoc_edge::store::export::{format_time, parse_severity, severity_of, verdict_json};
 
 /// Flags of `scan` and `watch`.

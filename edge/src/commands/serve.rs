@@ -12,7 +12,7 @@ use clap::Args;
 use opensoc::analyze::analyzer::{Analyzer, AnalyzerOptions, Mode};
 use opensoc::model::llama::Llama;
 use opensoc_edge::serve::jobs::{self, Job};
-use opensoc_edge::serve::ServeConfig;
+use opensoc_edge::serve::{ServeConfig, StoreDb};
 use serde_json::json;
 
 use crate::commands::agent::ModelJudge;
@@ -29,14 +29,17 @@ use crate::Global;
                   store (filters, charts, a finding's lines, new findings live while `watch` \
                   writes the same database). The JSON API under it is in the README.\n\n\
                   Examples:\n  opensoc serve                       # http://127.0.0.1:8787/\n  \
-                  OPENSOC_TOKEN=$(openssl rand -hex 16) opensoc serve --listen 0.0.0.0:8787"
+                  OPENSOC_TOKEN=$(openssl rand -hex 16) opensoc serve --listen 0.0.0.0:8787\n  \
+                  opensoc serve --db postgres://soc@db.lan/fleet   # every agent's verdicts"
 )]
 pub struct ServeArgs {
     /// Address and port to listen on. Any address other than loopback needs --token.
     #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR:PORT")]
     listen: SocketAddr,
-    /// The verdict database the store view reads (read-only; `watch` may write it meanwhile).
-    #[arg(long, env = "OPENSOC_DB", value_name = "FILE")]
+    /// The verdict database the store view reads (read-only; `watch` may write it meanwhile),
+    /// or the fleet's PostgreSQL database (postgres://user@host/db: every agent's forwarded
+    /// verdicts, with an agent column and filter).
+    #[arg(long, env = "OPENSOC_DB", value_name = "FILE|URL")]
     db: Option<PathBuf>,
     /// A secret of at least 16 characters the page and the API ask for (the page once, then a
     /// cookie; scripts send `Authorization: Bearer TOKEN`). Required off loopback.
@@ -68,10 +71,11 @@ pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     let opts = args.mode.options()?;
-    let db = crate::commands::agent::db_path(args.db.as_deref());
+    let db = StoreDb::from_arg(crate::commands::database::db_path(args.db.as_deref()));
+    let shown_db = db.shown();
     let mut config = ServeConfig {
         listen: args.listen,
-        db: db.clone(),
+        db,
         token: args.token.filter(|t| !t.is_empty()),
         max_upload: args.max_upload_mib.saturating_mul(1024 * 1024),
         rate_limit: args.rate_limit,
@@ -84,7 +88,7 @@ pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         "version": env!("CARGO_PKG_VERSION"),
         "model": lm.path.display().to_string(),
         "adapter": lm.adapter,
-        "db": db.display().to_string(),
+        "db": shown_db,
         "auth": config.token.is_some(),
         "max_upload_bytes": config.max_upload,
         "default_mode": opts.mode.as_str(),
@@ -100,8 +104,8 @@ pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "opensoc serve: http://{addr}/ (model {model_name}; verdicts from {}); Ctrl-C stops",
-            db.display()
+            "opensoc serve: http://{addr}/ (model {model_name}; verdicts from {shown_db}); \
+             Ctrl-C stops"
         );
         let _ = out.flush();
     })?;

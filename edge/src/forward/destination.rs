@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::forward::syslog::TlsFiles;
 use crate::forward::{ForwardError, Sink};
+use crate::store::fleet::shown_url;
 
 /// Which sink a destination is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,7 @@ impl Destination {
     /// own `ca=`, `cert=` and `key=` override.
     pub fn parse(url: &str, defaults: &TlsFiles) -> Result<Destination, ForwardError> {
         let bad = |why: &str| ForwardError::BadDestination {
-            url: hide_password(url),
+            url: shown_url(url),
             why: why.to_string(),
         };
         let url = url.trim();
@@ -181,33 +182,6 @@ fn readable(file: &Path) -> Result<(), String> {
     std::fs::File::open(file)
         .map(|_| ())
         .map_err(|e| format!("cannot read {}: {e}", file.display()))
-}
-
-/// `url` with the password of its user part replaced by `***`, for messages. A URL that does
-/// not parse (a port out of range, say) still has its `user:password@` hidden by its text.
-pub fn hide_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
-        }
-        Err(_) => {
-            let Some(start) = url.find("://").map(|i| i + 3) else {
-                return url.to_string();
-            };
-            let rest = &url[start..];
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let Some(at) = rest[..authority_end].rfind('@') else {
-                return url.to_string();
-            };
-            match rest[..at].find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..]),
-                None => url.to_string(),
-            }
-        }
-    }
 }
 
 #[cfg(test)]

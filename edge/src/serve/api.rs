@@ -1,11 +1,18 @@
 //! The JSON API under the page, and the page itself: routes, their handlers, and the errors
 //! they answer with (always `{"error": "…"}` and a status a script can act on).
+//!
+//! The store routes read this machine's store or, with `--db postgres://…`, the fleet
+//! database ([`StoreDb::Fleet`]). Fleet verdicts carry their agent (`agent`, `host`, as
+//! `opensoc verdicts --json` prints them) and their place in the fleet's arrival order
+//! (`seq`); `agent=` filters them as `--agent` does, and picks one verdict of an id that
+//! several agents have.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -27,10 +34,13 @@ use super::guard::{self, Guard, Login};
 use super::jobs::{Job, Worker};
 use super::page;
 use super::reply::{error, retry_later, ApiError};
+use super::StoreDb;
 use crate::ingest::unix_now;
 use crate::store::export::{
-    csv_row, inspect_json, parse_severity, verdict_json, FilterText, CSV_HEADER,
+    csv_row, fleet_csv_row, fleet_inspect_json, fleet_verdict_json, inspect_json, parse_severity,
+    verdict_json, FilterText, CSV_HEADER, FLEET_CSV_HEADER,
 };
+use crate::store::fleet::{FleetError, FleetStore, FleetVerdict};
 use crate::store::report::Report;
 use crate::store::sqlite::{Store, StoreError, StoredVerdict, VerdictFilter};
 use crate::tail::line_reader::sniff;
@@ -42,6 +52,16 @@ const MAX_ENTRY: usize = 1024 * 1024;
 /// How often a live view looks for new verdicts in the database.
 const LIVE_POLL: Duration = Duration::from_secs(1);
 
+/// The most verdicts a live view reads at one poll.
+const LIVE_BATCH: usize = 200;
+
+/// How long a fleet live view keeps looking below the newest verdict it sent. Agents number
+/// their rows when they insert them but commit in any order, so a row can become visible
+/// after a higher-numbered one; a gap older than this is a redelivery's or a rollback's,
+/// which never fills (a delivery's transaction is a single statement, done in well under a
+/// second).
+const COMMIT_GRACE: Duration = Duration::from_secs(10);
+
 /// What every handler shares.
 pub struct AppState {
     /// The model thread's queue.
@@ -49,7 +69,7 @@ pub struct AppState {
     /// The uploads.
     pub batches: Registry,
     /// The verdict database the store view reads.
-    pub db: PathBuf,
+    pub db: StoreDb,
     /// `GET /api/status`, fixed at start.
     pub status: Value,
     /// Token, rate limit, host check.
@@ -96,7 +116,13 @@ async fn not_found(uri: Uri) -> Response {
 
 async fn status(State(state): State<Arc<AppState>>) -> Json<Value> {
     let mut s = state.status.clone();
-    s["db_exists"] = json!(state.db.exists());
+    match &state.db {
+        StoreDb::File(path) => {
+            s["db_exists"] = json!(path.exists());
+            s["fleet"] = json!(false);
+        }
+        StoreDb::Fleet(_) => s["fleet"] = json!(true),
+    }
     Json(s)
 }
 
@@ -315,7 +341,28 @@ fn csv_response(verdicts: &[StoredVerdict]) -> Response {
         text += &csv_row(v);
         text.push('\n');
     }
+    csv_text(text)
+}
+
+/// Fleet verdicts as `opensoc verdicts --format csv --db postgres://…` prints them.
+fn fleet_csv_response(verdicts: &[FleetVerdict]) -> Response {
+    let mut text = format!("{FLEET_CSV_HEADER}\n");
+    for v in verdicts {
+        text += &fleet_csv_row(v);
+        text.push('\n');
+    }
+    csv_text(text)
+}
+
+fn csv_text(text: String) -> Response {
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
+}
+
+/// A fleet verdict as the API shows it: the command's fleet JSON and its arrival number.
+fn fleet_json(v: &FleetVerdict) -> Value {
+    let mut j = fleet_verdict_json(v);
+    j["seq"] = json!(v.seq);
+    j
 }
 
 /// The filters of `opensoc verdicts` and `opensoc report`, as query parameters.
@@ -332,6 +379,21 @@ struct FilterQuery {
     format: Option<String>,
     /// Entities in the report's top list.
     top: Option<usize>,
+    /// Only this agent's verdicts (fleet only): its host name or the start of its id.
+    agent: Option<String>,
+}
+
+/// `agent=`, empty as absent; refused on a local store, which has one agent.
+fn agent_filter(agent: Option<&String>, db: &StoreDb) -> Result<Option<String>, ApiError> {
+    let agent = agent.filter(|a| !a.trim().is_empty()).cloned();
+    match (db, agent) {
+        (StoreDb::File(_), Some(_)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "agent= picks agents of the fleet database; this server reads a local store \
+             (opensoc serve --db postgres://…)",
+        )),
+        (_, agent) => Ok(agent),
+    }
 }
 
 impl FilterQuery {
@@ -384,6 +446,37 @@ async fn with_store<T: Send + 'static>(
     }
 }
 
+/// Runs `read` on the fleet database, connected on a blocking thread; a database no agent
+/// has forwarded to yet reads as empty.
+async fn with_fleet<T: Send + 'static>(
+    url: String,
+    empty: T,
+    read: impl FnOnce(&mut FleetStore) -> Result<T, FleetError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let result = tokio::task::spawn_blocking(move || match FleetStore::connect(&url) {
+        Ok(mut store) => read(&mut store),
+        Err(FleetError::NoFleet { .. }) => Ok(empty),
+        Err(e) => Err(e),
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) => Ok(v),
+        // Every FleetError shows its URL with the password hidden.
+        Ok(Err(e @ FleetError::Connect { .. })) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            e.to_string(),
+        )),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string(),
+        )),
+        Err(_) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "reading the fleet database failed",
+        )),
+    }
+}
+
 fn query_or_reject<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(q)| q)
         .map_err(|e| ApiError::new(e.status(), e.body_text()))
@@ -397,32 +490,105 @@ async fn verdicts(
         let q = query_or_reject(query)?;
         let limit = Some(q.limit.unwrap_or(100)).filter(|&l| l > 0);
         let filter = q.filter(limit)?;
-        let found = with_store(state.db.clone(), Vec::new(), move |s| s.verdicts(&filter)).await?;
-        Ok::<_, ApiError>(match q.format.as_deref() {
-            Some("csv") => csv_response(&found),
-            None | Some("json") => {
-                Json(found.iter().map(verdict_json).collect::<Vec<_>>()).into_response()
+        let agent = agent_filter(q.agent.as_ref(), &state.db)?;
+        let csv = match q.format.as_deref() {
+            Some("csv") => true,
+            None | Some("json") => false,
+            Some(other) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown format {other:?}: json or csv"),
+                ))
             }
-            Some(other) => error(
-                StatusCode::BAD_REQUEST,
-                &format!("unknown format {other:?}: json or csv"),
-            ),
+        };
+        Ok::<_, ApiError>(match &state.db {
+            StoreDb::File(path) => {
+                let found =
+                    with_store(path.clone(), Vec::new(), move |s| s.verdicts(&filter)).await?;
+                if csv {
+                    csv_response(&found)
+                } else {
+                    Json(found.iter().map(verdict_json).collect::<Vec<_>>()).into_response()
+                }
+            }
+            StoreDb::Fleet(url) => {
+                let found = with_fleet(url.clone(), Vec::new(), move |s| {
+                    s.verdicts(&filter, agent.as_deref())
+                })
+                .await?;
+                if csv {
+                    fleet_csv_response(&found)
+                } else {
+                    Json(found.iter().map(fleet_json).collect::<Vec<_>>()).into_response()
+                }
+            }
         })
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn verdict(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+#[derive(Deserialize)]
+struct DetailQuery {
+    /// Which agent's verdict of that id (fleet only): its id, host name or id's start.
+    agent: Option<String>,
+}
+
+async fn verdict(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    query: Result<Query<DetailQuery>, QueryRejection>,
+) -> Response {
     let Ok(id) = id.parse::<i64>() else {
         return error(StatusCode::BAD_REQUEST, "a verdict id is a number");
     };
-    let found = with_store(state.db.clone(), None, move |s| {
-        s.verdict(id)?.map(|v| inspect_json(s, &v)).transpose()
-    })
-    .await;
+    let agent = match query_or_reject(query).and_then(|q| agent_filter(q.agent.as_ref(), &state.db))
+    {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let url = match &state.db {
+        StoreDb::File(path) => {
+            let found = with_store(path.clone(), None, move |s| {
+                s.verdict(id)?.map(|v| inspect_json(s, &v)).transpose()
+            })
+            .await;
+            return match found {
+                Ok(Some(v)) => Json(v).into_response(),
+                Ok(None) => error(StatusCode::NOT_FOUND, &format!("no verdict {id}")),
+                Err(e) => e.into_response(),
+            };
+        }
+        StoreDb::Fleet(url) => url.clone(),
+    };
+    let wanted = agent.clone();
+    let found = with_fleet(url, Vec::new(), move |s| s.verdict(id, wanted.as_deref())).await;
     match found {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, &format!("no verdict {id}")),
+        Ok(mut found) if found.len() == 1 => {
+            let v = found.remove(0);
+            let mut j = fleet_inspect_json(&v);
+            j["seq"] = json!(v.seq);
+            Json(j).into_response()
+        }
+        Ok(found) if found.is_empty() => error(
+            StatusCode::NOT_FOUND,
+            &match agent {
+                Some(a) => format!("no verdict {id} from agent {a}"),
+                None => format!("no verdict {id}"),
+            },
+        ),
+        // Ids are each agent's own: guessing one would show another machine's finding.
+        Ok(found) => error(
+            StatusCode::CONFLICT,
+            &format!(
+                "{} agents have a verdict {id}: {}; say which with agent=ID",
+                found.len(),
+                found
+                    .iter()
+                    .map(|f| format!("{} (agent={})", f.agent.host, f.agent.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
         Err(e) => e.into_response(),
     }
 }
@@ -434,13 +600,23 @@ async fn report(
     let run = async {
         let q = query_or_reject(query)?;
         let filter = q.filter(None)?;
+        let agent = agent_filter(q.agent.as_ref(), &state.db)?;
         let top = q.top.unwrap_or(10);
-        let r = with_store(
-            state.db.clone(),
-            Report::of(&[], &[], top).json(),
-            move |s| Ok(Report::from_store(s, &filter, top)?.json()),
-        )
-        .await?;
+        let empty = Report::of(&[], &[], top).json();
+        let r = match &state.db {
+            StoreDb::File(path) => {
+                with_store(path.clone(), empty, move |s| {
+                    Ok(Report::from_store(s, &filter, top)?.json())
+                })
+                .await?
+            }
+            StoreDb::Fleet(url) => {
+                with_fleet(url.clone(), empty, move |s| {
+                    Ok(Report::from_fleet(s, &filter, agent.as_deref(), top)?.json())
+                })
+                .await?
+            }
+        };
         Ok::<_, ApiError>(Json(r).into_response())
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
@@ -448,20 +624,26 @@ async fn report(
 
 #[derive(Deserialize)]
 struct LiveQuery {
-    #[serde(default)]
-    after: i64,
+    /// The local store's verdict id, or the fleet's arrival number (`seq`), to send from.
+    /// Absent: every verdict of a local store, and what arrives from now on in the fleet
+    /// (which may hold millions).
+    after: Option<i64>,
 }
 
-/// New verdicts as `watch` or `scan` store them: each one after `after`, as it appears.
+/// New verdicts as `watch` or `scan` store them, or as agents deliver them to the fleet:
+/// each one after `after`, as it appears.
 async fn live(
     State(state): State<Arc<AppState>>,
     query: Result<Query<LiveQuery>, QueryRejection>,
 ) -> Response {
-    match query_or_reject(query) {
-        Ok(q) => Sse::new(new_verdicts(state.db.clone(), q.after))
+    match (query_or_reject(query), &state.db) {
+        (Ok(q), StoreDb::File(path)) => Sse::new(new_verdicts(path.clone(), q.after.unwrap_or(0)))
             .keep_alive(KeepAlive::default())
             .into_response(),
-        Err(e) => e.into_response(),
+        (Ok(q), StoreDb::Fleet(url)) => Sse::new(new_fleet_verdicts(url.clone(), q.after))
+            .keep_alive(KeepAlive::default())
+            .into_response(),
+        (Err(e), _) => e.into_response(),
     }
 }
 
@@ -482,9 +664,106 @@ fn new_verdicts(db: PathBuf, after: i64) -> impl Stream<Item = Result<Event, Inf
                 let path = db.clone();
                 // A database that cannot be read now (not created yet, being migrated) is
                 // looked at again at the next poll.
-                waiting = with_store(path, Vec::new(), move |s| s.verdicts_after(after, 200))
-                    .await
-                    .unwrap_or_default();
+                waiting = with_store(path, Vec::new(), move |s| {
+                    s.verdicts_after(after, LIVE_BATCH)
+                })
+                .await
+                .unwrap_or_default();
+            }
+        },
+    )
+}
+
+/// Where a fleet live view stands: a connection kept between polls (dropped on an error and
+/// made again at the next poll), and which verdicts it has sent.
+struct FleetCursor {
+    url: String,
+    store: Option<FleetStore>,
+    /// Every verdict at or below this `seq` has been sent or will never be; `None` until
+    /// the first poll reads the newest (a view that asked for what arrives from now on).
+    low: Option<i64>,
+    /// The `seq`s sent above `low`.
+    sent: Vec<i64>,
+    /// When each poll saw its highest `seq`: `low` moves up to it once [`COMMIT_GRACE`] has
+    /// passed.
+    marks: VecDeque<(Instant, i64)>,
+}
+
+impl FleetCursor {
+    /// The verdicts that became visible since the last poll, oldest first.
+    fn poll(&mut self) -> Result<Vec<FleetVerdict>, FleetError> {
+        let store = match &mut self.store {
+            Some(s) => s,
+            None => match FleetStore::connect(&self.url) {
+                Ok(s) => self.store.insert(s),
+                // Every verdict the first agent delivers will be new.
+                Err(FleetError::NoFleet { .. }) => {
+                    self.low.get_or_insert(0);
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let mut low = match self.low {
+            Some(low) => low,
+            None => store.last_seq()?,
+        };
+        let now = Instant::now();
+        while let Some(&(at, seq)) = self.marks.front() {
+            if now.duration_since(at) < COMMIT_GRACE {
+                break;
+            }
+            low = low.max(seq);
+            self.marks.pop_front();
+        }
+        self.low = Some(low);
+        self.sent.retain(|&s| s > low);
+        let found = store.verdicts_after(low, &self.sent, LIVE_BATCH)?;
+        self.sent.extend(found.iter().map(|v| v.seq));
+        if let Some(top) = found.iter().map(|v| v.seq).max() {
+            self.marks.push_back((now, top));
+        }
+        Ok(found)
+    }
+}
+
+fn new_fleet_verdicts(
+    url: String,
+    after: Option<i64>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let cursor = FleetCursor {
+        url,
+        store: None,
+        low: after,
+        sent: Vec::new(),
+        marks: VecDeque::new(),
+    };
+    stream::unfold(
+        (cursor, VecDeque::<FleetVerdict>::new()),
+        |(mut cursor, mut waiting)| async move {
+            loop {
+                if let Some(v) = waiting.pop_front() {
+                    let event = Event::default()
+                        .event("verdict")
+                        .data(fleet_json(&v).to_string());
+                    return Some((Ok(event), (cursor, waiting)));
+                }
+                tokio::time::sleep(LIVE_POLL).await;
+                let polled = tokio::task::spawn_blocking(move || {
+                    let found = cursor.poll();
+                    if found.is_err() {
+                        // A server restarted or a connection cut: a new one next time.
+                        cursor.store = None;
+                    }
+                    (cursor, found)
+                })
+                .await;
+                // A database that cannot be read now (down, not migrated yet) is looked at
+                // again at the next poll; a poll thread that panicked ends the view, which
+                // the page reopens.
+                let (polled_cursor, found) = polled.ok()?;
+                cursor = polled_cursor;
+                waiting.extend(found.unwrap_or_default());
             }
         },
     )

@@ -4,7 +4,8 @@
 //! [`api`] routes the requests, [`guard`] stands in front of them (token, rate limit, host,
 //! security headers), [`reply`] shapes their errors, [`batch`] follows an uploaded file
 //! through the agent's own pipeline ([`crate::ingest`]), and [`page`] holds the page compiled
-//! in. The store view reads the same database as `opensoc verdicts`, read-only.
+//! in. The store view reads the same database as `opensoc verdicts`, read-only: this
+//! machine's store, or the fleet's PostgreSQL database ([`StoreDb::Fleet`]).
 
 pub mod api;
 pub mod batch;
@@ -34,7 +35,7 @@ pub struct ServeConfig {
     /// Address and port; port 0 takes a free one.
     pub listen: SocketAddr,
     /// The verdict database the store view reads.
-    pub db: PathBuf,
+    pub db: StoreDb,
     /// The secret the API asks for; required off loopback.
     pub token: Option<String>,
     /// The largest upload, in bytes.
@@ -43,6 +44,34 @@ pub struct ServeConfig {
     pub rate_limit: u32,
     /// What `GET /api/status` says of the model and the server.
     pub status: Value,
+}
+
+/// The database the store view reads.
+#[derive(Debug, Clone)]
+pub enum StoreDb {
+    /// This machine's store, opened read-only for each request.
+    File(PathBuf),
+    /// The fleet database (`postgres://…`): every agent's forwarded verdicts, each with its
+    /// agent; a connection for each request.
+    Fleet(String),
+}
+
+impl StoreDb {
+    /// A `--db` value: a fleet URL by its scheme, else a file.
+    pub fn from_arg(db: PathBuf) -> StoreDb {
+        match db.to_str() {
+            Some(url) if crate::store::fleet::is_fleet_url(url) => StoreDb::Fleet(url.to_string()),
+            _ => StoreDb::File(db),
+        }
+    }
+
+    /// The database as messages and `/api/status` show it: a URL's password hidden.
+    pub fn shown(&self) -> String {
+        match self {
+            StoreDb::File(path) => path.display().to_string(),
+            StoreDb::Fleet(url) => crate::store::fleet::shown_url(url),
+        }
+    }
 }
 
 /// Why the server did not start or stopped.
@@ -62,6 +91,9 @@ pub enum ServeError {
     /// A limit of zero.
     #[error("the upload size and the rate limit must be at least 1")]
     ZeroLimit,
+    /// A fleet URL that PostgreSQL would not take.
+    #[error("--db: {0}")]
+    FleetUrl(#[from] crate::store::fleet::FleetError),
     /// The address could not be bound, or serving failed.
     #[error("{what} {addr}: {source}")]
     Io {
@@ -76,7 +108,7 @@ pub enum ServeError {
 
 impl ServeConfig {
     /// Refuses what would expose the store: a reachable address without a token, a short
-    /// token, a zero limit.
+    /// token, a zero limit; and a fleet URL that cannot be parsed.
     pub fn check(&self) -> Result<(), ServeError> {
         if self
             .token
@@ -90,6 +122,11 @@ impl ServeConfig {
         }
         if self.max_upload == 0 || self.rate_limit == 0 {
             return Err(ServeError::ZeroLimit);
+        }
+        // A typo in the URL is told at start rather than on every request; a server that is
+        // down now may be up by the first request, so nothing connects here.
+        if let StoreDb::Fleet(url) = &self.db {
+            crate::store::fleet::config(url)?;
         }
         Ok(())
     }

@@ -18,8 +18,7 @@ use std::time::Duration;
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Statement};
 
-use crate::forward::destination::hide_password;
-use crate::forward::Agent;
+use crate::store::agent::Agent;
 use crate::store::sqlite::{
     severity_rank, CopyCount, NewVerdict, StoredVerdict, VerdictFilter, SECS_PER_DAY,
 };
@@ -216,10 +215,16 @@ pub fn is_fleet_url(db: &str) -> bool {
 /// `url` as messages show it: the user part's password and a `password=` option hidden,
 /// also in a URL too broken to parse (a typo in the port must not print the password).
 pub fn shown_url(url: &str) -> String {
-    let hidden = hide_password(url);
-    match url::Url::parse(&hidden) {
-        Err(_) => hide_password_in_text(&hidden),
-        Ok(mut u) if u.query_pairs().any(|(k, _)| k == "password") => {
+    let Ok(mut u) = url::Url::parse(url) else {
+        return hide_password_in_text(url);
+    };
+    if u.password().is_some() {
+        // Fails only for a URL without a host, which has no user part either.
+        let _ = u.set_password(Some("***"));
+    }
+    match u {
+        ref u if !u.query_pairs().any(|(k, _)| k == "password") => u.to_string(),
+        mut u => {
             let pairs: Vec<(String, String)> = u
                 .query_pairs()
                 .map(|(k, v)| {
@@ -230,7 +235,6 @@ pub fn shown_url(url: &str) -> String {
             u.query_pairs_mut().clear().extend_pairs(pairs);
             u.to_string()
         }
-        _ => hidden,
     }
 }
 
