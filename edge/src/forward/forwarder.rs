@@ -23,8 +23,13 @@ pub const BATCH: usize = 500;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between two tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
-/// How often the store is looked at for new verdicts.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the store is looked at for new verdicts: verdicts come a few a second at most,
+/// and each look that finds some costs every destination a commit (and the JSON lines file an
+/// fsync), so fewer, larger batches cost the analysis less.
+const POLL: Duration = Duration::from_secs(2);
+/// The forwarder's niceness: on a machine whose cores the model keeps busy, the scheduler
+/// gives delivery what analysis leaves (the store is the buffer; delivery can wait).
+const NICE: libc::c_int = 10;
 
 /// Delivers the next batch of verdicts after `destination`'s cursor through `sink` and moves
 /// the cursor past it; returns how many were delivered (0 when the destination is caught up).
@@ -187,6 +192,7 @@ impl Forwarder {
         std::thread::Builder::new()
             .name("forwarder".into())
             .spawn(move || {
+                lower_priority();
                 // The owner may have stopped listening (a stop that timed out): nothing to do.
                 let _ = tx.send(run(store, agent, lanes, &shared, on));
             })
@@ -265,6 +271,17 @@ impl Forwarder {
 impl Drop for Forwarder {
     fn drop(&mut self) {
         let _ = self.stop(Duration::ZERO, true);
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to [`NICE`]; on Linux a thread has a
+/// niceness of its own. Best effort: at worst delivery competes with analysis as an equal.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take plain integers and touch only this thread's priority.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, NICE);
     }
 }
 
