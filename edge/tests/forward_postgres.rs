@@ -14,16 +14,16 @@ mod pg;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cli::{opensoc, text};
+use cli::{finish, opensoc, text, verdicts_json};
 use opensoc_edge::forward::forwarder::BATCH;
 use opensoc_edge::store::sqlite::{CopyWindow, NewVerdict, Store, StoredVerdict};
-use pg::{agent_store, pg_or_skip, Pg};
+use pg::{agent_in, pg_or_skip, Pg};
 use postgres::{Client, NoTls};
 
 // ---------------------------------------------------------------------------------------------
@@ -113,19 +113,13 @@ fn run(mut c: Command) -> Output {
     c.output().expect("run opensoc")
 }
 
-/// Waits for `child` at most `limit`; kills it and fails past that.
-fn wait_for(child: &mut Child, limit: Duration) -> ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for opensoc") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("opensoc forward did not finish in {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// `opensoc forward --db DB --forward URL --wait 30`, which must deliver everything (exit 0);
+/// its stderr.
+fn deliver(db: &Path, url: &str) -> String {
+    let out = run(forward(db, url, 30));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    stderr
 }
 
 /// Polls the fleet until it holds at least `n` rows (the delivery is under way).
@@ -151,6 +145,69 @@ fn wait_for_rows(pg: &Pg, n: i64, limit: Duration) -> i64 {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One agent and the test's own server.
+
+/// The unix second the synthetic verdicts start at.
+const T0: i64 = 1_796_000_000;
+
+/// A test's server and one agent, whose store lives as long as this.
+struct OneAgent {
+    pg: Pg,
+    _work: tempfile::TempDir,
+    db: PathBuf,
+    id: String,
+    verdicts: Vec<StoredVerdict>,
+}
+
+impl OneAgent {
+    /// A server, started when `started` says so, and an agent with `n` synthetic verdicts
+    /// (and the hostile ones when asked); `None` when the test is skipped (see `pg_or_skip`).
+    fn new(test: &str, n: usize, with_hostile: bool, started: bool) -> Option<OneAgent> {
+        let bin = pg_or_skip(test)?;
+        let pg = if started {
+            Pg::started(bin)
+        } else {
+            Pg::init(bin)
+        };
+        let work = tempfile::tempdir().expect("temp dir");
+        let (db, id, verdicts) = agent_in(work.path(), "agent", n, with_hostile, T0);
+        Some(OneAgent {
+            pg,
+            _work: work,
+            db,
+            id,
+            verdicts,
+        })
+    }
+
+    /// `opensoc forward` of the agent to the server must deliver everything, and the fleet
+    /// then hold exactly the agent's verdicts.
+    fn delivers_exactly(&self) {
+        deliver(&self.db, &self.pg.url());
+        assert_exact(&self.pg, &self.id, &self.verdicts);
+    }
+
+    /// Starts `opensoc forward` of the agent (its stderr as given) and, once the fleet holds
+    /// 3,000 rows, has `kill` kill something; the delivery must have been under way then, not
+    /// ended (else the test fails saying `ended`). The forwarder.
+    fn kill_mid_delivery(
+        &self,
+        stderr: Stdio,
+        kill: impl FnOnce(&mut Child),
+        ended: &str,
+    ) -> Child {
+        let mut child = forward(&self.db, &self.pg.url(), 60)
+            .stderr(stderr)
+            .spawn()
+            .expect("start opensoc forward");
+        let at_kill = wait_for_rows(&self.pg, 3_000, Duration::from_secs(30));
+        kill(&mut child);
+        assert!((at_kill as usize) < self.verdicts.len(), "{ended}");
+        child
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // a. Two agents into one database, and the fleet view.
 
 #[test]
@@ -158,13 +215,11 @@ fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
     let Some(bin) = pg_or_skip("two_agents_deliver_exactly_and_the_fleet_view_shows_them") else {
         return;
     };
-    let pg = Pg::init(bin);
-    pg.start();
+    let pg = Pg::started(bin);
     let work = tempfile::tempdir().expect("temp dir");
-    let t0 = 1_796_000_000;
-    let (a_db, b_db) = (work.path().join("a.db"), work.path().join("b.db"));
-    let (a, _) = agent_store(&a_db, 600, true, t0);
-    let (b, b_verdicts) = agent_store(&b_db, 300, false, t0 + 50);
+    let t0 = T0;
+    let (a_db, a, _) = agent_in(work.path(), "a", 600, true, t0);
+    let (b_db, b, b_verdicts) = agent_in(work.path(), "b", 300, false, t0 + 50);
     // Benign windows counted on a verdict travel as its copies.
     {
         let mut store = Store::open(&a_db).expect("open");
@@ -191,19 +246,13 @@ fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
     assert_eq!(a_verdicts.iter().map(|v| v.copies).sum::<u64>(), 3);
 
     for db in [&a_db, &b_db] {
-        let out = run(forward(db, &pg.url(), 30));
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        assert!(
-            !text(&out.stderr).contains("s3cret-pw"),
-            "{}",
-            text(&out.stderr)
-        );
+        let stderr = deliver(db, &pg.url());
+        assert!(!stderr.contains("s3cret-pw"), "{stderr}");
     }
     // Delivered again: the cursor says there is nothing to send, and a repeat of everything
     // (the same database under another name, so another cursor) adds nothing either.
     let again = format!("postgres://postgres@localhost:{}/postgres", pg.port);
-    let out = run(forward(&a_db, &again, 30));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    deliver(&a_db, &again);
     assert_exact(&pg, &a, &a_verdicts);
     assert_exact(&pg, &b, &b_verdicts);
     assert_eq!(
@@ -212,24 +261,7 @@ fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
     );
 
     // The fleet view: one agent by id prefix, in JSON, with its agent and host.
-    let fleet_json = |extra: &[&str]| -> Vec<serde_json::Value> {
-        let limit = if extra.contains(&"--limit") {
-            &[][..]
-        } else {
-            &["--limit", "0"][..]
-        };
-        let out = opensoc()
-            .args(["verdicts", "--format", "json", "--db", &pg.url()])
-            .args(limit)
-            .args(extra)
-            .output()
-            .expect("run opensoc verdicts");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
-    };
+    let fleet_json = |extra: &[&str]| verdicts_json(pg.url(), extra);
     let only_b = fleet_json(&["--agent", &b[..6]]);
     assert_eq!(only_b.len(), b_verdicts.len());
     let host = opensoc_edge::store::agent::host_name();
@@ -254,19 +286,7 @@ fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
         "--until",
         "2026-11-30T01:01:00Z",
     ];
-    let local: Vec<serde_json::Value> = {
-        let out = opensoc()
-            .args(["verdicts", "--format", "json", "--limit", "0", "--db"])
-            .arg(&a_db)
-            .args(filters)
-            .output()
-            .expect("run opensoc verdicts");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        text(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON line"))
-            .collect()
-    };
+    let local = verdicts_json(&a_db, &filters);
     let mut args = vec!["--agent", &a[..8]];
     args.extend(filters);
     let fleet = fleet_json(&args);
@@ -396,29 +416,26 @@ fn two_agents_deliver_exactly_and_the_fleet_view_shows_them() {
 
 #[test]
 fn a_server_down_for_the_whole_delivery_is_caught_up_once_started() {
-    let Some(bin) = pg_or_skip("a_server_down_for_the_whole_delivery_is_caught_up_once_started")
-    else {
+    let Some(s) = OneAgent::new(
+        "a_server_down_for_the_whole_delivery_is_caught_up_once_started",
+        1_200,
+        true,
+        false,
+    ) else {
         return;
     };
-    let pg = Pg::init(bin);
-    let work = tempfile::tempdir().expect("temp dir");
-    let db = work.path().join("agent.db");
-    let (agent, verdicts) = agent_store(&db, 1_200, true, 1_796_000_000);
-
-    let out = run(forward(&db, &pg.url(), 2));
+    let out = run(forward(&s.db, &s.pg.url(), 2));
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains(&format!("{} verdicts not yet delivered", verdicts.len())),
+        stderr.contains(&format!("{} verdicts not yet delivered", s.verdicts.len())),
         "{stderr}"
     );
     assert!(stderr.contains("Connection refused"), "{stderr}");
     assert!(!stderr.contains("s3cret-pw"), "{stderr}");
 
-    pg.start();
-    let out = run(forward(&db, &pg.url(), 30));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_exact(&pg, &agent, &verdicts);
+    s.pg.start();
+    s.delivers_exactly();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,29 +443,21 @@ fn a_server_down_for_the_whole_delivery_is_caught_up_once_started() {
 
 #[test]
 fn an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run() {
-    let Some(bin) = pg_or_skip("an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run")
-    else {
+    let Some(s) = OneAgent::new(
+        "an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run",
+        20_000,
+        false,
+        true,
+    ) else {
         return;
     };
-    let pg = Pg::init(bin);
-    pg.start();
-    let work = tempfile::tempdir().expect("temp dir");
-    let db = work.path().join("agent.db");
-    let (agent, verdicts) = agent_store(&db, 20_000, false, 1_796_000_000);
-
-    let mut child = forward(&db, &pg.url(), 60)
-        .spawn()
-        .expect("start opensoc forward");
-    let at_kill = wait_for_rows(&pg, 3_000, Duration::from_secs(30));
-    child.kill().expect("kill -9 the agent");
-    let _ = child.wait();
-    assert!(
-        (at_kill as usize) < verdicts.len(),
-        "the agent finished before it was killed; nothing was tested"
+    let mut child = s.kill_mid_delivery(
+        Stdio::inherit(),
+        |child| child.kill().expect("kill -9 the agent"),
+        "the agent finished before it was killed; nothing was tested",
     );
-    let out = run(forward(&db, &pg.url(), 30));
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_exact(&pg, &agent, &verdicts);
+    let _ = child.wait();
+    s.delivers_exactly();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,37 +465,23 @@ fn an_agent_killed_mid_delivery_delivers_exactly_on_its_next_run() {
 
 #[test]
 fn a_server_killed_mid_delivery_is_caught_up_after_its_restart() {
-    let Some(bin) = pg_or_skip("a_server_killed_mid_delivery_is_caught_up_after_its_restart")
-    else {
+    let Some(s) = OneAgent::new(
+        "a_server_killed_mid_delivery_is_caught_up_after_its_restart",
+        20_000,
+        false,
+        true,
+    ) else {
         return;
     };
-    let pg = Pg::init(bin);
-    pg.start();
-    let work = tempfile::tempdir().expect("temp dir");
-    let db = work.path().join("agent.db");
-    let (agent, verdicts) = agent_store(&db, 20_000, false, 1_796_000_000);
-
-    let mut child = forward(&db, &pg.url(), 60)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start opensoc forward");
-    let at_kill = wait_for_rows(&pg, 3_000, Duration::from_secs(30));
-    pg.kill_postmaster();
-    assert!(
-        (at_kill as usize) < verdicts.len(),
-        "delivery ended before the kill"
+    let child = s.kill_mid_delivery(
+        Stdio::piped(),
+        |_| s.pg.kill_postmaster(),
+        "delivery ended before the kill",
     );
-    pg.start();
-    let status = wait_for(&mut child, Duration::from_secs(60));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut stderr)
-        .expect("read stderr");
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert_exact(&pg, &agent, &verdicts);
+    s.pg.start();
+    let (code, stderr) = finish(child, Duration::from_secs(60), "opensoc forward");
+    assert_eq!(code, 0, "{stderr}");
+    assert_exact(&s.pg, &s.id, &s.verdicts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -621,21 +616,21 @@ fn relay(
 
 #[test]
 fn connections_cut_mid_stream_lose_and_double_nothing() {
-    let Some(bin) = pg_or_skip("connections_cut_mid_stream_lose_and_double_nothing") else {
+    let Some(s) = OneAgent::new(
+        "connections_cut_mid_stream_lose_and_double_nothing",
+        3_000,
+        false,
+        true,
+    ) else {
         return;
     };
-    let pg = Pg::init(bin);
-    pg.start();
-    let work = tempfile::tempdir().expect("temp dir");
-    let db = work.path().join("agent.db");
-    let (agent, verdicts) = agent_store(&db, 3_000, false, 1_796_000_000);
     // The first connection is cut inside its first batch (the migrations take a few KB); the
     // second once its second batch is committed, before the client hears it.
     let proxy = Proxy::start(
-        pg.port,
+        s.pg.port,
         vec![Cut::AfterClientBytes(150_000), Cut::AfterCommit(2)],
     );
-    let out = run(forward(&db, &pg.url_via(proxy.port), 60));
+    let out = run(forward(&s.db, &s.pg.url_via(proxy.port), 60));
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(proxy.cuts.load(Ordering::SeqCst), 2, "{stderr}");
@@ -647,5 +642,5 @@ fn connections_cut_mid_stream_lose_and_double_nothing() {
         "{stderr}"
     );
     assert!(stderr.contains("works again"), "{stderr}");
-    assert_exact(&pg, &agent, &verdicts);
+    assert_exact(&s.pg, &s.id, &s.verdicts);
 }

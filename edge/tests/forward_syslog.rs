@@ -9,6 +9,7 @@
 
 #[path = "common/cli.rs"]
 mod cli;
+use cli::finish;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
@@ -467,31 +468,6 @@ fn run_ok(command: &mut Command) -> String {
     let (code, stderr) = run(command, Duration::from_secs(60));
     assert_eq!(code, 0, "{stderr}");
     stderr
-}
-
-/// Waits for `child`, whose stderr is piped, to exit (at most `limit`, else it is killed and
-/// `what` named in the panic); its exit code and stderr. The stderr is read as it comes, so
-/// that a full pipe never holds the child up.
-fn finish(mut child: Child, limit: Duration, what: &str) -> (i32, String) {
-    let mut stderr = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait for opensoc") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{what} still runs after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = reader.join().expect("stderr reader");
-    (status.code().unwrap_or(-1), stderr)
 }
 
 /// The cursor of `destination` in the store `db`.

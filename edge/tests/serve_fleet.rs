@@ -22,45 +22,8 @@ use std::time::{Duration, Instant};
 
 use cli::{opensoc, text};
 use opensoc_edge::store::sqlite::Store;
-use pg::{agent_store, pg_or_skip, synthetic, Pg};
-use serde_json::Value;
-use serve::Server;
-
-/// A client that reads 4xx and 5xx answers instead of failing on them.
-fn client() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-/// Status and body of `GET url`.
-fn get(url: &str) -> (u16, String) {
-    let mut r = client()
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = r.status().as_u16();
-    let body = r
-        .body_mut()
-        .with_config()
-        .limit(64 * 1024 * 1024)
-        .read_to_string()
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
-
-/// `GET url`, which must answer 200 with JSON.
-fn get_json(url: &str) -> Value {
-    let (status, body) = get(url);
-    assert_eq!(status, 200, "GET {url}: {body}");
-    json(&body)
-}
+use pg::{agent_in, pg_or_skip, synthetic, Pg};
+use serve::{client, get, get_json, json, Server};
 
 /// `opensoc forward` of the store `db` to `url`, which must deliver everything.
 fn forward(db: &Path, url: &str) {
@@ -95,14 +58,12 @@ fn the_store_view_shows_the_fleet_by_agent_and_streams_new_deliveries() {
         return;
     };
     let started = Instant::now();
-    let pg = Pg::init(bin);
-    pg.start();
+    let pg = Pg::started(bin);
     let work = tempfile::tempdir().expect("temp dir");
     let t0 = 1_796_000_000;
-    let (a_db, b_db) = (work.path().join("a.db"), work.path().join("b.db"));
     // Both stores number their verdicts from 1: every id of b is also one of a's.
-    let (a, a_verdicts) = agent_store(&a_db, 40, true, t0);
-    let (b, b_verdicts) = agent_store(&b_db, 30, false, t0 + 100);
+    let (a_db, a, a_verdicts) = agent_in(work.path(), "a", 40, true, t0);
+    let (b_db, b, b_verdicts) = agent_in(work.path(), "b", 30, false, t0 + 100);
     let url = pg.url();
     forward(&a_db, &url);
     forward(&b_db, &url);
@@ -181,7 +142,10 @@ fn the_store_view_shows_the_fleet_by_agent_and_streams_new_deliveries() {
     let live_url = format!("{base}/api/verdicts/stream?after={newest}");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut r = client().get(&live_url).call().expect("live view");
+        let mut r = client(Duration::from_secs(60))
+            .get(&live_url)
+            .call()
+            .expect("live view");
         let mut reader = std::io::BufReader::new(r.body_mut().as_reader());
         let mut line = String::new();
         loop {

@@ -648,11 +648,7 @@ impl FleetStore {
             args.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
             sql += &format!(" LIMIT ${}", args.len());
         }
-        self.rows(&sql, &args, "reading verdicts")?
-            .iter()
-            .map(verdict_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err("reading verdicts", e))
+        self.verdict_rows(&sql, &args, "reading verdicts")
     }
 
     /// How many fleet verdicts match `filter` (its limit ignored) and `agent`.
@@ -718,11 +714,7 @@ impl FleetStore {
              ORDER BY host, agent_id",
             args.len()
         );
-        self.rows(&sql, &args, "reading a verdict")?
-            .iter()
-            .map(verdict_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err("reading a verdict", e))
+        self.verdict_rows(&sql, &args, "reading a verdict")
     }
 
     /// Up to `limit` fleet verdicts past `after` in arrival order ([`FleetVerdict::seq`]),
@@ -740,11 +732,7 @@ impl FleetStore {
         );
         let args: [Box<dyn ToSql + Sync>; 3] =
             [Box::new(after), Box::new(skip.to_vec()), Box::new(limit)];
-        self.rows(&sql, &args, "reading new verdicts")?
-            .iter()
-            .map(verdict_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err("reading new verdicts", e))
+        self.verdict_rows(&sql, &args, "reading new verdicts")
     }
 
     /// The highest arrival number given so far (0 for an empty fleet): where a live view
@@ -787,6 +775,20 @@ impl FleetStore {
             })
             .collect::<Result<_, postgres::Error>>()
             .map_err(|e| self.err("reading agents", e))
+    }
+
+    /// [`FleetStore::rows`] of a query that selects [`VERDICT_COLUMNS`], as verdicts.
+    fn verdict_rows(
+        &mut self,
+        sql: &str,
+        args: &[Box<dyn ToSql + Sync>],
+        what: &'static str,
+    ) -> Result<Vec<FleetVerdict>, FleetError> {
+        self.rows(sql, args, what)?
+            .iter()
+            .map(verdict_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(what, e))
     }
 
     fn rows(

@@ -4,8 +4,11 @@
 //! Each test file includes this with `#[path]`, and not every file uses every function.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::io::Read;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// The `opensoc` binary; `OPENSOC_MODEL` and `OPENSOC_DB` of the caller's shell do not leak in,
 /// nor do the caller's configuration files.
@@ -25,9 +28,23 @@ pub fn text(b: &[u8]) -> String {
 /// Every verdict `db` holds, as JSON objects (`opensoc verdicts --format json --limit 0`,
 /// which lists every severity).
 pub fn stored(db: &Path) -> Vec<serde_json::Value> {
+    verdicts_json(db, &[])
+}
+
+/// The verdicts `opensoc verdicts --format json --db DB ARGS…` lists, which must succeed, as
+/// JSON objects; every one of them (`--limit 0`) unless `args` name a `--limit`. `db` is a
+/// path or a `postgres://` URL.
+pub fn verdicts_json(db: impl AsRef<OsStr>, args: &[&str]) -> Vec<serde_json::Value> {
+    let every = if args.contains(&"--limit") {
+        &[][..]
+    } else {
+        &["--limit", "0"][..]
+    };
     let out = opensoc()
-        .args(["verdicts", "--format", "json", "--limit", "0", "--db"])
+        .args(["verdicts", "--format", "json", "--db"])
         .arg(db)
+        .args(every)
+        .args(args)
         .output()
         .expect("run opensoc verdicts");
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -35,6 +52,31 @@ pub fn stored(db: &Path) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// Waits for `child`, whose stderr is piped, to exit (at most `limit`, else it is killed and
+/// `what` named in the panic); its exit code (-1 for a signal) and stderr. The stderr is read
+/// as it comes, so that a full pipe never holds the child up.
+pub fn finish(mut child: Child, limit: Duration, what: &str) -> (i32, String) {
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait for opensoc") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{what} still runs after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = reader.join().expect("stderr reader");
+    (status.code().unwrap_or(-1), stderr)
 }
 
 /// The verdict the tests' stand-in judges give every window: benign and fixed, so that a test

@@ -146,6 +146,13 @@ impl Pg {
         pg
     }
 
+    /// A new cluster, started.
+    pub fn started(bin: PathBuf) -> Pg {
+        let pg = Pg::init(bin);
+        pg.start();
+        pg
+    }
+
     pub fn program(&self, name: &str) -> Command {
         let path = self.bin.join(name);
         if self.as_postgres {
@@ -373,4 +380,18 @@ pub fn agent_store(
     }
     let held = store.verdicts_after(0, usize::MAX).expect("read the store");
     (store.agent_id().expect("agent id"), held)
+}
+
+/// An agent whose store is `dir/NAME.db` (see `agent_store`): the store's path, the agent id
+/// and the verdicts as the store holds them.
+pub fn agent_in(
+    dir: &Path,
+    name: &str,
+    n: usize,
+    with_hostile: bool,
+    t0: i64,
+) -> (PathBuf, String, Vec<StoredVerdict>) {
+    let db = dir.join(format!("{name}.db"));
+    let (id, verdicts) = agent_store(&db, n, with_hostile, t0);
+    (db, id, verdicts)
 }

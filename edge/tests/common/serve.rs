@@ -1,10 +1,13 @@
 //! `opensoc serve` started for a test: the real binary and model on a free loopback port,
-//! stopped when the test ends.
+//! stopped when the test ends; and requests to it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
 
 use super::cli::opensoc;
 
@@ -53,4 +56,41 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A client that reads 4xx and 5xx answers instead of failing on them, and gives up on a
+/// request after `timeout`.
+pub fn client(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}
+
+/// Status and body of `GET url` (a minute at the most, a body of 64 MiB at the most).
+pub fn get(url: &str) -> (u16, String) {
+    let mut answer = client(Duration::from_secs(60))
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let limit = 64 * 1024 * 1024;
+    let body = answer
+        .body_mut()
+        .with_config()
+        .limit(limit)
+        .read_to_string();
+    (answer.status().as_u16(), body.unwrap_or_default())
+}
+
+/// `body` as JSON, which it must be.
+pub fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// `GET url`, which must answer 200 with JSON.
+pub fn get_json(url: &str) -> Value {
+    let (status, body) = get(url);
+    assert_eq!(status, 200, "GET {url}: {body}");
+    json(&body)
 }
