@@ -372,3 +372,19 @@ fn watch_forwards_as_it_goes_and_stops_within_seconds_of_sigterm() {
     assert!(status.success());
     assert_eq!(forwarded(&s.sink).len(), stored(&s.db).len());
 }
+
+#[test]
+fn forward_waits_for_no_one_while_another_agent_holds_the_database() {
+    let s = Scratch::new();
+    synthetic_store(&s.db, 10);
+    // A running scan or watch holds the lock; two deliverers would send everything twice.
+    let held = opensoc_edge::store::lock::RunLock::acquire(&s.db).unwrap();
+    let out = forward(&s.db, &s.url).output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("another opensoc"), "{err}");
+    assert!(!s.sink.exists(), "nothing was delivered");
+    drop(held);
+    forward_ok(&s.db, &s.url);
+    assert_eq!(forwarded(&s.sink).len(), 10);
+}

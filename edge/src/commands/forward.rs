@@ -157,7 +157,8 @@ pub fn statuses_json(statuses: &[Status]) -> serde_json::Value {
                         and exits: 0 when every destination has every verdict, 2 when one is \
                         still behind (why is on stderr; run it again later). scan and watch \
                         forward as they go; this catches a destination up after a long outage \
-                        or fills a new one with the history. A [forward] table in the \
+                        or fills a new one with the history. Like scan and watch, it takes the database's lock: \
+                        while a watch runs on it, give that watch the --forward flags instead. A [forward] table in the \
                         configuration file sets these flags for scan, watch and forward at once.\n\n\
                         Examples:\n  \
                         opensoc forward --forward postgres://opensoc@db.lan/fleet\n  \
@@ -192,6 +193,9 @@ pub fn run(args: ForwardCommandArgs) -> anyhow::Result<ExitCode> {
             db.display()
         );
     }
+    // One deliverer per store: a `watch` that forwards at the same time would send the same
+    // verdicts again (PostgreSQL keeps one copy; syslog and files would get repeats).
+    let _lock = opensoc_edge::store::lock::RunLock::acquire(&db)?;
     let Some(forwarder) = args.forward.start(db)? else {
         return Ok(ExitCode::SUCCESS);
     };
