@@ -336,31 +336,31 @@ async fn batch_csv(State(state): State<Arc<AppState>>, Path(id): Path<String>) -
 
 /// Verdicts as `opensoc verdicts --format csv` prints them.
 fn csv_response(verdicts: &[StoredVerdict]) -> Response {
-    let mut text = format!("{CSV_HEADER}\n");
-    for v in verdicts {
-        text += &csv_row(v);
-        text.push('\n');
-    }
-    csv_text(text)
+    csv_text(CSV_HEADER, verdicts.iter().map(csv_row))
 }
 
 /// Fleet verdicts as `opensoc verdicts --format csv --db postgres://…` prints them.
 fn fleet_csv_response(verdicts: &[FleetVerdict]) -> Response {
-    let mut text = format!("{FLEET_CSV_HEADER}\n");
-    for v in verdicts {
-        text += &fleet_csv_row(v);
-        text.push('\n');
-    }
-    csv_text(text)
+    csv_text(FLEET_CSV_HEADER, verdicts.iter().map(fleet_csv_row))
 }
 
-fn csv_text(text: String) -> Response {
+/// A CSV download: the header, then a line a row.
+fn csv_text(columns: &str, rows: impl Iterator<Item = String>) -> Response {
+    let mut text = format!("{columns}\n");
+    for row in rows {
+        text += &row;
+        text.push('\n');
+    }
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
 }
 
 /// A fleet verdict as the API shows it: the command's fleet JSON and its arrival number.
 fn fleet_json(v: &FleetVerdict) -> Value {
-    let mut j = fleet_verdict_json(v);
+    with_seq(fleet_verdict_json(v), v)
+}
+
+/// `j`, a fleet verdict's JSON, with its place in the fleet's arrival order.
+fn with_seq(mut j: Value, v: &FleetVerdict) -> Value {
     j["seq"] = json!(v.seq);
     j
 }
@@ -565,9 +565,7 @@ async fn verdict(
     match found {
         Ok(mut found) if found.len() == 1 => {
             let v = found.remove(0);
-            let mut j = fleet_inspect_json(&v);
-            j["seq"] = json!(v.seq);
-            Json(j).into_response()
+            Json(with_seq(fleet_inspect_json(&v), &v)).into_response()
         }
         Ok(found) if found.is_empty() => error(
             StatusCode::NOT_FOUND,

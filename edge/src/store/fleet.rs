@@ -659,12 +659,7 @@ impl FleetStore {
     ) -> Result<u64, FleetError> {
         let (conditions, args) = filter_sql(filter, agent)?;
         let sql = format!("SELECT count(*) FROM opensoc_verdicts WHERE true{conditions}");
-        let rows = self.rows(&sql, &args, "counting verdicts")?;
-        rows.first()
-            .map(|r| r.try_get::<_, i64>(0))
-            .transpose()
-            .map(|n| n.unwrap_or(0).max(0) as u64)
-            .map_err(|e| self.err("counting verdicts", e))
+        Ok(self.number(&sql, &args, "counting verdicts")?.max(0) as u64)
     }
 
     /// The windows counted on the fleet verdicts that `filter` and `agent` select, for
@@ -738,16 +733,11 @@ impl FleetStore {
     /// The highest arrival number given so far (0 for an empty fleet): where a live view
     /// that shows only what arrives from now on starts.
     pub fn last_seq(&mut self) -> Result<i64, FleetError> {
-        let rows = self.rows(
+        self.number(
             "SELECT COALESCE(max(seq), 0) FROM opensoc_verdicts",
             &[],
             "reading the newest verdict",
-        )?;
-        rows.first()
-            .map(|r| r.try_get::<_, i64>(0))
-            .transpose()
-            .map(|n| n.unwrap_or(0))
-            .map_err(|e| self.err("reading the newest verdict", e))
+        )
     }
 
     /// Every agent that has delivered, by host name.
@@ -775,6 +765,21 @@ impl FleetStore {
             })
             .collect::<Result<_, postgres::Error>>()
             .map_err(|e| self.err("reading agents", e))
+    }
+
+    /// The one number a query such as `SELECT count(*)` selects (0 when it selects no row).
+    fn number(
+        &mut self,
+        sql: &str,
+        args: &[Box<dyn ToSql + Sync>],
+        what: &'static str,
+    ) -> Result<i64, FleetError> {
+        let rows = self.rows(sql, args, what)?;
+        rows.first()
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| self.err(what, e))
     }
 
     /// [`FleetStore::rows`] of a query that selects [`VERDICT_COLUMNS`], as verdicts.
