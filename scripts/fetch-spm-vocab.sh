@@ -26,34 +26,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 sdist="${OPENSOC_LLAMA_SDIST:-}"
 if [[ -z "$sdist" ]]; then
-    # The sdist is fetched as a plain file named by PyPI's JSON API and checked against the
-    # sha256 listed there (`pip download` of an sdist would build its metadata, which means
-    # installing cmake and a build backend first).
     sdist="$tmp/llama_cpp_python-0.3.36.tar.gz"
-    python3 - "$sdist" <<'PY'
-import hashlib, json, sys, time, urllib.parse, urllib.request
-out = sys.argv[1]
-index = "https://pypi.org/pypi/llama-cpp-python/json"
-for attempt in range(3):
-    try:
-        with urllib.request.urlopen(index, timeout=60) as r:
-            files = json.load(r)["releases"]["0.3.36"]
-        f = next(f for f in files if f["packagetype"] == "sdist")
-        h = hashlib.sha256()
-        # Mirrors may answer with addresses relative to the index.
-        url = urllib.parse.urljoin(index, f["url"])
-        with urllib.request.urlopen(url, timeout=300) as r, open(out, "wb") as o:
-            while chunk := r.read(1 << 20):
-                h.update(chunk)
-                o.write(chunk)
-        if h.hexdigest() != f["digests"]["sha256"]:
-            sys.exit(f"sha256 mismatch for {f['url']}")
-        break
-    except OSError as e:
-        if attempt == 2:
-            sys.exit(f"cannot download the llama-cpp-python sdist from PyPI: {e}")
-        time.sleep(2 ** attempt)
-PY
+    "$(dirname "$0")/fetch-pypi-sdist.py" llama-cpp-python 0.3.36 "$sdist"
 fi
 [[ -f "$sdist" ]] || { echo "sdist not found: $sdist" >&2; exit 1; }
 

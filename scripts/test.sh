@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: fetches what the tests read (the default model, llama.cpp's
-# vocabulary test files) into $OPENSOC_HOME, runs every test of the workspace and a small
-# scan-level suite, then checks that the analyzer's verdicts are valid on a sample of the seed's
-# prompts (all 500: scripts/validate-seed.sh with no argument). Builds go to $CARGO_TARGET_DIR
-# (default target/).
+# vocabulary test files, Windows event log recordings) into $OPENSOC_HOME, runs every test of
+# the workspace and a small scan-level suite, then checks that the analyzer's verdicts are
+# valid on a sample of the seed's prompts (all 500: scripts/validate-seed.sh with no argument).
+# Builds go to $CARGO_TARGET_DIR (default target/).
 #
 #   scripts/test.sh           everything (18 minutes, 1,063 s, in a clean CI run on a 2-core
 #                             machine; .ci/run prints each step's time)
@@ -24,6 +24,7 @@ bin="${CARGO_TARGET_DIR:-target}/debug"
 cargo test --workspace --no-run "$@"
 "$bin/opensoc" model fetch
 scripts/fetch-spm-vocab.sh
+scripts/fetch-evtx-samples.sh
 cargo test --workspace "$@"
 # A small scan-level suite on the real model: held-out services of fail2ban and the Core Rule
 # Set, and attack windows carrying prompt injections; fails below the real-service goals

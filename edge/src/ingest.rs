@@ -27,8 +27,10 @@ use opensoc::task::verdict::{Severity, Verdict};
 use crate::store::sqlite::{
     CopyWindow, HeldRecord, NewVerdict, Span, Store, StoreError, StoredVerdict,
 };
+use crate::tail::compression::Compression;
 use crate::tail::discover::{discover, LogFile};
 use crate::tail::identity::{identify, resolve, Fingerprint, Identity, Known};
+use crate::tail::journal::{JournalError, JournalQuery, Marks, Resume, Wake};
 use crate::tail::line_reader::{LineReader, ReadError};
 use opensoc_logs::logline::parse;
 use opensoc_logs::record::{Record, RecordAssembler};
@@ -65,6 +67,9 @@ pub enum IngestError {
     /// The store failed; nothing of the window in hand was written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// journalctl could not be started for `--journal`.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The model failed on a window.
     #[error("analysing a window of {log}: {message}")]
     Judge {
@@ -184,6 +189,9 @@ struct Tail {
     skip: VecDeque<(u64, u64)>,
     /// Still found by discovery; a file that vanished is read to its end, then dropped.
     present: bool,
+    /// For the systemd journal ([`Ingest::add_journal`]), which discovery never finds: where
+    /// each entry's line ends, with its cursor, to save the cursor at the checkpoint.
+    journal: Option<Marks>,
 }
 
 impl Tail {
@@ -389,7 +397,8 @@ impl<J: Judge> Ingest<J> {
         // Looked up per file: a query of the store per file made a refresh of thousands of
         // files quadratic.
         let offsets: HashMap<i64, u64> = known.iter().map(|k| (k.id, k.offset)).collect();
-        for t in self.tails.values_mut() {
+        // A journal is no path: discovery never finds it, and it is read until the run ends.
+        for t in self.tails.values_mut().filter(|t| t.journal.is_none()) {
             t.present = false;
         }
         for r in resolve(&known, identified) {
@@ -415,7 +424,7 @@ impl<J: Judge> Ingest<J> {
         let file = LogFile {
             path: PathBuf::from(name),
             group: name.to_string(),
-            compressed: false,
+            compression: Compression::None,
             live: false,
         };
         let identity = Identity {
@@ -439,8 +448,89 @@ impl<J: Judge> Ingest<J> {
                 assembler: RecordAssembler::new(id),
                 skip: VecDeque::new(),
                 present: true,
+                journal: None,
             },
         );
+        Ok(())
+    }
+
+    /// Adds the systemd journal entries that `query` selects, read through journalctl and
+    /// converted to syslog lines ([`crate::tail::journal`]), from where the last run that read
+    /// the same selection stopped; `wake` is called when new entries are ready (`watch`).
+    ///
+    /// The journal is a file record whose offsets count its converted bytes, so windows,
+    /// spans and checkpoints work as for a file; what only a journal needs is the way back to
+    /// an offset: the cursor of the last entry before the checkpoint, saved with every
+    /// checkpoint, from which journalctl resumes.
+    pub fn add_journal(
+        &mut self,
+        query: &JournalQuery,
+        wake: Option<Wake>,
+    ) -> Result<(), IngestError> {
+        let file = LogFile {
+            path: PathBuf::from(query.name()),
+            group: query.group(),
+            compression: Compression::None,
+            live: false,
+        };
+        let row = self.store.journal(&query.name(), &file.path, &file.group)?;
+        let resume = Resume {
+            cursor_offset: row.cursor.as_ref().map_or(0, |c| c.1),
+            cursor: row.cursor.map(|c| c.0),
+            checkpoint: row.checkpoint,
+        };
+        let marks = Marks::default();
+        let stream = query.start(&resume, marks.clone(), wake)?;
+        let identity = Identity {
+            dev: 0,
+            ino: 0,
+            size: row.checkpoint,
+            fingerprint: Fingerprint::of(&[]),
+            head: Vec::new(),
+        };
+        // Windows of several entities interleave: lines past the checkpoint may be committed.
+        let skip = self
+            .store
+            .committed_spans(row.file, row.checkpoint)?
+            .into_iter()
+            .collect();
+        self.stats.files += 1;
+        self.tails.insert(
+            row.file,
+            Tail {
+                reader: Some(LineReader::from_stream_at(
+                    &file.path,
+                    Box::new(stream),
+                    row.checkpoint,
+                )),
+                offset: row.checkpoint,
+                opened: true,
+                failed: false,
+                file,
+                identity,
+                assembler: RecordAssembler::new(row.file),
+                skip,
+                present: true,
+                journal: Some(marks),
+            },
+        );
+        Ok(())
+    }
+
+    /// Saves each journal's cursor for its checkpoint as last written: the cursor of the last
+    /// entry whose line ends at or before it. Saved after the checkpoint's own commit, so a
+    /// crash between the two leaves the cursor behind the checkpoint, never past it; the next
+    /// run then reads from the older cursor and passes by the entries up to the checkpoint
+    /// ([`Resume`]).
+    fn save_journal_cursors(&mut self) -> Result<(), IngestError> {
+        for (id, t) in &self.tails {
+            let (Some(marks), Some(&at)) = (&t.journal, self.written.get(id)) else {
+                continue;
+            };
+            if let Some((end, cursor)) = marks.take_upto(at) {
+                self.store.set_journal_cursor(*id, &cursor, end)?;
+            }
+        }
         Ok(())
     }
 
@@ -530,6 +620,7 @@ impl<J: Judge> Ingest<J> {
                 assembler: RecordAssembler::new(id),
                 skip,
                 present: true,
+                journal: None,
             },
         );
         Ok(())
@@ -812,7 +903,7 @@ impl<J: Judge> Ingest<J> {
         let checkpoints = self.checkpoints(None);
         self.store.hold_records(&new, &checkpoints)?;
         self.written.extend(checkpoints);
-        Ok(())
+        self.save_journal_cursors()
     }
 
     /// Completes every pending record and open window, stores them, and writes checkpoints.
@@ -862,7 +953,7 @@ impl<J: Judge> Ingest<J> {
             self.store.set_checkpoints(&c)?;
             self.written.extend(c);
         }
-        Ok(())
+        self.save_journal_cursors()
     }
 
     /// The checkpoints that differ from what was last written (see [`Ingest::checkpoint`]),

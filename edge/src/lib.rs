@@ -4,7 +4,8 @@
 //! crate, shared with the trainer.
 //!
 //! The data flow, one module a step: [`tail::discover`] (which files) → [`tail::identity`]
-//! (which file is which across rotation) → [`tail::line_reader`] (lines from an offset) →
+//! (which file is which across rotation) → [`tail::line_reader`] (lines from an offset;
+//! [`tail::journal`] makes the systemd journal's entries such lines) →
 //! `opensoc_logs::record` (multi-line entries) → `opensoc_logs::logline` (format, entity,
 //! time) → `opensoc_logs::window` (lines of one entity) → `opensoc_logs::template` (masked
 //! signature for the cache) → the analyzer → [`store::sqlite`]; [`ingest`] drives it, exactly

@@ -58,10 +58,18 @@ pub struct Window {
 impl Window {
     /// Each record's text as the analyzer reads it (Windows events in the compact layout).
     pub fn record_texts(&self) -> Vec<String> {
+        // A JSON access record (Caddy, Traefik, nginx/Apache JSON layouts) becomes the combined
+        // log line it stands for: the model and the request facts read that layout, and a
+        // JSON record's year, when its stamp lacks one, is the window's.
+        let year = self.first_time.map_or(1970, |t| {
+            crate::logline::civil_from_days(t.div_euclid(86_400)).0 as i32
+        });
         self.records
             .iter()
             .map(|r| {
-                crate::logline::windows_event_compact(&r.text).unwrap_or_else(|| r.text.clone())
+                crate::logline::windows_event_compact(&r.text)
+                    .or_else(|| crate::logline::json_access_line(&r.text, year))
+                    .unwrap_or_else(|| r.text.clone())
             })
             .collect()
     }

@@ -223,7 +223,8 @@ fn patterns() -> &'static Patterns {
             pid: re(r"\[(\d+)\]:"),
             accepted: re(r"(?i)accepted (?:password|publickey|keyboard-interactive\S*) for (\S+)"),
             user_field: re(r"(?m)^\s*(?:User|Account Name|TargetUserName)\s*:\s*(\S+)"),
-            event_id: re(r"(?i)\bEvent\s?ID\s*[:=]?\s*(\d{3,5})\b"),
+            // Sysmon's ids are one or two digits (`EventID: 1`, process creation).
+            event_id: re(r"(?i)\bEvent\s?ID\s*[:=]?\s*(\d{1,5})\b"),
             rhost: re(r"\brhost=([A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z][A-Za-z0-9.-]*)"),
             // Where a line names its client: the address after these keys, else the first.
             peer: re(

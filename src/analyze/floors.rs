@@ -299,6 +299,9 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     {
         return Some("no line reports a failed authentication, only refused requests");
     }
+    if let Some(why) = windows_class_unsupported(category, f) {
+        return Some(why);
+    }
     if f.requests.is_empty() {
         // A system or application log: an injection shows its quotes, brackets or keywords
         // somewhere in the text (a Windows servicing log's repeated lines were read as SQL
@@ -335,6 +338,53 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// The Windows events each Windows class is about (Security, System, Sysmon, PowerShell and
+/// Task Scheduler ids), by category.
+const WINDOWS_CLASSES: [(&str, &[&str]); 6] = [
+    (
+        "Windows Threat: Failed Login",
+        &[
+            "4625", "4771", "4776", "4768", "529", "530", "531", "532", "533", "534", "535", "536",
+            "537", "539",
+        ],
+    ),
+    ("Windows Threat: Explicit Credential Logon", &["4648"]),
+    (
+        "Windows Threat: Process Creation",
+        &["4688", "1", "4103", "4104", "800", "8", "10", "25"],
+    ),
+    (
+        "Windows Threat: Scheduled Task Created",
+        &["4698", "4702", "106", "200"],
+    ),
+    (
+        "Windows Threat: New Service Installed",
+        &["7045", "4697", "6"],
+    ),
+    (
+        "Windows Threat: User Account Created",
+        &["4720", "4741", "4722", "4728", "4732", "4756"],
+    ),
+];
+
+/// Why a window of Windows events cannot be the Windows class `category`: none of its events
+/// is one the class is about (a DNS query is no failed logon, a permission change no service
+/// installation). Windows without event ids, and failed logins however they are written, are
+/// left to the model.
+fn windows_class_unsupported(category: &str, f: &Facts) -> Option<&'static str> {
+    let (_, events) = WINDOWS_CLASSES.iter().find(|(c, _)| *c == category)?;
+    let ids = f.event_ids.items();
+    if ids.is_empty() || ids.iter().any(|(e, _)| events.contains(&e.as_str())) {
+        return None;
+    }
+    if category == "Windows Threat: Failed Login"
+        && (f.failed_logins > 0 || !f.auth_failures.is_empty())
+    {
+        return None;
+    }
+    Some("none of the window's Windows events is one this class is about")
 }
 
 /// Raises `v` to `floor` where it lies below: a benign verdict, or one of another category
@@ -595,6 +645,37 @@ mod tests {
             "{relay}\npostfix/smtpd[2]: warning: unknown[192.0.2.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
         );
         assert_eq!(unsupported("Brute Force Attack", &facts(&mixed)), None);
+    }
+
+    #[test]
+    fn a_windows_class_needs_one_of_its_events_in_the_window() {
+        let event = |id: &str, description: &str| {
+            format!("EventID: {id}\nTimestamp: 07-Dec-2026:08:00:00\nDescription: {description}\nChannel: Security\nComputer: FS01")
+        };
+        let dns = facts(&event("22", "DNS query"));
+        assert!(unsupported("Windows Threat: Failed Login", &dns).is_some());
+        assert!(unsupported("Windows Threat: New Service Installed", &dns).is_some());
+        let acl = facts(&event("4670", "Permissions on an object were changed"));
+        assert!(unsupported("Windows Threat: New Service Installed", &acl).is_some());
+        // The class's own events, and classes the bound does not cover, stand.
+        let install = facts(&event("7045", "A service was installed in the system"));
+        assert_eq!(
+            unsupported("Windows Threat: New Service Installed", &install),
+            None
+        );
+        let created = facts(&event("4720", "A user account was created"));
+        assert_eq!(
+            unsupported("Windows Threat: User Account Created", &created),
+            None
+        );
+        assert_eq!(unsupported("Potential Data Exfiltration", &dns), None);
+        let failed = facts(&event("4625", "An account failed to log on"));
+        assert_eq!(unsupported("Windows Threat: Failed Login", &failed), None);
+        // Text without event ids is left to the model.
+        assert_eq!(
+            unsupported("Windows Threat: Failed Login", &facts("a service started")),
+            None
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use opensoc::task::verdict::{Severity, Verdict};
 use opensoc_edge::ingest::{IngestConfig, Judge};
 use opensoc_edge::store::lock::RunLock;
 use opensoc_edge::store::sqlite::{Store, StoredVerdict};
+use opensoc_edge::tail::journal::JournalQuery;
 use opensoc_logs::window::WindowConfig;
 
 use crate::commands::analyze::ModeArgs;
@@ -24,9 +25,36 @@ use opensoc_edge::store::export::{format_time, parse_severity, severity_of, verd
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// Log files, directories or glob patterns; rotated siblings (`.1`, `.2.gz`, dated names)
-    /// of a file are read too, oldest first. `-` reads stdin to its end (scan only).
-    #[arg(value_name = "PATH", required = true)]
+    /// of a file are read too, oldest first. `-` reads stdin to its end (scan only): log text,
+    /// or the output of `journalctl -o export` or `journalctl -o json`, recognised by its
+    /// first bytes (prefer export: json leaves out messages over 4 KiB).
+    #[arg(
+        value_name = "PATH",
+        required_unless_present_any = ["journal", "journal_dir", "journal_file"]
+    )]
     pub paths: Vec<PathBuf>,
+    /// Also read the systemd journal, through journalctl: every entry, or only those of the
+    /// units named (`--journal sshd nginx`; the words after --journal are units, so put log
+    /// paths before it). Each entry is read as the syslog line it makes
+    /// (`2026-03-05T10:00:01Z web1 sshd[4242]: Failed password …`), once: the cursor of the
+    /// last entry stored is kept in the database, and the next scan or watch of the same
+    /// selection goes on after it.
+    #[arg(long, value_name = "UNIT", num_args = 0.., help_heading = "Systemd journal")]
+    pub journal: Option<Vec<String>>,
+    /// Read the journal files in DIR (journalctl -D) instead of this machine's journal:
+    /// another machine's /var/log/journal, or a copy. Implies --journal (add --journal
+    /// UNIT… for some units only).
+    #[arg(long, value_name = "DIR", help_heading = "Systemd journal")]
+    pub journal_dir: Option<PathBuf>,
+    /// Read this journal file (journalctl --file; may be given more than once) instead of this
+    /// machine's journal. Implies --journal.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "journal_dir",
+        help_heading = "Systemd journal"
+    )]
+    pub journal_file: Vec<PathBuf>,
     /// The verdict database (created with mode 0600 if absent).
     #[arg(long, env = "OPENSOC_DB", value_name = "FILE")]
     pub db: Option<PathBuf>,
@@ -66,6 +94,44 @@ impl AgentArgs {
     /// The database path: `--db`, `$OPENSOC_DB`, else the default ([`db_path`]).
     pub fn db_path(&self) -> PathBuf {
         db_path(self.db.as_deref())
+    }
+
+    /// The journal entries to read (`--journal`, `--journal-dir`, `--journal-file`), if any;
+    /// `follow` for `watch`. Fails when there is no journalctl to read them with, before the
+    /// model is loaded.
+    pub fn journal_query(&self, follow: bool) -> anyhow::Result<Option<JournalQuery>> {
+        if self.journal.is_none() && self.journal_dir.is_none() && self.journal_file.is_empty() {
+            return Ok(None);
+        }
+        let units = self.journal.clone().unwrap_or_default();
+        if let Some(u) = units.iter().find(|u| u.contains('/') || *u == "-") {
+            // A unit name never holds a slash: this is a log path typed after --journal.
+            anyhow::bail!(
+                "--journal takes unit names, and `{u}` is a path: put log paths before \
+                 --journal (opensoc scan /var/log/nginx/ --journal sshd)"
+            );
+        }
+        // Absolute, so that the saved cursor belongs to the same files whatever the working
+        // directory of the next run.
+        let absolute = |p: &PathBuf, what: &str| {
+            std::fs::canonicalize(p).with_context(|| format!("{what} {}", p.display()))
+        };
+        let directory = match &self.journal_dir {
+            Some(d) => Some(absolute(d, "--journal-dir")?),
+            None => None,
+        };
+        let files = self
+            .journal_file
+            .iter()
+            .map(|f| absolute(f, "--journal-file"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        opensoc_edge::tail::journal::journalctl()?;
+        Ok(Some(JournalQuery {
+            directory,
+            files,
+            units,
+            follow,
+        }))
     }
 
     /// The pipeline's settings.

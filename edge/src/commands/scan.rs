@@ -99,6 +99,10 @@ impl<T> Listed<T> {
                         windows per entity, and stores one verdict per window in the database.\n\n\
                         Exit status: 0 no finding at or above --min-severity, 1 findings, 2 error \
                         (also when a path was missing or unreadable: the others are still read and stored).\n\n\
+                        The systemd journal: `opensoc scan --journal` (every unit; `--journal sshd \
+                        nginx` for some) runs journalctl and goes on after the last entry stored; \
+                        `--journal-dir DIR` reads another machine's journal files. A one-off look \
+                        without a cursor: `journalctl -o export --since today | opensoc scan -`.\n\n\
                         Cron, every 10 minutes:\n  \
                         */10 * * * * opensoc scan -q --db /var/lib/opensoc/verdicts.db /var/log/auth.log /var/log/nginx/access.log"
 )]
@@ -125,6 +129,7 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let a = &args.agent;
     let config = a.ingest_config()?;
+    let journal = a.journal_query(false)?;
     let opts = a.mode.options()?;
     // Destinations are checked before the model loads: a typo fails in a second.
     a.forward.destinations()?;
@@ -144,8 +149,13 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         anyhow::bail!("`-` (stdin) given more than once");
     }
     ingest.refresh(&files)?;
+    if let Some(query) = &journal {
+        ingest.add_journal(query, None)?;
+    }
     if !stdin.is_empty() {
-        ingest.add_stream("-", Box::new(std::io::stdin()))?;
+        // journalctl's JSON or export output is converted to syslog lines; text stays text.
+        let stdin = opensoc_edge::tail::journal::text_or_journal(Box::new(std::io::stdin()));
+        ingest.add_stream("-", stdin)?;
     }
     let started = std::time::Instant::now();
     let backlog = ingest.lag_bytes();

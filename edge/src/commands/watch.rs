@@ -42,6 +42,8 @@ const LAG_REPORT_EVERY: Duration = Duration::from_secs(10);
                         database. SIGINT/SIGTERM finish the window being analysed, keep the lines \
                         of the windows still open in the database, write the checkpoints and exit \
                         0; the next scan or watch judges those lines first and resumes there.\n\n\
+                        The systemd journal: `opensoc watch --journal` (or `--journal sshd nginx`, \
+                        `--journal-dir DIR`) follows journalctl from the last entry stored.\n\n\
                         A systemd unit: scripts/opensoc-watch.service"
 )]
 pub struct WatchArgs {
@@ -70,6 +72,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         anyhow::bail!("watch follows files; for stdin use `opensoc scan -`");
     }
     let config = a.ingest_config()?;
+    let journal = a.journal_query(true)?;
     let idle = Duration::from_secs(config.window.idle_secs as u64);
     let alert_after = Duration::from_secs(args.alert_after);
     let opts = a.mode.options()?;
@@ -91,6 +94,14 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
     ingest.set_stop(stop.clone());
 
     let (tx, rx) = mpsc::channel();
+    if let Some(query) = &journal {
+        // New entries wake the loop as a file event would.
+        let wake = tx.clone();
+        let wake = move || {
+            let _ = wake.send(Ok(notify::Event::new(notify::EventKind::Any)));
+        };
+        ingest.add_journal(query, Some(Box::new(wake)))?;
+    }
     let _watcher = if args.poll_only {
         None
     } else {
@@ -106,9 +117,12 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
     };
     eprintln!(
-        "watching {} path{} into {} (Ctrl-C to stop)",
+        "watching {} path{}{} into {} (Ctrl-C to stop)",
         a.paths.len(),
         if a.paths.len() == 1 { "" } else { "s" },
+        journal
+            .as_ref()
+            .map_or_else(String::new, |q| format!(" and {}", q.name())),
         a.db_path().display()
     );
 

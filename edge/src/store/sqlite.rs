@@ -150,6 +150,21 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 6: the systemd journal as a source (`--journal`). A journal is a file record of its own
+    // (dev 0, ino 0, no fingerprint, so that no log file is ever taken for it) whose offsets
+    // count the bytes of its entries converted to lines; `selection` is journalctl's options
+    // that chose the entries (`journalctl -D /srv/web1 -u ssh`). `cursor` is the last entry at or before the file's checkpoint
+    // when it was saved, and `cursor_off` where that entry's line ends: the next run asks
+    // journalctl for the entries after it and numbers them from there.
+    r#"
+    CREATE TABLE journals (
+        selection TEXT PRIMARY KEY,
+        file INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        cursor TEXT,
+        cursor_off INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX journals_file ON journals(file);
+    "#,
 ];
 
 /// The schema version this build writes and reads.
@@ -282,6 +297,17 @@ impl FileRow {
             offset: self.offset,
         }
     }
+}
+
+/// A journal read through journalctl, as stored ([`Store::journal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRow {
+    /// Its file record.
+    pub file: i64,
+    /// The file record's checkpoint.
+    pub checkpoint: u64,
+    /// The cursor saved last and where its entry's line ends; none before the first save.
+    pub cursor: Option<(String, u64)>,
 }
 
 /// Bytes `[start, end)` of a file that a verdict was made from.
@@ -1160,6 +1186,89 @@ impl Store {
             .map_err(|e| self.err("cannot save a forwarding cursor", e))
     }
 
+    /// The journal that journalctl's options `selection` choose: its file record (made on the
+    /// first call, as `path` in `group`; marked seen on every call; retention never deletes
+    /// it), checkpoint and saved cursor.
+    pub fn journal(
+        &mut self,
+        selection: &str,
+        path: &Path,
+        group: &str,
+    ) -> Result<JournalRow, StoreError> {
+        let store_path = self.path.clone();
+        let fail = |e| sqlite_error(&store_path, "cannot read or add a journal", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let found = tx
+            .query_row(
+                "SELECT j.file, f.checkpoint, j.cursor, j.cursor_off \
+                 FROM journals j JOIN files f ON f.id = j.file WHERE j.selection = ?1",
+                [selection],
+                |r| {
+                    let cursor: Option<String> = r.get(2)?;
+                    let off = r.get::<_, i64>(3)? as u64;
+                    Ok(JournalRow {
+                        file: r.get(0)?,
+                        checkpoint: r.get::<_, i64>(1)? as u64,
+                        cursor: cursor.map(|c| (c, off)),
+                    })
+                },
+            )
+            .optional()
+            .map_err(fail)?;
+        let t = now();
+        let row = match found {
+            Some(row) => {
+                tx.execute(
+                    "UPDATE files SET last_seen = ?1 WHERE id = ?2",
+                    params![t, row.file],
+                )
+                .map_err(fail)?;
+                row
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO files (path, grp, dev, ino, fp_len, fp_hash, checkpoint, \
+                     first_seen, last_seen) VALUES (?1, ?2, 0, 0, 0, 0, 0, ?3, ?3)",
+                    params![path.as_os_str().as_bytes(), group, t],
+                )
+                .map_err(fail)?;
+                let file = tx.last_insert_rowid();
+                tx.execute(
+                    "INSERT INTO journals (selection, file) VALUES (?1, ?2)",
+                    params![selection, file],
+                )
+                .map_err(fail)?;
+                JournalRow {
+                    file,
+                    checkpoint: 0,
+                    cursor: None,
+                }
+            }
+        };
+        tx.commit().map_err(fail)?;
+        Ok(row)
+    }
+
+    /// Saves the cursor of the journal with file record `file`: the entry whose line ends at
+    /// `offset`, at or before the file's checkpoint.
+    pub fn set_journal_cursor(
+        &mut self,
+        file: i64,
+        cursor: &str,
+        offset: u64,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE journals SET cursor = ?1, cursor_off = ?2 WHERE file = ?3",
+                params![cursor, offset as i64, file],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err("cannot save a journal cursor", e))
+    }
+
     /// How many stored verdicts come after verdict `after`: what a destination still lacks.
     pub fn count_verdicts_after(&self, after: i64) -> Result<u64, StoreError> {
         self.conn
@@ -1268,8 +1377,9 @@ impl Store {
 
     /// Deletes verdicts created before `before` (unix seconds) with their spans and
     /// template entries, windows counted on a day before `before`'s, spans wholly below their
-    /// file's checkpoint, and file records not seen since `before`; returns how many verdicts
-    /// went. A verdict that later windows were counted on stays while they do.
+    /// file's checkpoint, and file records not seen since `before` (a journal's excepted);
+    /// returns how many verdicts went. A verdict that later windows were counted on stays
+    /// while they do.
     pub fn prune(&mut self, before: i64) -> Result<usize, StoreError> {
         let path = self.path.clone();
         let fail = |e| sqlite_error(&path, "cannot prune", e);
@@ -1299,8 +1409,13 @@ impl Store {
             )
             .map_err(fail)?;
         }
-        tx.execute("DELETE FROM files WHERE last_seen < ?1", params![before])
-            .map_err(fail)?;
+        // A journal's record stays however long nothing was read from it: its cursor is what
+        // keeps the next read from judging the whole journal again.
+        tx.execute(
+            "DELETE FROM files WHERE last_seen < ?1 AND id NOT IN (SELECT file FROM journals)",
+            params![before],
+        )
+        .map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(gone)
     }

@@ -17,9 +17,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use crate::tail::compression::{read_prefix, Compression, MAGIC_LEN};
 
 /// One file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +29,8 @@ pub struct LogFile {
     pub path: PathBuf,
     /// The base log name, e.g. "/var/log/auth.log" for auth.log.1 and auth.log-20261127.gz.
     pub group: String,
-    /// Gzip content (decided by the magic bytes, not the name).
-    pub compressed: bool,
+    /// How the content is compressed (decided by the magic bytes, not the name).
+    pub compression: Compression,
     /// The base file itself, which a logger may still be writing to.
     pub live: bool,
 }
@@ -100,7 +101,7 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 let Some((group, rotation)) = classify(&path) else {
                     continue;
                 };
-                let (ident, compressed) = match probe(&path) {
+                let (ident, compression) = match probe(&path) {
                     Ok(v) => v,
                     Err(e) => {
                         out.problems.push((path, e));
@@ -116,8 +117,8 @@ pub fn discover(paths: &[PathBuf]) -> Discovery {
                 let file = LogFile {
                     path,
                     group: group.clone(),
-                    compressed,
-                    live: rotation == Rotation::Live && !compressed,
+                    compression,
+                    live: rotation == Rotation::Live && !compression.is_compressed(),
                 };
                 groups.entry(group).or_default().push((rotation, file));
             }
@@ -340,7 +341,11 @@ fn classify(path: &Path) -> Option<(String, Rotation)> {
 
 /// Splits a rotated file name into its base name and rotation; `None` for a base name.
 fn split_rotation(name: &str) -> Option<(&str, Rotation)> {
-    let stem = name.strip_suffix(".gz").unwrap_or(name);
+    // The compressor's suffix is not part of the rotation (`auth.log.2.zst` is `auth.log.2`).
+    let stem = [".gz", ".zst", ".bz2", ".xz"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name);
     // NAME.N
     if let Some((base, n)) = stem.rsplit_once('.') {
         if !base.is_empty()
@@ -390,28 +395,19 @@ fn plausible_date(date: u32) -> bool {
     (1..=12).contains(&month) && (1..=31).contains(&day) && date / 10000 >= 1970
 }
 
-/// Device and inode, and whether the content is gzip, read from the file itself.
-fn probe(path: &Path) -> Result<((u64, u64), bool), String> {
+/// Device and inode, and how the content is compressed, read from the file itself.
+fn probe(path: &Path) -> Result<((u64, u64), Compression), String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
-    let mut magic = [0u8; 2];
-    let mut got = 0;
-    while got < 2 {
-        match file.read(&mut magic[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(((meta.dev(), meta.ino()), got == 2 && magic == [0x1f, 0x8b]))
+    let magic = read_prefix(&mut file, MAGIC_LEN).map_err(|e| e.to_string())?;
+    Ok(((meta.dev(), meta.ino()), Compression::of(&magic)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use flate2::write::GzEncoder;
-    use flate2::Compression;
+    use flate2::Compression as GzLevel;
     use std::io::Write;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -422,7 +418,7 @@ mod tests {
 
     fn write_gz(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
-        let mut enc = GzEncoder::new(File::create(&path).expect("create"), Compression::fast());
+        let mut enc = GzEncoder::new(File::create(&path).expect("create"), GzLevel::fast());
         enc.write_all(text.as_bytes()).expect("gz");
         enc.finish().expect("finish");
         path
@@ -481,7 +477,11 @@ mod tests {
         );
         let group = d.join("auth.log").to_string_lossy().into_owned();
         assert!(got.files.iter().all(|f| f.group == group));
-        let flags: Vec<(bool, bool)> = got.files.iter().map(|f| (f.compressed, f.live)).collect();
+        let flags: Vec<(bool, bool)> = got
+            .files
+            .iter()
+            .map(|f| (f.compression.is_compressed(), f.live))
+            .collect();
         assert_eq!(
             flags,
             [(true, false), (true, false), (false, false), (false, true)]
@@ -537,6 +537,46 @@ mod tests {
     }
 
     #[test]
+    fn zstd_bzip2_and_xz_rotations_join_their_group_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        write(d, "app.log", "live\n");
+        write(d, "app.log.1", "one\n");
+        let zst = zstd::stream::encode_all(&b"two\n"[..], 3).expect("zstd");
+        fs::write(d.join("app.log.2.zst"), zst).expect("write");
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(b"three\n").expect("bzip2");
+        fs::write(d.join("app.log.3.bz2"), bz.finish().expect("bzip2")).expect("write");
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(b"four\n").expect("xz");
+        fs::write(d.join("app.log-20261101.xz"), xz.finish().expect("xz")).expect("write");
+        let got = discover(&[d.join("app.log")]);
+        assert!(got.problems.is_empty(), "{:?}", got.problems);
+        assert_eq!(
+            names(&got),
+            [
+                "app.log-20261101.xz",
+                "app.log.3.bz2",
+                "app.log.2.zst",
+                "app.log.1",
+                "app.log"
+            ]
+        );
+        let kinds: Vec<Compression> = got.files.iter().map(|f| f.compression).collect();
+        assert_eq!(
+            kinds,
+            [
+                Compression::Xz,
+                Compression::Bzip2,
+                Compression::Zstd,
+                Compression::None,
+                Compression::None
+            ]
+        );
+        assert!(got.files.iter().all(|f| f.group == got.files[4].group));
+    }
+
+    #[test]
     fn gzip_is_detected_by_magic_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
@@ -554,7 +594,7 @@ mod tests {
                         .unwrap_or_default()
                         .to_string_lossy()
                         .into_owned(),
-                    f.compressed,
+                    f.compression.is_compressed(),
                 )
             })
             .collect();

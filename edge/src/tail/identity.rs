@@ -10,9 +10,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use flate2::read::MultiGzDecoder;
-
+use crate::tail::compression::read_prefix;
 use crate::tail::discover::LogFile;
+use crate::tail::evtx;
 
 /// How many leading content bytes the fingerprint covers at most.
 pub const FINGERPRINT_BYTES: usize = 1024;
@@ -93,9 +93,10 @@ pub enum IdentityError {
 
 /// Reads a file's device, inode, content size and fingerprint.
 ///
-/// For gzip the whole file is decompressed to learn the content size, which is what offsets
-/// count; a decoding error after the fingerprint yields the size decoded so far (the
-/// reader reports the error when it gets there).
+/// For a compressed file the whole content is decompressed to learn its size, which is what
+/// offsets count; a decoding error after the fingerprint yields the size decoded so far (the
+/// reader reports the error when it gets there). A Windows event log counts in record ids
+/// and is known by its channel and computer (see [`crate::tail::evtx`]).
 pub fn identify(file: &LogFile) -> Result<Identity, IdentityError> {
     let open_err = |source| IdentityError::Open {
         path: file.path.clone(),
@@ -107,13 +108,23 @@ pub fn identify(file: &LogFile) -> Result<Identity, IdentityError> {
     };
     let f = File::open(&file.path).map_err(open_err)?;
     let meta = f.metadata().map_err(open_err)?;
-    let (head, size) = if file.compressed {
-        let mut dec = MultiGzDecoder::new(f);
-        let head = read_head(&mut dec).map_err(read_err)?;
+    let mut content = file
+        .compression
+        .reader(f.try_clone().map_err(open_err)?)
+        .map_err(read_err)?;
+    let head = read_prefix(&mut content, FINGERPRINT_BYTES).map_err(read_err)?;
+    let (head, size) = if evtx::is_evtx(&head) {
+        drop(content);
+        let extent = evtx::seekable(f, file.compression)
+            .map_err(evtx::EvtxError::from)
+            .and_then(evtx::extent)
+            .map_err(|e| read_err(io::Error::other(e)))?;
+        (extent.head, extent.next_id)
+    } else if file.compression.is_compressed() {
         let mut size = head.len() as u64;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            match dec.read(&mut buf) {
+            match content.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => size += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -122,10 +133,9 @@ pub fn identify(file: &LogFile) -> Result<Identity, IdentityError> {
         }
         (head, size)
     } else {
-        let mut f = f;
-        let head = read_head(&mut f).map_err(read_err)?;
         // The file may have grown since the metadata call; never report less than was read.
-        (head.clone(), meta.len().max(head.len() as u64))
+        let size = meta.len().max(head.len() as u64);
+        (head, size)
     };
     Ok(Identity {
         dev: meta.dev(),
@@ -134,13 +144,6 @@ pub fn identify(file: &LogFile) -> Result<Identity, IdentityError> {
         fingerprint: Fingerprint::of(&head),
         head,
     })
-}
-
-/// Up to [`FINGERPRINT_BYTES`] leading bytes.
-fn read_head(r: &mut impl Read) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
-    r.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
-    Ok(head)
 }
 
 /// A file recorded by an earlier run.
@@ -189,7 +192,7 @@ pub fn resolve(known: &[Known], found: Vec<(LogFile, Identity)>) -> Vec<Resolved
     // Pass 1. When several records share the inode (an inode reused, or a truncation that
     // created a new record), the newest record whose content the file still starts with wins.
     for (fi, (file, id)) in found.iter().enumerate() {
-        if file.compressed {
+        if file.compression.is_compressed() {
             continue;
         }
         let best = known
@@ -247,8 +250,9 @@ pub fn resolve(known: &[Known], found: Vec<(LogFile, Identity)>) -> Vec<Resolved
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tail::compression::Compression;
     use flate2::write::GzEncoder;
-    use flate2::Compression;
+    use flate2::Compression as GzLevel;
     use std::fs;
     use std::io::Write;
     use std::path::Path;
@@ -257,7 +261,11 @@ mod tests {
         LogFile {
             path: path.to_path_buf(),
             group: "g".to_string(),
-            compressed,
+            compression: if compressed {
+                Compression::Gzip
+            } else {
+                Compression::None
+            },
             live,
         }
     }
@@ -269,7 +277,7 @@ mod tests {
     }
 
     fn gzip(path: &Path, text: &[u8]) -> (LogFile, Identity) {
-        let mut enc = GzEncoder::new(fs::File::create(path).expect("create"), Compression::fast());
+        let mut enc = GzEncoder::new(fs::File::create(path).expect("create"), GzLevel::fast());
         enc.write_all(text).expect("gz");
         enc.finish().expect("finish");
         let f = log_file(path, true, false);

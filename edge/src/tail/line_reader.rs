@@ -11,14 +11,15 @@
 //! fed to the model as lines of garbage; UTF-16 (a Windows export, a BOM or every other byte
 //! NUL) is split on UTF-16 newlines and decoded to UTF-8. Offsets stay in the file's own
 //! (decompressed) bytes either way, so checkpoints mean the same thing for every encoding.
+//! A Windows event log (`.evtx`) is the exception: each of its records is one "line" whose
+//! offsets are its record id and the next ([`crate::tail::evtx`]).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
-
 use crate::tail::discover::LogFile;
+use crate::tail::evtx::{self, EvtxRecords};
 
 /// The longest line kept, in bytes of the file; the rest of a longer line is dropped and
 /// counted. Even, so that a cut never splits a UTF-16 code unit.
@@ -26,9 +27,6 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// Content bytes looked at to tell text from binary and UTF-8 from UTF-16.
 pub const SNIFF: usize = 4 * 1024;
-
-/// The Windows event log's file header magic (`.evtx`).
-const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 
 /// Bytes asked of the source per read.
 const CHUNK: usize = 64 * 1024;
@@ -88,8 +86,8 @@ impl Encoding {
 /// Content that is not read as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotText {
-    /// A Windows event log: binary records that need Windows' own tools to read.
-    #[error("Windows event log (.evtx) files are not read yet; export with wevtutil qe /f:text")]
+    /// A Windows event log on stdin: its parser jumps between chunks, which a pipe cannot.
+    #[error("a Windows event log (.evtx) is read from a file, not from stdin: name the file")]
     Evtx,
     /// NUL bytes in the first line, in no UTF-16 pattern.
     #[error("binary content (NUL bytes in its first line), not a text log: not read")]
@@ -103,7 +101,7 @@ pub enum NotText {
 /// that picked up garbage somewhere later is still read around it, line by line.
 pub fn sniff(head: &[u8]) -> Result<Encoding, NotText> {
     let head = &head[..head.len().min(SNIFF)];
-    if head.starts_with(EVTX_MAGIC) {
+    if evtx::is_evtx(head) {
         return Err(NotText::Evtx);
     }
     if head.starts_with(&[0xFF, 0xFE]) {
@@ -163,6 +161,15 @@ pub enum ReadError {
         /// The decoder's error.
         source: io::Error,
     },
+    /// Records of a Windows event log could not be decoded (a damaged chunk or record); the
+    /// others were returned.
+    #[error("{path}: {count} damaged records or chunks of this event log were skipped")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// Records and chunks skipped.
+        count: u64,
+    },
     /// Reading failed.
     #[error("cannot read {path} at offset {offset}: {source}")]
     Read {
@@ -175,20 +182,24 @@ pub enum ReadError {
     },
 }
 
-/// The byte source: a plain file read in place, or a gzip decoded on the fly.
+/// The byte source: a plain file read in place, compressed content decoded on the fly, or
+/// the records of a Windows event log.
 enum Source {
     Plain(File),
-    Gzip(Box<MultiGzDecoder<File>>),
+    Decoded(Box<dyn Read + Send>),
     /// A pipe read once to its end (stdin).
     Stream(Box<dyn Read + Send>),
+    /// Records, not bytes: each is returned whole by [`LineReader::next_line`].
+    Evtx(Box<EvtxRecords>),
 }
 
 impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Source::Plain(f) => f.read(buf),
-            Source::Gzip(d) => d.read(buf),
+            Source::Decoded(d) => d.read(buf),
             Source::Stream(r) => r.read(buf),
+            Source::Evtx(_) => Ok(0),
         }
     }
 }
@@ -290,9 +301,25 @@ impl LineReader {
         // whole file's, and a file refused once is refused on every run.
         let mut head = Vec::with_capacity(SNIFF);
         let mut buf = vec![0u8; CHUNK];
-        let (source, position, encoding, pending) = if file.compressed {
-            let mut dec = MultiGzDecoder::new(f);
-            read_head(&mut dec, &mut head).map_err(|e| corrupt(head.len() as u64, e))?;
+        let compressed = file.compression.is_compressed();
+        let mut dec = file
+            .compression
+            .reader(f.try_clone().map_err(open_err)?)
+            .map_err(|e| corrupt(0, e))?;
+        read_head(&mut dec, &mut head).map_err(|e| corrupt(head.len() as u64, e))?;
+        if evtx::is_evtx(&head) {
+            drop(dec);
+            let records = evtx::seekable(f, file.compression)
+                .map_err(evtx::EvtxError::from)
+                .and_then(|f| EvtxRecords::open(f, offset))
+                .map_err(|e| corrupt(0, io::Error::other(e)))?;
+            let mut reader = LineReader::with_source(&file.path, Source::Evtx(Box::new(records)));
+            reader.compressed = compressed;
+            reader.line_start = offset;
+            reader.read_to = offset;
+            return Ok(reader);
+        }
+        let (source, position, encoding, pending) = if compressed {
             let encoding = sniff(&head).map_err(not_text)?;
             let offset = unit_aligned(offset, encoding);
             // The head is decoded already: start from it, then skip the rest of the offset.
@@ -307,9 +334,9 @@ impl LineReader {
                 }
             };
             buf[..pending].copy_from_slice(&head[head.len() - pending..]);
-            (Source::Gzip(Box::new(dec)), position, encoding, pending)
+            (Source::Decoded(dec), position, encoding, pending)
         } else {
-            read_head(&mut f, &mut head).map_err(open_err)?;
+            drop(dec);
             let encoding = sniff(&head).map_err(not_text)?;
             let offset = unit_aligned(offset, encoding);
             f.seek(SeekFrom::Start(offset)).map_err(open_err)?;
@@ -323,7 +350,7 @@ impl LineReader {
         };
         Ok(LineReader {
             path: file.path.clone(),
-            compressed: file.compressed,
+            compressed,
             source,
             buf,
             buf_pos: 0,
@@ -342,10 +369,25 @@ impl LineReader {
 
     /// Reads a stream (stdin) from its start; `name` stands for it in errors.
     pub fn from_stream(name: &Path, stream: Box<dyn Read + Send>) -> LineReader {
+        LineReader::with_source(name, Source::Stream(stream))
+    }
+
+    /// Reads a stream whose first byte is at content offset `start` (the systemd journal,
+    /// resumed at its checkpoint: [`crate::tail::journal`]).
+    pub fn from_stream_at(name: &Path, stream: Box<dyn Read + Send>, start: u64) -> LineReader {
+        let mut r = LineReader::from_stream(name, stream);
+        r.line_start = start;
+        r.read_to = start;
+        r
+    }
+
+    /// A reader of `source` from its start.
+    fn with_source(name: &Path, source: Source) -> LineReader {
+        let sniff_pending = matches!(source, Source::Stream(_));
         LineReader {
             path: name.to_path_buf(),
             compressed: false,
-            source: Source::Stream(stream),
+            source,
             buf: vec![0u8; CHUNK],
             buf_pos: 0,
             buf_len: 0,
@@ -356,7 +398,7 @@ impl LineReader {
             failed: false,
             read_to: 0,
             encoding: Encoding::Utf8,
-            sniff_pending: true,
+            sniff_pending,
             carry: None,
         }
     }
@@ -372,6 +414,9 @@ impl LineReader {
     /// a live file idle for long), else kept for a later call. After an error the reader
     /// returns `Ok(None)`: the lines before the error were already returned.
     pub fn next_line(&mut self, take_partial: bool) -> Result<Option<RawLine>, ReadError> {
+        if matches!(self.source, Source::Evtx(_)) {
+            return self.next_event_record();
+        }
         loop {
             if self.buf_pos < self.buf_len {
                 let avail = &self.buf[self.buf_pos..self.buf_len];
@@ -474,6 +519,32 @@ impl LineReader {
     /// Content offset after the last line returned.
     pub fn position(&self) -> u64 {
         self.line_start
+    }
+
+    /// The next record of an event log, as a line from its record id to the next id. Damaged
+    /// records are skipped and, once the rest is read, reported once.
+    fn next_event_record(&mut self) -> Result<Option<RawLine>, ReadError> {
+        let Source::Evtx(records) = &mut self.source else {
+            return Ok(None);
+        };
+        if let Some((id, text)) = records.next_record() {
+            self.line_start = records.position();
+            self.read_to = self.line_start;
+            return Ok(Some(RawLine {
+                start: id,
+                end: id.saturating_add(1),
+                text,
+                cut: 0,
+            }));
+        }
+        if self.failed || records.unreadable() == 0 {
+            return Ok(None);
+        }
+        self.failed = true;
+        Err(ReadError::Damaged {
+            path: self.path.clone(),
+            count: records.unreadable(),
+        })
     }
 
     /// Turns the assembled line into a [`RawLine`]; `newline` is the terminator's length.
@@ -594,8 +665,9 @@ fn complete_utf8_len(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tail::compression::Compression;
     use flate2::write::GzEncoder;
-    use flate2::Compression;
+    use flate2::Compression as GzLevel;
     use std::fs;
     use std::io::Write;
     use std::path::Path;
@@ -604,13 +676,13 @@ mod tests {
         LogFile {
             path: path.to_path_buf(),
             group: "g".to_string(),
-            compressed: false,
+            compression: Compression::None,
             live: true,
         }
     }
 
     fn gz_bytes(text: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut enc = GzEncoder::new(Vec::new(), GzLevel::fast());
         enc.write_all(text).expect("gz");
         enc.finish().expect("finish")
     }
@@ -721,7 +793,7 @@ mod tests {
         let p = dir.path().join("a.log.2.gz");
         fs::write(&p, gz_bytes(b"alpha\nbeta\ngamma\n")).expect("write");
         let f = LogFile {
-            compressed: true,
+            compression: Compression::Gzip,
             live: false,
             ..plain(&p)
         };
@@ -736,6 +808,72 @@ mod tests {
     }
 
     #[test]
+    fn zstd_bzip2_and_xz_read_from_a_content_offset_like_gzip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Enough lines for several compressed blocks, so that a cut falls after some of them.
+        let text: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+        let text = text.as_bytes();
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(text).expect("bzip2");
+        let mut xz = liblzma::write::XzEncoder::new(Vec::new(), 1);
+        xz.write_all(text).expect("xz");
+        for (compression, bytes) in [
+            (
+                Compression::Zstd,
+                zstd::stream::encode_all(text, 3).expect("zstd"),
+            ),
+            (Compression::Bzip2, bz.finish().expect("bzip2")),
+            (Compression::Xz, xz.finish().expect("xz")),
+        ] {
+            let name = compression.name();
+            let p = dir.path().join(name);
+            fs::write(&p, &bytes).expect("write");
+            let f = LogFile {
+                compression,
+                live: false,
+                ..plain(&p)
+            };
+            let mut r = LineReader::open(&f, 7).expect("open");
+            let got = all(&mut r, true);
+            assert_eq!(got.len(), 39_999, "{name}");
+            assert_eq!(
+                (got[0].text.as_str(), got[0].start),
+                ("line 1", 7),
+                "{name}"
+            );
+            assert_eq!(r.position(), text.len() as u64, "{name}");
+            // Cut short: the lines before the cut, in order, then a decoding error.
+            fs::write(&p, &bytes[..bytes.len() * 3 / 4]).expect("write");
+            let mut r = LineReader::open(&f, 0).expect("open");
+            let mut lines = Vec::new();
+            let err = loop {
+                match r.next_line(true) {
+                    Ok(Some(l)) => lines.push(l.text),
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            assert!(
+                !lines.is_empty() && lines.len() < 40_000,
+                "{name}: {}",
+                lines.len()
+            );
+            let last = lines.len() - 1;
+            assert!(
+                lines[..last]
+                    .iter()
+                    .enumerate()
+                    .all(|(i, l)| *l == format!("line {i}")),
+                "{name}: lines out of order or garbled"
+            );
+            assert!(
+                matches!(err, Some(ReadError::Corrupt { .. })),
+                "{name}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
     fn truncated_gzip_returns_what_decoded_and_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("cut.gz");
@@ -745,7 +883,7 @@ mod tests {
         let full = gz_bytes(text.as_bytes());
         fs::write(&p, &full[..full.len() / 2]).expect("write");
         let f = LogFile {
-            compressed: true,
+            compression: Compression::Gzip,
             live: false,
             ..plain(&p)
         };
@@ -786,27 +924,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let evtx = dir.path().join("Security.evtx");
         let mut content = b"ElfFile\0".to_vec();
-        content.extend(vec![0u8; 8192]);
+        // A header and one chunk of zeros: a log whose only chunk is destroyed.
+        content.extend(vec![0u8; 4096 + 65536]);
         fs::write(&evtx, &content).expect("write");
-        let e = LineReader::open(&plain(&evtx), 0).err().expect("not text");
-        assert!(
-            matches!(
-                e,
-                ReadError::NotText {
-                    kind: NotText::Evtx,
-                    ..
-                }
-            ),
-            "{e}"
-        );
-        assert!(e.to_string().contains("wevtutil qe /f:text"), "{e}");
+        // Read as an event log, never as text: no line, and an error that names the log.
+        let first =
+            |offset| LineReader::open(&plain(&evtx), offset).and_then(|mut r| r.next_line(true));
+        let e = first(0).expect_err("an empty event log is refused");
+        assert!(e.to_string().contains("event log"), "{e}");
         // Refused at any offset: the head decides, not where the last run stopped.
-        assert!(LineReader::open(&plain(&evtx), 4096).is_err());
+        assert!(first(4096).is_err());
 
         let zeros = dir.path().join("zeros.gz");
         fs::write(&zeros, gz_bytes(&vec![0u8; 1 << 20])).expect("write");
         let f = LogFile {
-            compressed: true,
+            compression: Compression::Gzip,
             live: false,
             ..plain(&zeros)
         };
@@ -880,7 +1012,7 @@ mod tests {
         let p = dir.path().join("u16.log.1.gz");
         fs::write(&p, gz_bytes(&utf16(text, Encoding::Utf16Le, true))).expect("write");
         let f = LogFile {
-            compressed: true,
+            compression: Compression::Gzip,
             live: false,
             ..plain(&p)
         };

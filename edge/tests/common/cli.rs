@@ -125,3 +125,20 @@ pub fn append_lines(path: &Path, lines: impl IntoIterator<Item = String>) {
             .expect("append a line");
     }
 }
+
+/// `opensoc scan --store-every-window --json --db DB PATHS…` (every window's row kept, so that
+/// a test can read what was stored of each): the exit status, the summary object and stderr.
+pub fn scan_json(db: &Path, paths: &[&Path]) -> (Option<i32>, serde_json::Value, String) {
+    // The tests share the default model; fetch it once before any run needs it.
+    opensoc::model::fetch::ensure_default_model(false).expect("default model");
+    let out = opensoc()
+        .args(["scan", "--store-every-window", "--json", "--db"])
+        .arg(db)
+        .args(paths)
+        .output()
+        .expect("run opensoc");
+    let stderr = text(&out.stderr);
+    let summary = serde_json::from_str(text(&out.stdout).trim())
+        .unwrap_or_else(|e| panic!("one JSON object ({e}): {}\n{stderr}", text(&out.stdout)));
+    (out.status.code(), summary, stderr)
+}

@@ -6,12 +6,15 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::entity::ip_of;
+use super::parsed::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 use super::time::{num, parse_clf_time};
-use super::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 
 static ACCESS_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^(\S+) \S+ (?:\S+|"[^"]*") \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)"#)
-        .expect("static regex")
+    // The combined format's referer and agent are optional: the common format stops at the size.
+    Regex::new(
+        r#"^(\S+) \S+ (?:\S+|"[^"]*") \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "(?:[^"\\]|\\.)*" "((?:[^"\\]|\\.)*)")?"#,
+    )
+    .expect("static regex")
 });
 
 pub(super) fn parse_access(line: &str) -> Option<ParsedLine> {
@@ -44,6 +47,11 @@ pub(super) fn parse_access(line: &str) -> Option<ParsedLine> {
             path,
             status: num(&c[4]).unwrap_or(0),
             bytes: num(&c[5]).unwrap_or(0),
+            agent: c
+                .get(6)
+                .map(|m| m.as_str())
+                .filter(|a| !a.is_empty() && *a != "-")
+                .map(str::to_string),
         },
     })
 }

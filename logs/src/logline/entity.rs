@@ -9,7 +9,7 @@ use opensoc::signals::words;
 use opensoc::signals::words::Attempt;
 use regex::Regex;
 
-use super::{Entity, EntityKind, Event};
+use super::parsed::{Entity, EntityKind, Event};
 
 /// An IP address from a token, ignoring brackets, a trailing port or punctuation.
 pub(super) fn ip_of(token: &str) -> Option<String> {

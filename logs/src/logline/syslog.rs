@@ -5,9 +5,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::auditd::read_audit;
 use super::entity::{message_facts, peer_address};
+use super::parsed::{Entity, EntityKind, LogFormat, ParsedLine};
 use super::time::{parse_bsd_prefix, parse_iso, parse_iso_prefix, parse_leading_time, BSD_TIME_RE};
-use super::{Entity, EntityKind, LogFormat, ParsedLine};
 
 /// Splits `sshd[123]: msg` or `sshd(pam_unix)[1]: msg` into tag and message.
 fn split_tag(rest: &str) -> (&str, &str) {
@@ -35,7 +36,17 @@ fn syslog_line(
     tag: &str,
     msg: &str,
 ) -> ParsedLine {
-    let (mut entity, event) = message_facts(tag, msg);
+    // auditd's records forwarded by syslog (audisp, or the kernel's `audit: type=1100 …`).
+    let body = msg.strip_prefix("audit: ").unwrap_or(msg);
+    let audit = if body.starts_with("type=") || body.starts_with("node=") {
+        read_audit(body)
+    } else {
+        None
+    };
+    let (mut entity, event) = match audit {
+        Some(a) => (a.entity, a.event),
+        None => message_facts(tag, msg),
+    };
     // A tag can carry the peer too: dovecot's `auth(user,1.2.3.4,sasl:login)<id>: …`.
     if !matches!(&entity, Some(e) if e.kind == EntityKind::Ip) && tag.contains(['(', ',']) {
         if let Some(ip) = peer_address(tag, true) {

@@ -35,7 +35,8 @@ fn access_logs() {
             method: "GET".into(),
             path: "/apache_pb.gif".into(),
             status: 200,
-            bytes: 2326
+            bytes: 2326,
+            agent: Some("Mozilla/4.08".into()),
         }
     );
     let seed = parse(

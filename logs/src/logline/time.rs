@@ -161,18 +161,21 @@ pub(super) fn parse_bsd_prefix(s: &str, year: i32) -> Option<(i64, usize)> {
     Some((t, c.get(0)?.end()))
 }
 
-/// Epoch seconds, or milliseconds when the number is too large to be seconds.
+/// Epoch seconds, or milli-, micro- or nanoseconds when the number is too large to be seconds.
 pub(super) fn epoch(n: f64) -> Option<i64> {
     if !n.is_finite() || n < 0.0 {
         return None;
     }
-    // Seconds reach 1e11 only in the year 5138; beyond that it is milliseconds (or micros).
+    // Seconds reach 1e11 only in the year 5138; beyond that it is milliseconds, microseconds
+    // (journald) or nanoseconds (Caddy's `unix_nano`).
     let secs = if n < 1e11 {
         n
     } else if n < 1e14 {
         n / 1e3
     } else if n < 1e17 {
         n / 1e6
+    } else if n < 1e20 {
+        n / 1e9
     } else {
         return None;
     };

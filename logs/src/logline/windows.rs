@@ -3,8 +3,8 @@
 //! reads.
 
 use super::entity::{ip_of, user_of};
+use super::parsed::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 use super::time::{civil_from_days, num, parse_clf_time, parse_iso, parse_powershell_time};
-use super::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 
 pub(super) fn is_windows_block(text: &str, first: &str) -> bool {
     let f = first.trim_start();
