@@ -524,7 +524,10 @@ impl<J: Judge> Ingest<J> {
     /// ([`Resume`]).
     fn save_journal_cursors(&mut self) -> Result<(), IngestError> {
         for (id, t) in &self.tails {
-            let (Some(marks), Some(&at)) = (&t.journal, self.written.get(id)) else {
+            let Some(marks) = &t.journal else {
+                continue;
+            };
+            let Some(&at) = self.written.get(id) else {
                 continue;
             };
             if let Some((end, cursor)) = marks.take_upto(at) {

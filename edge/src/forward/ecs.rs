@@ -9,8 +9,6 @@
 use std::net::IpAddr;
 
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::forward::Agent;
 use crate::store::sqlite::{severity_rank, StoredVerdict};
@@ -18,12 +16,10 @@ use crate::store::sqlite::{severity_rank, StoredVerdict};
 /// The ECS version the field names follow.
 pub const ECS_VERSION: &str = "8.11.0";
 
-/// Unix seconds as RFC 3339 UTC (`2026-11-27T09:23:00Z`).
+/// Unix seconds as RFC 3339 UTC (`2026-11-27T09:23:00Z`), or the number itself where RFC 3339
+/// has no year for it.
 pub fn rfc3339(t: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
+    opensoc_logs::logline::rfc3339(t).unwrap_or_else(|| t.to_string())
 }
 
 /// The technique ids in a verdict's technique text ("T1110.001", "T1059, T1105").

@@ -54,7 +54,7 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use syslog_fmt::v5424;
 use syslog_fmt::{Facility, Severity};
 
-use crate::forward::ecs::{rfc3339, technique_ids};
+use crate::forward::ecs::technique_ids;
 use crate::forward::{Agent, ForwardError, Sink};
 use crate::store::sqlite::{severity_rank, StoredVerdict};
 
@@ -570,7 +570,7 @@ fn message(formatter: &v5424::Formatter, agent: &Agent, stored: &StoredVerdict) 
     let v = &stored.verdict;
     let start = v.first_time.unwrap_or(v.created_at);
     // A time the calendar cannot show (out of range) is sent as NILVALUE, not as a number.
-    let time = |t: i64| Some(rfc3339(t)).filter(|s| s.contains('T'));
+    let time = opensoc_logs::logline::rfc3339;
     let ids = technique_ids(&v.technique);
     let technique = if ids.is_empty() {
         clean(&v.technique, MAX_SHORT)

@@ -74,11 +74,10 @@ impl Compression {
     }
 }
 
-/// Reads up to `n` leading bytes of `r`, fewer only at its end.
-pub fn read_prefix(r: &mut impl Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(n);
-    r.take(n as u64).read_to_end(&mut head)?;
-    Ok(head)
+/// Appends up to `n` leading bytes of `r` to `head`, fewer only at its end. On an error, `head`
+/// holds what was read before it (a decoder says how far it got).
+pub fn read_prefix(r: &mut impl Read, n: usize, head: &mut Vec<u8>) -> io::Result<()> {
+    r.take(n as u64).read_to_end(head).map(|_| ())
 }
 
 #[cfg(test)]

@@ -399,7 +399,8 @@ fn plausible_date(date: u32) -> bool {
 fn probe(path: &Path) -> Result<((u64, u64), Compression), String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
-    let magic = read_prefix(&mut file, MAGIC_LEN).map_err(|e| e.to_string())?;
+    let mut magic = Vec::with_capacity(MAGIC_LEN);
+    read_prefix(&mut file, MAGIC_LEN, &mut magic).map_err(|e| e.to_string())?;
     Ok(((meta.dev(), meta.ino()), Compression::of(&magic)))
 }
 

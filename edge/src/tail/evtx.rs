@@ -98,7 +98,7 @@ pub fn extent(mut f: File) -> Result<Extent, EvtxError> {
         head.extend_from_slice(event.channel.as_bytes());
         head.push(0);
         head.extend_from_slice(event.computer.as_bytes());
-        // Records a chunk header does not cover (a log closed uncleanly) still count.
+        // The oldest record counts even where no chunk header names it (a damaged header).
         next_id = next_id.max(records.position());
     }
     Ok(Extent { head, next_id })

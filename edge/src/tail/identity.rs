@@ -112,7 +112,8 @@ pub fn identify(file: &LogFile) -> Result<Identity, IdentityError> {
         .compression
         .reader(f.try_clone().map_err(open_err)?)
         .map_err(read_err)?;
-    let head = read_prefix(&mut content, FINGERPRINT_BYTES).map_err(read_err)?;
+    let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
+    read_prefix(&mut content, FINGERPRINT_BYTES, &mut head).map_err(read_err)?;
     let (head, size) = if evtx::is_evtx(&head) {
         drop(content);
         let extent = evtx::seekable(f, file.compression)

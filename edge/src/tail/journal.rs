@@ -256,7 +256,10 @@ pub fn syslog_line(e: &Entry, out: &mut Vec<u8>) {
         return;
     };
     if let Some(us) = e.realtime_us.or(e.source_realtime_us) {
-        push_rfc3339(out, (us / 1_000_000) as i64);
+        let secs = (us / 1_000_000) as i64;
+        // A stamp that no calendar year of four digits holds is garbage, written as it is.
+        let stamp = opensoc_logs::logline::rfc3339(secs).unwrap_or_else(|| secs.to_string());
+        out.extend_from_slice(stamp.as_bytes());
         out.push(b' ');
     }
     match &e.hostname {
@@ -276,35 +279,6 @@ pub fn syslog_line(e: &Entry, out: &mut Vec<u8>) {
     }
     push_escaped(out, message);
     out.push(b'\n');
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for unix seconds `t` (UTC).
-fn push_rfc3339(out: &mut Vec<u8>, t: i64) {
-    let (y, m, d) = opensoc_logs::logline::civil_from_days(t.div_euclid(86_400));
-    let s = t.rem_euclid(86_400);
-    let two = |out: &mut Vec<u8>, n: u32| {
-        out.push(b'0' + (n / 10 % 10) as u8);
-        out.push(b'0' + (n % 10) as u8);
-    };
-    if (0..=9999).contains(&y) {
-        let y = y as u32;
-        two(out, y / 100);
-        two(out, y % 100);
-    } else {
-        // A stamp that no calendar year of four digits holds: garbage, written as it is.
-        out.extend_from_slice(y.to_string().as_bytes());
-    }
-    out.push(b'-');
-    two(out, m);
-    out.push(b'-');
-    two(out, d);
-    out.push(b'T');
-    two(out, (s / 3600) as u32);
-    out.push(b':');
-    two(out, (s / 60 % 60) as u32);
-    out.push(b':');
-    two(out, (s % 60) as u32);
-    out.push(b'Z');
 }
 
 /// A host or program name as one token of the line: whitespace, control characters and the

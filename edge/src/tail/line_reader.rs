@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::tail::compression::read_prefix;
 use crate::tail::discover::LogFile;
 use crate::tail::evtx::{self, EvtxRecords};
 
@@ -299,14 +300,14 @@ impl LineReader {
         };
         // The head is always the content's start, whatever the offset: the encoding is the
         // whole file's, and a file refused once is refused on every run.
-        let mut head = Vec::with_capacity(SNIFF);
         let mut buf = vec![0u8; CHUNK];
         let compressed = file.compression.is_compressed();
         let mut dec = file
             .compression
             .reader(f.try_clone().map_err(open_err)?)
             .map_err(|e| corrupt(0, e))?;
-        read_head(&mut dec, &mut head).map_err(|e| corrupt(head.len() as u64, e))?;
+        let mut head = Vec::with_capacity(SNIFF);
+        read_prefix(&mut dec, SNIFF, &mut head).map_err(|e| corrupt(head.len() as u64, e))?;
         if evtx::is_evtx(&head) {
             drop(dec);
             let records = evtx::seekable(f, file.compression)
@@ -596,11 +597,6 @@ impl LineReader {
             cut,
         }
     }
-}
-
-/// Reads up to [`SNIFF`] bytes from the start of `r` into `head`.
-fn read_head(r: &mut impl Read, head: &mut Vec<u8>) -> io::Result<()> {
-    r.take(SNIFF as u64).read_to_end(head).map(|_| ())
 }
 
 /// A start offset on a code-unit boundary: an odd offset in UTF-16 (a checkpoint written

@@ -35,7 +35,7 @@ pub use self::parsed::{Entity, EntityKind, Event, LogFormat, ParsedLine};
 
 // The helpers the window, the readers and the builder use, under the parser's name.
 pub use self::compact::json_access_line;
-pub use self::time::civil_from_days;
+pub use self::time::{civil_from_days, rfc3339};
 pub use self::windows::windows_event_compact;
 pub use self::windows_event::{compact_event, WindowsEvent};
 

@@ -39,6 +39,22 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// Unix seconds as RFC 3339 in UTC, to the second (`2026-11-27T09:23:00Z`); `None` when the
+/// year is not one of four digits, which RFC 3339 cannot write.
+pub fn rfc3339(t: i64) -> Option<String> {
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let s = t.rem_euclid(86_400);
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    ))
+}
+
 /// Unix seconds from civil fields, or None when any field is out of range.
 pub(super) fn unix_time(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Option<i64> {
     // Years outside 1..=9999 are garbage in logs and would only risk overflow.
@@ -376,4 +392,21 @@ pub(super) fn parse_leading_time(line: &str, year: i32) -> Option<i64> {
         .captures(s)
         .and_then(|c| c[1].parse::<f64>().ok())
         .and_then(epoch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_writes_utc_to_the_second_and_refuses_other_years() {
+        assert_eq!(rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            rfc3339(1_795_860_001).as_deref(),
+            Some("2026-11-28T10:00:01Z")
+        );
+        assert_eq!(rfc3339(-1).as_deref(), Some("1969-12-31T23:59:59Z"));
+        assert_eq!(rfc3339(253_402_300_800), None);
+        assert_eq!(rfc3339(-62_167_219_201), None);
+    }
 }
