@@ -153,8 +153,12 @@ pub struct IngestStats {
     pub copies: u64,
     /// Windows the model analysed.
     pub model_calls: u64,
-    /// Windows answered from the template cache.
+    /// Windows answered from the template cache (either kind: the window's signature, or the
+    /// benign-record memory).
     pub cache_hits: u64,
+    /// Of those, windows found benign by the benign-record memory: each of their templates
+    /// was in a window the model judged benign.
+    pub record_hits: u64,
     /// Windows per severity, LOW to CRITICAL.
     pub by_severity: [u64; 4],
     /// Records per recognised layout ([`opensoc_logs::logline::LogFormat::as_str`]); `plain`
@@ -1014,8 +1018,22 @@ impl<J: Judge> Ingest<J> {
             ),
             None => signature(&w.records),
         };
+        // A window with a floor is never judged by its records: the count that raised the
+        // floor is what the memory of single templates cannot see.
+        let record_keys = if self.config.use_cache && floor.is_none() {
+            w.record_keys()
+        } else {
+            Vec::new()
+        };
         let cached = if self.config.use_cache {
-            self.store.cached_verdict(&sig)?
+            match self.store.cached_verdict(&sig)? {
+                Some(v) => Some(v),
+                None => {
+                    let known = self.store.benign_records_verdict(&record_keys)?;
+                    self.stats.record_hits += u64::from(known.is_some());
+                    known
+                }
+            }
         } else {
             None
         };
@@ -1092,7 +1110,18 @@ impl<J: Judge> Ingest<J> {
                 secondary,
                 input,
             };
-            let id = self.store.commit_window(&new, &spans, &checkpoints)?;
+            // A benign verdict of the model's own teaches the memory the window's templates.
+            let remember = if cached_from.is_none()
+                && verdict.severity == Severity::Low
+                && verdict.category() == BENIGN_CATEGORY
+            {
+                record_keys.as_slice()
+            } else {
+                &[]
+            };
+            let id = self
+                .store
+                .commit_window_remembering(&new, &spans, &checkpoints, remember)?;
             self.stored.push(new.stored_as(id));
         }
         self.written.extend(checkpoints);
@@ -1192,6 +1221,90 @@ mod tests {
                 recommendation: "none".into(),
             })
         }
+    }
+
+    /// Calls a window with "evil" in it a threat and any other benign, and counts its calls.
+    #[derive(Default)]
+    struct CountingJudge {
+        inputs: Vec<String>,
+    }
+
+    impl Judge for CountingJudge {
+        fn judge(
+            &mut self,
+            input: &str,
+        ) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
+            self.inputs.push(input.to_string());
+            let mut v = FixedJudge.judge(input)?;
+            if input.contains("evil") {
+                v.threat_type = "Log Injection / Prompt Injection Attempt".into();
+                v.severity = Severity::High;
+            }
+            Ok(v)
+        }
+    }
+
+    /// A window whose every record template (with its count's bucket) was in a window the
+    /// model judged benign is benign without a model call; a new template, a template only a
+    /// threat held, or another bucket of a known one goes to the model.
+    #[test]
+    fn windows_of_templates_judged_benign_skip_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("syslog");
+        let lines = [
+            // host a: two templates, judged benign by the model.
+            "Mar  5 10:00:01 a kernel: eth0 link is up at 1000 Mbps",
+            "Mar  5 10:00:02 a ntpd[411]: clock synchronised to stratum 2",
+            // host b: one of them, with other numbers: from the memory.
+            "Mar  5 10:00:03 b ntpd[977]: clock synchronised to stratum 3",
+            // host c: a known template beside a new one: the model.
+            "Mar  5 10:00:04 c kernel: eth1 link is up at 100 Mbps",
+            "Mar  5 10:00:05 c cron[12]: job backup finished",
+            // host d: a threat, whose templates the memory does not learn.
+            "Mar  5 10:00:06 d app[5]: evil thing happened",
+            "Mar  5 10:00:07 d kernel: eth3 link is up at 10 Mbps",
+            // host e: the threat's template alone: the model.
+            "Mar  5 10:00:08 e app[6]: evil thing happened",
+            // host f: a known template three times (bucket 2-4, not 1): the model.
+            "Mar  5 10:00:09 f kernel: eth0 link is up at 1000 Mbps",
+            "Mar  5 10:00:10 f kernel: eth1 link is up at 1000 Mbps",
+            "Mar  5 10:00:11 f kernel: eth2 link is up at 1000 Mbps",
+            // host g: a window of templates from two benign windows: from the memory.
+            "Mar  5 10:00:12 g cron[13]: job backup finished",
+            "Mar  5 10:00:13 g ntpd[8]: clock synchronised to stratum 1",
+        ];
+        for l in lines {
+            append(&log, l);
+        }
+        let store = Store::open(&dir.path().join("v.db")).unwrap();
+        let mut ingest = Ingest::new(store, CountingJudge::default(), IngestConfig::default());
+        ingest.refresh(std::slice::from_ref(&log)).unwrap();
+        ingest.pump(None).unwrap();
+        ingest.flush().unwrap();
+        let judged: Vec<&str> = ingest
+            .judge()
+            .inputs
+            .iter()
+            .map(|i| i.lines().next().unwrap_or(""))
+            .collect();
+        assert_eq!(judged.len(), 5, "{judged:#?}");
+        for (input, host) in judged.iter().zip([" a ", " c ", " d ", " e ", " f "]) {
+            assert!(input.contains(host), "{input} is not host{host}'s window");
+        }
+        let stats = ingest.stats();
+        assert_eq!((stats.windows, stats.model_calls), (7, 5));
+        assert_eq!((stats.cache_hits, stats.record_hits), (2, 2));
+        // Without the cache every window goes to the model.
+        let store = Store::open(&dir.path().join("w.db")).unwrap();
+        let config = IngestConfig {
+            use_cache: false,
+            ..IngestConfig::default()
+        };
+        let mut ingest = Ingest::new(store, CountingJudge::default(), config);
+        ingest.refresh(std::slice::from_ref(&log)).unwrap();
+        ingest.pump(None).unwrap();
+        ingest.flush().unwrap();
+        assert_eq!(ingest.stats().model_calls, 7);
     }
 
     fn iso(t: i64) -> String {

@@ -31,6 +31,61 @@ fn scratch_samples(dir: &Path) -> PathBuf {
     logs
 }
 
+/// Both caches (a window's signature, and the benign-record memory: every template of the
+/// window in a window the model judged benign) give each window of the samples the category
+/// and severity the model gives it when it judges every window itself.
+#[test]
+fn the_caches_give_the_verdicts_the_model_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = scratch_samples(dir.path());
+    // Files written an hour ago: a file written just now keeps its last record back for a
+    // minute (it may be mid-write), which would window the two scans differently.
+    for name in ["access.log", "auth.log", "windows-security.txt"] {
+        std::fs::File::options()
+            .append(true)
+            .open(logs.join(name))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+    }
+    let scan = |db: &Path, extra: &[&str]| -> (serde_json::Value, Vec<serde_json::Value>) {
+        let mut args = vec!["scan", "--json", "--store-every-window", "--db"];
+        args.push(db.to_str().unwrap());
+        args.extend_from_slice(extra);
+        args.push(logs.to_str().unwrap());
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let summary = serde_json::from_str(text(&out.stdout).trim()).expect("one JSON object");
+        (summary, stored(db))
+    };
+    let (model_summary, model) = scan(&dir.path().join("model.db"), &["--no-cache"]);
+    let (summary, cached) = scan(&dir.path().join("cached.db"), &[]);
+    assert_eq!(model_summary["cache_hits"], 0, "{model_summary}");
+    assert!(summary["record_hits"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["cache_hits"].as_u64().unwrap() > summary["record_hits"].as_u64().unwrap(),
+        "{summary}"
+    );
+    let key = |v: &serde_json::Value| (v["source"].to_string(), v["input"].to_string());
+    let judged = |v: &serde_json::Value| (v["category"].to_string(), v["severity"].to_string());
+    let mut by_window: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for v in &model {
+        by_window.entry(key(v)).or_default().push(judged(v));
+    }
+    assert_eq!(cached.len(), model.len());
+    for v in &cached {
+        let want = by_window
+            .get_mut(&key(v))
+            .and_then(|w| w.pop())
+            .unwrap_or_else(|| panic!("a window only the cached scan has: {v}"));
+        assert_eq!(
+            judged(v),
+            want,
+            "the model judged this window otherwise: {v}"
+        );
+    }
+}
+
 #[test]
 fn scan_finds_the_attacks_in_the_samples_and_a_second_scan_has_nothing_new() {
     let dir = tempfile::tempdir().unwrap();

@@ -272,7 +272,9 @@ pub fn magnitudes(line: &str) -> String {
     out
 }
 
-fn count_bucket(n: usize) -> &'static str {
+/// The bucket of a record count that signatures and record keys hold: 1, 2-4, 5-9, 10-49 or
+/// 50+ (a burst of six failures is not a burst of sixty).
+pub fn count_bucket(n: usize) -> &'static str {
     match n {
         0 | 1 => "1",
         2..=4 => "2-4",

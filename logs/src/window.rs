@@ -101,6 +101,24 @@ impl Window {
         out
     }
 
+    /// One key per template of the window's records ([`template_groups`]): the log group,
+    /// the bucket of the template's record count ([`crate::template::count_bucket`]) and the
+    /// template, NUL-separated. A window all of whose keys an earlier window judged benign
+    /// holds nothing that window did not (the store's benign-record memory).
+    pub fn record_keys(&self) -> Vec<String> {
+        template_groups(&self.record_texts())
+            .into_iter()
+            .map(|g| {
+                format!(
+                    "{}\0{}\0{}",
+                    self.group,
+                    crate::template::count_bucket(g.count),
+                    g.template
+                )
+            })
+            .collect()
+    }
+
     /// The byte ranges covered, merged where contiguous: (file, start, end).
     pub fn spans(&self) -> Vec<(i64, u64, u64)> {
         let mut ranges: Vec<(i64, u64, u64)> = self
@@ -140,12 +158,33 @@ pub fn folded(texts: &[String]) -> String {
 
 /// Record texts grouped by template, in order of first appearance: how many records each
 /// group holds and its first record's text.
+pub fn collapsed(texts: &[String]) -> Vec<(usize, &str)> {
+    template_groups(texts)
+        .into_iter()
+        .map(|g| (g.count, g.first))
+        .collect()
+}
+
+/// One template's records in a window: see [`template_groups`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateGroup<'a> {
+    /// Every line of the record masked ([`crate::template::mask`]) with the magnitudes of its
+    /// large numbers ([`crate::template::magnitudes`]), lines joined by newlines.
+    pub template: String,
+    /// Records of this template.
+    pub count: usize,
+    /// The first such record's text.
+    pub first: &'a str,
+}
+
+/// Record texts grouped by template, in order of first appearance.
 ///
 /// The template is every line masked with [`crate::template::mask`], plus the magnitude of
 /// each large number ([`crate::template::magnitudes`]): a flow that moved 27 GB must not hide
-/// behind the first line's 41 kB, while stamps, ports and pids still fold together.
-pub fn collapsed(texts: &[String]) -> Vec<(usize, &str)> {
-    let mut groups: Vec<(usize, &str)> = Vec::new();
+/// behind the first line's 41 kB, while stamps, ports and pids still fold together. A
+/// multi-line record (a Windows event) is one template as a whole, never line by line.
+pub fn template_groups(texts: &[String]) -> Vec<TemplateGroup<'_>> {
+    let mut groups: Vec<TemplateGroup<'_>> = Vec::new();
     let mut by_template: HashMap<String, usize> = HashMap::new();
     for text in texts {
         let template: Vec<String> = text
@@ -159,10 +198,14 @@ pub fn collapsed(texts: &[String]) -> Vec<(usize, &str)> {
             })
             .collect();
         match by_template.entry(template.join("\n")) {
-            Entry::Occupied(group) => groups[*group.get()].0 += 1,
+            Entry::Occupied(group) => groups[*group.get()].count += 1,
             Entry::Vacant(slot) => {
-                slot.insert(groups.len());
-                groups.push((1, text));
+                groups.push(TemplateGroup {
+                    template: slot.key().clone(),
+                    count: 1,
+                    first: text,
+                });
+                slot.insert(groups.len() - 1);
             }
         }
     }

@@ -444,19 +444,30 @@ fn quantize_row(x: &[f32], qs: &mut [i8], d: &mut [f32], s: &mut [f32], sum: &mu
         let amax = lanes.iter().fold(0f32, |a, &m| if m > a { m } else { a });
         let db = amax / 127.0;
         let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-        // Adding and subtracting 1.5·2^23 rounds half to even, like the rounding instruction
+        // Adding 1.5·2^23 rounds half to even, like the rounding instruction
         // llama.cpp uses, and keeps the loop free of calls so that it vectorises. A subnormal
         // block maximum makes `id` infinite; clamping keeps the quants in range (finite
         // products never leave ±127, so normal blocks are unchanged).
+        //
+        // The sum's float lies in [2^23, 2^24), where one step of the mantissa is 1, so its
+        // bits less ROUND's are the rounded integer: read that way, the conversion to an
+        // integer is plain integer arithmetic and vectorises (a float-to-int cast saturates and
+        // maps NaN to 0, which the compiler does one lane at a time). The NaN test gives a
+        // NaN product (an infinite value in the block) the 0 that cast gave it.
         const ROUND: f32 = 12_582_912.0;
-        let mut qf = [0f32; QK];
-        for (q, &v) in qf.iter_mut().zip(xb) {
-            *q = ((v * id + ROUND) - ROUND).clamp(-127.0, 127.0);
+        const ROUND_BITS: i32 = 0x4B40_0000;
+        let mut qi = [0i32; QK];
+        for (q, &v) in qi.iter_mut().zip(xb) {
+            let f = v * id + ROUND;
+            let n = (f.to_bits() as i32)
+                .wrapping_sub(ROUND_BITS)
+                .clamp(-127, 127);
+            *q = if f.is_nan() { 0 } else { n };
         }
         let mut total = 0i32;
-        for (qi, &q) in qs[b * QK..(b + 1) * QK].iter_mut().zip(&qf) {
-            *qi = q as i8;
-            total += q as i32;
+        for (out, &q) in qs[b * QK..(b + 1) * QK].iter_mut().zip(&qi) {
+            *out = q as i8;
+            total += q;
         }
         d[b] = f16::from_f32(db).to_f32();
         s[b] = f16::from_f32(db * total as f32).to_f32();
@@ -764,6 +775,43 @@ mod tests {
             assert_eq!(out[j], j as f32 - 8.0);
             assert_eq!(out[j + 16], (15 - j) as f32 - 8.0);
         }
+    }
+
+    #[test]
+    fn q8_activations_round_as_a_float_to_int_cast_does() {
+        // The reference: the rounded float, clamped and cast, one value at a time.
+        let reference = |x: &[f32]| -> Vec<i8> {
+            x.chunks_exact(QK)
+                .flat_map(|b| {
+                    let amax = b
+                        .iter()
+                        .fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+                    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
+                    b.iter()
+                        .map(move |&v| {
+                            ((v * id + 12_582_912.0) - 12_582_912.0).clamp(-127.0, 127.0) as i8
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        let mut x: Vec<f32> = (0..QK * 64).map(|_| next() * 3.0).collect();
+        // Ties: a block whose maximum is 127, so that v·id = v and halves round to even.
+        for (j, v) in x[..QK].iter_mut().enumerate() {
+            *v = if j == 0 { 127.0 } else { j as f32 - 15.5 };
+        }
+        // Blocks with an infinity and with a NaN: the cast's 0s and saturation.
+        x[QK] = f32::INFINITY;
+        x[2 * QK + 3] = f32::NAN;
+        x[3 * QK..4 * QK].fill(0.0);
+        let mut a = Q8Acts::default();
+        a.quantize(&x, QK);
+        assert_eq!(a.qs, reference(&x));
     }
 
     #[test]

@@ -73,7 +73,8 @@ pub struct AgentArgs {
     /// Records one window holds at most.
     #[arg(long, default_value_t = WindowConfig::default().max_records, value_name = "N")]
     pub max_lines: usize,
-    /// Analyse every window with the model, even one whose masked signature was seen before.
+    /// Analyse every window with the model: even one whose masked signature was seen before, or
+    /// whose every template was in a window the model judged benign (the benign-record memory).
     #[arg(long)]
     pub no_cache: bool,
     /// Store a row for every window. By default a benign window answered from the template

@@ -228,6 +228,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "windows": stats.windows,
             "model_calls": stats.model_calls,
             "cache_hits": stats.cache_hits,
+            "record_hits": stats.record_hits,
             "benign_copies": stats.copies,
             "by_severity": severity_counts(&stats),
             "records_by_format": stats.records_by_format,

@@ -165,6 +165,17 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX journals_file ON journals(file);
     "#,
+    // 7: the benign-record memory. Each template of the records of a window the model judged
+    // benign (with the bucket of its count in that window, and the log group; see
+    // `Window::record_keys`), by SHA-256 digest, with the verdict that judged it: a later
+    // window all of whose templates are here is benign without a model call.
+    r#"
+    CREATE TABLE benign_records (
+        digest TEXT PRIMARY KEY,
+        verdict INTEGER NOT NULL REFERENCES verdicts(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX benign_records_verdict ON benign_records(verdict);
+    "#,
 ];
 
 /// The schema version this build writes and reads.
@@ -861,6 +872,20 @@ impl Store {
         spans: &[Span],
         checkpoints: &[(i64, u64)],
     ) -> Result<i64, StoreError> {
+        self.commit_window_remembering(verdict, spans, checkpoints, &[])
+    }
+
+    /// [`Store::commit_window`], and in the same transaction the window's record keys
+    /// (`Window::record_keys`) join the benign-record memory under this verdict
+    /// ([`Store::benign_records_verdict`]); the caller gives keys only for a benign verdict
+    /// the model made.
+    pub fn commit_window_remembering(
+        &mut self,
+        verdict: &NewVerdict,
+        spans: &[Span],
+        checkpoints: &[(i64, u64)],
+        benign_keys: &[String],
+    ) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let fail = |e| sqlite_error(&path, "cannot store a verdict", e);
         let rank = severity_rank(&verdict.severity).unwrap_or(0);
@@ -918,6 +943,18 @@ impl Store {
                 params![digest, id],
             )
             .map_err(fail)?;
+        }
+        if !benign_keys.is_empty() {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO benign_records (digest, verdict) VALUES (?1, ?2)",
+                )
+                .map_err(fail)?;
+            for key in benign_keys {
+                insert
+                    .execute(params![template_digest(key), id])
+                    .map_err(fail)?;
+            }
         }
         window_judged_in(&tx, &self.path, spans, checkpoints)?;
         tx.commit().map_err(fail)?;
@@ -1094,6 +1131,43 @@ impl Store {
             .query_row(&sql, params![template_digest(signature)], verdict_from_row)
             .optional()
             .map_err(|e| self.err("cannot read the template cache", e))
+    }
+
+    /// The benign verdict that judged a window holding each of `keys` (`Window::record_keys`),
+    /// when every one of them is in the benign-record memory: that of the first key. None when
+    /// a key is missing, or `keys` is empty.
+    pub fn benign_records_verdict(
+        &self,
+        keys: &[String],
+    ) -> Result<Option<StoredVerdict>, StoreError> {
+        let fail = |e| self.err("cannot read the benign-record memory", e);
+        let mut first = None;
+        {
+            let mut lookup = self
+                .conn
+                .prepare_cached("SELECT verdict FROM benign_records WHERE digest = ?1")
+                .map_err(fail)?;
+            for key in keys {
+                let id: Option<i64> = lookup
+                    .query_row(params![template_digest(key)], |r| r.get(0))
+                    .optional()
+                    .map_err(fail)?;
+                match id {
+                    Some(id) => {
+                        first.get_or_insert(id);
+                    }
+                    None => return Ok(None),
+                }
+            }
+        }
+        let Some(id) = first else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1");
+        self.conn
+            .query_row(&sql, params![id], verdict_from_row)
+            .optional()
+            .map_err(fail)
     }
 
     /// Stored verdicts matching `filter`, newest first.
