@@ -1019,20 +1019,20 @@ impl<J: Judge> Ingest<J> {
             None => signature(&w.records),
         };
         // A window with a floor is never judged by its records: the count that raised the
-        // floor is what the memory of single templates cannot see.
-        let record_keys = if self.config.use_cache && floor.is_none() {
-            w.record_keys()
-        } else {
-            Vec::new()
-        };
+        // floor is what the memory of single templates cannot see. The keys are only made on
+        // a signature miss: they are looked up then, and remembered if the model finds the
+        // window benign.
+        let mut record_keys = Vec::new();
         let cached = if self.config.use_cache {
             match self.store.cached_verdict(&sig)? {
                 Some(v) => Some(v),
-                None => {
+                None if floor.is_none() => {
+                    record_keys = w.record_keys();
                     let known = self.store.benign_records_verdict(&record_keys)?;
                     self.stats.record_hits += u64::from(known.is_some());
                     known
                 }
+                None => None,
             }
         } else {
             None
