@@ -1,6 +1,8 @@
 //! What one model call costs, over real windows: prompt tokens prefilled (the instruction's
 //! header comes from its cache), forward calls, and milliseconds per call, with the shipped
-//! adapter (or none, with `--no-adapter`, to see what the adapter's products cost).
+//! adapter (or none, with `--no-adapter`, to see what the adapter's products cost). With
+//! `--batch N`, the windows are analysed N at a time, their prompts prefilled in one pass
+//! (what `scan --batch N` does with windows that close together).
 //!
 //! The windows are a JSON array of analyzer inputs, such as the windows a scan judged with the
 //! model:
@@ -10,7 +12,7 @@
 //! sqlite3 -json /tmp/s.db "SELECT input FROM verdicts WHERE cached_from IS NULL ORDER BY id" \
 //!   | python3 -c "import json,sys; json.dump([r['input'] for r in json.load(sys.stdin)], sys.stdout)" \
 //!   > /tmp/inputs.json
-//! cargo run --release --example call_cost -- /tmp/inputs.json [COUNT] [--no-adapter]
+//! cargo run --release --example call_cost -- /tmp/inputs.json [COUNT] [--no-adapter] [--batch N]
 //! ```
 
 use anyhow::Context;
@@ -20,15 +22,27 @@ use opensoc::model::fetch::resolve_model;
 use opensoc::model::llama::Llama;
 use opensoc::model::shipped::shipped_adapter;
 use opensoc::model::tokenizer::Tokenizer;
-use opensoc::task::prompt::INSTRUCTION;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: call_cost INPUTS.json [COUNT] [--no-adapter] [--batch N]";
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
     let no_adapter = args.iter().any(|a| a == "--no-adapter");
-    let rest: Vec<&String> = args.iter().filter(|a| *a != "--no-adapter").collect();
-    let path = rest
-        .first()
-        .context("usage: call_cost INPUTS.json [COUNT] [--no-adapter]")?;
+    args.retain(|a| a != "--no-adapter");
+    let batch: usize = match args.iter().position(|a| a == "--batch") {
+        Some(i) => {
+            let n = args
+                .get(i + 1)
+                .context(usage)?
+                .parse()
+                .context("--batch N")?;
+            args.drain(i..i + 2);
+            n
+        }
+        None => 1,
+    };
+    anyhow::ensure!(batch >= 1, "--batch is at least 1");
+    let rest = args;
+    let path = rest.first().context(usage)?;
     let count: usize = match rest.get(1) {
         Some(n) => n.parse().context("COUNT is a number of windows")?,
         None => usize::MAX,
@@ -49,17 +63,20 @@ fn main() -> anyhow::Result<()> {
     };
     let mut analyzer = Analyzer::new(&model, &tok, opts)?;
     let (mut prefilled, mut forwards, mut seconds, mut calls) = (0usize, 0usize, 0f64, 0usize);
-    for input in inputs.iter().take(count) {
-        let a = analyzer.analyze_whole(INSTRUCTION, input.as_bytes())?;
-        prefilled += a.prompt_tokens - a.cached_tokens;
-        forwards += a.stats.forward_calls;
-        seconds += a.elapsed.as_secs_f64();
-        calls += 1;
+    let raws: Vec<&[u8]> = inputs.iter().take(count).map(|i| i.as_bytes()).collect();
+    for chunk in raws.chunks(batch) {
+        let start = std::time::Instant::now();
+        for a in analyzer.analyze_batch(chunk)? {
+            prefilled += a.prompt_tokens - a.cached_tokens;
+            forwards += a.stats.forward_calls;
+            calls += 1;
+        }
+        seconds += start.elapsed().as_secs_f64();
     }
     anyhow::ensure!(calls > 0, "{path} holds no window");
     let per = |x: f64| x / calls as f64;
     println!(
-        "{calls} calls ({}): {:.1} prompt tokens prefilled, {:.2} forward calls, {:.1} ms per call",
+        "{calls} calls ({}, batches of {batch}): {:.1} prompt tokens prefilled, {:.2} forward calls, {:.1} ms per call",
         if no_adapter {
             "no adapter"
         } else {

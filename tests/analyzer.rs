@@ -293,3 +293,80 @@ fn a_benign_verdict_is_never_above_low() {
     assert_eq!(v.severity, Severity::Low, "{}", out.output);
     assert_schema(&out);
 }
+
+/// The model with the shipped adapter (the products the adapter adds are batched too).
+fn tuned() -> &'static (Llama, Tokenizer) {
+    static M: OnceLock<(Llama, Tokenizer)> = OnceLock::new();
+    M.get_or_init(|| {
+        let (_, m, tok) = real_model::load(true);
+        (m, tok)
+    })
+}
+
+#[test]
+fn sequences_run_together_give_the_logits_each_gets_alone() {
+    let (m, tok) = tuned();
+    let texts = [
+        SQLI,
+        "GET / HTTP/1.1",
+        "sshd[42]: Failed password for root from 203.0.113.9 port 4242 ssh2",
+    ];
+    let seqs: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|t| tok.encode(t, false, false).unwrap())
+        .collect();
+    // One sequence continues a cache that already holds a prompt, as decoding does.
+    let mut warm = m.new_cache();
+    m.forward(&seqs[1], &mut warm).unwrap();
+    let mut alone_caches = [m.new_cache(), warm.clone(), m.new_cache()];
+    let alone: Vec<Vec<f32>> = seqs
+        .iter()
+        .zip(alone_caches.iter_mut())
+        .map(|(s, c)| m.forward(s, c).unwrap())
+        .collect();
+    let mut caches = [m.new_cache(), warm, m.new_cache()];
+    let mut batch: Vec<(&[u32], &mut _)> = seqs
+        .iter()
+        .map(Vec::as_slice)
+        .zip(caches.iter_mut())
+        .collect();
+    let together = m.forward_batch(&mut batch).unwrap();
+    assert_eq!(together.len(), 3);
+    for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
+        assert_eq!(a, b, "sequence {i}: the batched logits differ");
+    }
+    for (c, d) in caches.iter().zip(&alone_caches) {
+        assert_eq!(c.len(), d.len());
+    }
+}
+
+#[test]
+fn a_batch_gives_each_window_the_analysis_it_gets_alone() {
+    let (m, tok) = tuned();
+    let windows: [&[u8]; 5] = [
+        SQLI.as_bytes(),
+        b"GET /index.html HTTP/1.1",
+        b"sshd[42]: Failed password for root from 203.0.113.9 port 4242 ssh2\nsshd[42]: Failed password for root from 203.0.113.9 port 4243 ssh2",
+        b"",
+        b"203.0.113.7 - - [05/Mar/2026:10:01:00 +0000] \"GET /search?q=opening+hours HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"\n203.0.113.7 - - [05/Mar/2026:10:01:04 +0000] \"GET /item?id=1%27%20OR%201=1-- HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0\"",
+    ];
+    for mode in [Mode::Fast, Mode::Full] {
+        let opts = AnalyzerOptions {
+            mode,
+            ..AnalyzerOptions::default()
+        };
+        let mut alone = Analyzer::new(m, tok, opts.clone()).unwrap();
+        let mut batched = Analyzer::new(m, tok, opts).unwrap();
+        let together = batched.analyze_batch(&windows).unwrap();
+        assert_eq!(together.len(), windows.len());
+        for (w, b) in windows.iter().zip(&together) {
+            let a = alone.analyze(w).unwrap();
+            let shown = String::from_utf8_lossy(w);
+            assert_eq!(a.output, b.output, "{mode:?}: {shown}");
+            assert_eq!(a.verdict, b.verdict, "{mode:?}: {shown}");
+            assert_eq!(a.prompt_ids, b.prompt_ids, "{mode:?}: {shown}");
+            assert_eq!(a.cached_tokens, b.cached_tokens, "{mode:?}: {shown}");
+            assert_eq!(a.generated_ids, b.generated_ids, "{mode:?}: {shown}");
+        }
+    }
+}

@@ -42,6 +42,16 @@ pub trait Judge {
     /// The verdict for one window's text.
     fn judge(&mut self, input: &str) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>>;
 
+    /// The verdicts of several windows' texts, in order, each equal to [`Judge::judge`] of
+    /// it. The analyzer prefills their prompts in one batched pass; by default they are
+    /// judged one after another.
+    fn judge_batch(
+        &mut self,
+        inputs: &[&str],
+    ) -> Result<Vec<Verdict>, Box<dyn std::error::Error + Send + Sync>> {
+        inputs.iter().map(|input| self.judge(input)).collect()
+    }
+
     /// A second threat type among the window's `records` besides `verdict`'s, for judges
     /// that look for one (the analyzer does: `opensoc::analyze::stages`); none by default.
     fn secondary(
@@ -113,6 +123,10 @@ pub struct IngestConfig {
     /// five times the size of its log). Off where every window's row is shown (the web page's
     /// uploads) or scored (the suites).
     pub count_benign_copies: bool,
+    /// Most windows judged in one batch: windows that close together and each need the
+    /// model are analysed in one pass ([`Judge::judge_batch`]), then stored one by one in the
+    /// order they closed. 1 judges each window alone.
+    pub batch: usize,
 }
 
 impl Default for IngestConfig {
@@ -123,9 +137,13 @@ impl Default for IngestConfig {
             partial_line_after: Duration::from_secs(60),
             exclude: Vec::new(),
             count_benign_copies: true,
+            batch: DEFAULT_BATCH,
         }
     }
 }
+
+/// Windows judged together by default (`--batch`).
+pub const DEFAULT_BATCH: usize = 1;
 
 /// The (device, inode) of an existing path: a file's identity under any spelling of its path.
 fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
@@ -153,6 +171,9 @@ pub struct IngestStats {
     pub copies: u64,
     /// Windows the model analysed.
     pub model_calls: u64,
+    /// Batches of more than one window that the model analysed together (their windows
+    /// are counted in `model_calls`).
+    pub batches: u64,
     /// Windows answered from the template cache (either kind: the window's signature, or the
     /// benign-record memory).
     pub cache_hits: u64,
@@ -811,11 +832,8 @@ impl<J: Judge> Ingest<J> {
     /// Stores the windows closed so far, oldest first, until none is left or the stop signal
     /// is set (looked at before each, since each may cost a model call).
     fn store_ready(&mut self) -> Result<(), IngestError> {
-        while !self.stopping() && !self.deferred {
-            let Some(w) = self.ready.pop_front() else {
-                break;
-            };
-            self.store_window(w)?;
+        while !self.stopping() && !self.deferred && !self.ready.is_empty() {
+            self.store_front()?;
         }
         Ok(())
     }
@@ -937,19 +955,17 @@ impl<J: Judge> Ingest<J> {
         Ok(self.ready.len())
     }
 
-    /// Judges and stores the oldest closed window that waits; false when none waits or the
-    /// stop flag is set.
+    /// Judges and stores the oldest closed window that waits (and the windows judged in its
+    /// batch); false when none waits or the stop flag is set.
     pub fn store_next(&mut self) -> Result<bool, IngestError> {
         if self.stopping() {
             return Ok(false);
         }
-        match self.ready.pop_front() {
-            Some(w) => {
-                self.store_window(w)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        if self.ready.is_empty() {
+            return Ok(false);
         }
+        self.store_front()?;
+        Ok(true)
     }
 
     /// Writes every file's checkpoint: its read position, held back to the first line still
@@ -1004,9 +1020,12 @@ impl<J: Judge> Ingest<J> {
             .collect()
     }
 
-    /// The verdict of one closed window (cache or model), committed with its spans and the
-    /// checkpoints.
-    fn store_window(&mut self, w: Window) -> Result<(), IngestError> {
+    /// What the store knows of window `w` before any model call: its text, floor,
+    /// signature, the keys of its records (made only when the signature misses and no floor
+    /// applies: a window with a floor is never judged by its records, since the count that
+    /// raised the floor is what the memory of single templates cannot see) and the earlier
+    /// verdict it may reuse.
+    fn plan(&self, w: &Window) -> Result<Planned, IngestError> {
         let input = w.input();
         let floor = self.judge.floor(&input);
         let sig = match &floor {
@@ -1018,25 +1037,97 @@ impl<J: Judge> Ingest<J> {
             ),
             None => signature(&w.records),
         };
-        // A window with a floor is never judged by its records: the count that raised the
-        // floor is what the memory of single templates cannot see. The keys are only made on
-        // a signature miss: they are looked up then, and remembered if the model finds the
-        // window benign.
-        let mut record_keys = Vec::new();
-        let cached = if self.config.use_cache {
-            match self.store.cached_verdict(&sig)? {
-                Some(v) => Some(v),
-                None if floor.is_none() => {
-                    record_keys = w.record_keys();
-                    let known = self.store.benign_records_verdict(&record_keys)?;
-                    self.stats.record_hits += u64::from(known.is_some());
-                    known
-                }
-                None => None,
-            }
-        } else {
-            None
+        let mut plan = Planned {
+            input,
+            floor,
+            sig,
+            record_keys: Vec::new(),
+            cached: None,
+            by_records: false,
         };
+        if self.config.use_cache {
+            plan.cached = self.store.cached_verdict(&plan.sig)?;
+            if plan.cached.is_none() && plan.floor.is_none() {
+                plan.record_keys = w.record_keys();
+                plan.cached = self.store.benign_records_verdict(&plan.record_keys)?;
+                plan.by_records = plan.cached.is_some();
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Stores the oldest closed window. When it needs the model, the windows after it that
+    /// need the model too and whose lookups its verdict cannot change (another signature,
+    /// no record template in common with a window before them in the batch) are judged in
+    /// the same batch, up to [`IngestConfig::batch`]; each is then stored in turn, as it
+    /// would have been alone. The windows stay queued until stored, so their lines hold the
+    /// checkpoints back until then.
+    fn store_front(&mut self) -> Result<(), IngestError> {
+        let first = self.plan(&self.ready[0])?;
+        if first.cached.is_some() || self.config.batch <= 1 {
+            let w = self.ready.pop_front().expect("the queue is not empty");
+            return self.store_window(w, first, None);
+        }
+        let mut sigs: HashSet<String> = HashSet::from([first.sig.clone()]);
+        let mut keys: HashSet<String> = first.record_keys.iter().cloned().collect();
+        let mut batch = vec![first];
+        while batch.len() < self.config.batch.min(self.ready.len()) {
+            let next = self.plan(&self.ready[batch.len()])?;
+            if next.cached.is_some()
+                || sigs.contains(&next.sig)
+                || next.record_keys.iter().any(|k| keys.contains(k))
+            {
+                break;
+            }
+            sigs.insert(next.sig.clone());
+            keys.extend(next.record_keys.iter().cloned());
+            batch.push(next);
+        }
+        if batch.len() == 1 {
+            let w = self.ready.pop_front().expect("the queue is not empty");
+            let first = batch.pop().expect("one plan");
+            return self.store_window(w, first, None);
+        }
+        let inputs: Vec<&str> = batch.iter().map(|p| p.input.as_str()).collect();
+        let verdicts = self
+            .judge
+            .judge_batch(&inputs)
+            .map_err(|e| IngestError::Judge {
+                log: self.ready[0].group.clone(),
+                message: e.to_string(),
+            })?;
+        self.stats.batches += 1;
+        for (plan, verdict) in batch.into_iter().zip(verdicts) {
+            // Judged windows not stored yet stay queued: the next run (or pass) judges them.
+            if self.stopping() {
+                break;
+            }
+            let w = self
+                .ready
+                .pop_front()
+                .expect("a batch's windows are queued");
+            self.store_window(w, plan, Some(verdict))?;
+        }
+        Ok(())
+    }
+
+    /// The verdict of one closed window (cache, the batch's verdict `judged`, or the model),
+    /// committed with its spans and the checkpoints.
+    fn store_window(
+        &mut self,
+        w: Window,
+        plan: Planned,
+        judged: Option<Verdict>,
+    ) -> Result<(), IngestError> {
+        let Planned {
+            input,
+            floor,
+            sig,
+            record_keys,
+            cached,
+            by_records,
+        } = plan;
+        self.stats.record_hits += u64::from(by_records);
         let judge_error = |e: Box<dyn std::error::Error + Send + Sync>| IngestError::Judge {
             log: w.group.clone(),
             message: e.to_string(),
@@ -1053,7 +1144,10 @@ impl<J: Judge> Ingest<J> {
             }
             None => {
                 self.stats.model_calls += 1;
-                let v = self.judge.judge(&input).map_err(judge_error)?;
+                let v = match judged {
+                    Some(v) => v,
+                    None => self.judge.judge(&input).map_err(judge_error)?,
+                };
                 let texts = w.record_texts();
                 let records: Vec<&str> = texts.iter().map(String::as_str).collect();
                 let secondary = self.judge.secondary(&records, &v).map_err(judge_error)?;
@@ -1134,6 +1228,17 @@ impl<J: Judge> Ingest<J> {
         self.stats.by_severity[verdict.severity as usize] += 1;
         Ok(())
     }
+}
+
+/// A window's lookups before judging ([`Ingest::plan`]).
+struct Planned {
+    input: String,
+    floor: Option<Floor>,
+    sig: String,
+    record_keys: Vec<String>,
+    cached: Option<StoredVerdict>,
+    /// `cached` came from the benign-record memory.
+    by_records: bool,
 }
 
 /// An earlier verdict applied to a window with the same signature: the same judgement, with
@@ -1305,6 +1410,107 @@ mod tests {
         ingest.pump(None).unwrap();
         ingest.flush().unwrap();
         assert_eq!(ingest.stats().model_calls, 7);
+    }
+
+    /// Judges like [`CountingJudge`] and records the size of every batch it is given.
+    #[derive(Default)]
+    struct BatchingJudge {
+        inner: CountingJudge,
+        batches: Vec<usize>,
+    }
+
+    impl Judge for BatchingJudge {
+        fn judge(
+            &mut self,
+            input: &str,
+        ) -> Result<Verdict, Box<dyn std::error::Error + Send + Sync>> {
+            self.batches.push(1);
+            self.inner.judge(input)
+        }
+
+        fn judge_batch(
+            &mut self,
+            inputs: &[&str],
+        ) -> Result<Vec<Verdict>, Box<dyn std::error::Error + Send + Sync>> {
+            self.batches.push(inputs.len());
+            inputs.iter().map(|i| self.inner.judge(i)).collect()
+        }
+    }
+
+    /// Windows judged in batches are stored in the order they closed, with the verdicts and
+    /// cache answers they get one at a time: a window that the memory could answer once an
+    /// earlier window of the batch is stored is left for after it.
+    #[test]
+    fn windows_judged_in_a_batch_are_stored_as_if_judged_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("syslog");
+        let mut lines = Vec::new();
+        for (i, host) in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
+            .iter()
+            .enumerate()
+        {
+            let stamp = format!("Mar  5 10:00:{:02} {host}", 10 + i);
+            match i {
+                // Host a's window holds two templates; host c's holds one of them alone: the
+                // memory answers c once a is stored.
+                0 => {
+                    lines.push(format!("{stamp} kernel: eth1 link is up at 1000 Mbps"));
+                    lines.push(format!("{stamp} ntpd[5]: clock synchronised to stratum 2"));
+                }
+                2 => lines.push(format!("{stamp} kernel: eth0 link is up at 1000 Mbps")),
+                // Host g repeats host f's line with another pid: the same signature.
+                5 => lines.push(format!("{stamp} app[66]: evil request seen")),
+                6 => lines.push(format!("{stamp} app[77]: evil request seen")),
+                _ => lines.push(format!("{stamp} svc{i}[{i}]: task {host} done")),
+            }
+        }
+        for l in &lines {
+            append(&log, l);
+        }
+        let run = |batch: usize, db: &str| {
+            let store = Store::open(&dir.path().join(db)).unwrap();
+            let config = IngestConfig {
+                batch,
+                ..IngestConfig::default()
+            };
+            let mut ingest = Ingest::new(store, BatchingJudge::default(), config);
+            ingest.refresh(std::slice::from_ref(&log)).unwrap();
+            ingest.pump(None).unwrap();
+            ingest.flush().unwrap();
+            let stored: Vec<(Option<String>, String, String, Option<i64>)> = ingest
+                .take_stored()
+                .into_iter()
+                .map(|v| {
+                    (
+                        v.verdict.entity,
+                        v.verdict.threat_type,
+                        v.verdict.severity,
+                        v.verdict.cached_from,
+                    )
+                })
+                .collect();
+            let s = ingest.stats().clone();
+            (
+                stored,
+                (s.windows, s.model_calls, s.cache_hits, s.record_hits),
+                ingest.judge().batches.clone(),
+                ingest.judge().inner.inputs.clone(),
+            )
+        };
+        let (alone, alone_stats, alone_batches, alone_inputs) = run(1, "one.db");
+        let (together, stats, batches, inputs) = run(4, "four.db");
+        assert_eq!(together, alone);
+        assert_eq!(stats, alone_stats);
+        assert_eq!(
+            inputs, alone_inputs,
+            "the model saw other windows, or in another order"
+        );
+        // Ten windows: c from the memory, g from the signature cache, eight from the model.
+        assert_eq!(alone_stats, (10, 8, 2, 1));
+        assert!(alone_batches.iter().all(|&n| n == 1));
+        assert!(batches.iter().all(|&n| n <= 4), "{batches:?}");
+        assert!(batches.iter().any(|&n| n > 1), "{batches:?}");
+        assert_eq!(batches.iter().sum::<usize>(), 8);
     }
 
     fn iso(t: i64) -> String {

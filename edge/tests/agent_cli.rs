@@ -35,7 +35,7 @@ fn scratch_samples(dir: &Path) -> PathBuf {
 /// window in a window the model judged benign) give each window of the samples the category
 /// and severity the model gives it when it judges every window itself.
 #[test]
-fn the_caches_give_the_verdicts_the_model_gives() {
+fn the_caches_and_batches_give_the_verdicts_the_model_gives() {
     let dir = tempfile::tempdir().unwrap();
     let logs = scratch_samples(dir.path());
     // Files written an hour ago: a file written just now keeps its last record back for a
@@ -83,6 +83,32 @@ fn the_caches_give_the_verdicts_the_model_gives() {
             want,
             "the model judged this window otherwise: {v}"
         );
+    }
+    // Windows judged in batches get the rows, in the order, that one at a time gets.
+    let (batched_summary, batched) = scan(&dir.path().join("batched.db"), &["--batch", "8"]);
+    assert!(
+        batched_summary["batches"].as_u64().unwrap() > 0,
+        "{batched_summary}"
+    );
+    assert_eq!(summary["batches"], 0, "one window at a time by default");
+    let row = |v: &serde_json::Value| {
+        [
+            "source",
+            "entity",
+            "input",
+            "threat_type",
+            "severity",
+            "evidence",
+            "cached_from",
+        ]
+        .map(|k| v[k].to_string())
+    };
+    assert_eq!(batched.len(), cached.len());
+    for (b, c) in batched.iter().zip(&cached) {
+        assert_eq!(row(b), row(c), "batched: {b}\none at a time: {c}");
+    }
+    for k in ["model_calls", "cache_hits", "record_hits", "windows"] {
+        assert_eq!(batched_summary[k], summary[k], "{k}");
     }
 }
 

@@ -338,14 +338,37 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
-        // The log as written, read once: the bounds on the model come from it.
-        let facts = Facts::extract(&prompt::log_lines(raw));
-        let mut analysis = self.model_verdict(instruction, raw, &facts)?;
-        if self.opts.mode != Mode::Free {
-            self.apply_ceiling(&mut analysis, &facts);
-            self.apply_floor(&mut analysis, &facts);
+        Ok(self
+            .analyze_batch_with(instruction, &[raw])?
+            .pop()
+            .expect("one window in, one analysis out"))
+    }
+
+    /// Analyses several windows with the seed's instruction, their prompts prefilled in one
+    /// batched pass; each analysis equals [`Analyzer::analyze`] of its window.
+    pub fn analyze_batch(&mut self, raws: &[&[u8]]) -> Result<Vec<Analysis>, AnalyzeError> {
+        self.analyze_batch_with(prompt::INSTRUCTION, raws)
+    }
+
+    /// [`Analyzer::analyze_with`] of each of `raws`, their prompts prefilled together.
+    pub fn analyze_batch_with(
+        &mut self,
+        instruction: &str,
+        raws: &[&[u8]],
+    ) -> Result<Vec<Analysis>, AnalyzeError> {
+        let wholes = self.analyze_whole_batch(instruction, raws)?;
+        let mut out = Vec::with_capacity(raws.len());
+        for (raw, whole) in raws.iter().zip(wholes) {
+            // The log as written, read once: the bounds on the model come from it.
+            let facts = Facts::extract(&prompt::log_lines(raw));
+            let mut analysis = self.model_verdict(instruction, raw, &facts, whole)?;
+            if self.opts.mode != Mode::Free {
+                self.apply_ceiling(&mut analysis, &facts);
+                self.apply_floor(&mut analysis, &facts);
+            }
+            out.push(analysis);
         }
-        Ok(analysis)
+        Ok(out)
     }
 
     /// Why `facts` rule out `v`'s category ([`floors::unsupported`]), unless the bounds are
@@ -414,15 +437,15 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         a.valid = a.parsed.is_valid();
     }
 
-    /// The model's verdict on `raw`: the whole window, then its requests alone when it reads
-    /// benign.
+    /// The model's verdict on `raw` given its analysis as a whole (`whole`): that one, or
+    /// one of its requests judged alone when the whole reads benign.
     fn model_verdict(
         &mut self,
         instruction: &str,
         raw: &[u8],
         facts: &Facts,
+        whole: Analysis,
     ) -> Result<Analysis, AnalyzeError> {
-        let whole = self.analyze_whole(instruction, raw)?;
         let benign = |a: &Analysis| {
             a.verdict
                 .as_ref()
@@ -474,48 +497,77 @@ impl<'m, M: LanguageModel> Analyzer<'m, M> {
         instruction: &str,
         raw: &[u8],
     ) -> Result<Analysis, AnalyzeError> {
+        Ok(self
+            .analyze_whole_batch(instruction, &[raw])?
+            .pop()
+            .expect("one window in, one analysis out"))
+    }
+
+    /// [`Analyzer::analyze_whole`] of each of `raws`, the prompts after the shared header
+    /// prefilled in one pass. Each analysis's time is its share of the prefill plus its own
+    /// decoding.
+    fn analyze_whole_batch(
+        &mut self,
+        instruction: &str,
+        raws: &[&[u8]],
+    ) -> Result<Vec<Analysis>, AnalyzeError> {
         let start = Instant::now();
-        let (clean, input, tokens) = self.prepare(instruction, raw)?;
+        let prepared = raws
+            .iter()
+            .map(|raw| self.prepare(instruction, raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((_, _, first)) = prepared.first() else {
+            return Ok(Vec::new());
+        };
         if !matches!(&self.prefix, Some((i, _)) if i == instruction) {
             self.prefix = Some((
                 instruction.to_string(),
-                PrefixCache::new(self.model, &tokens.header)?,
+                PrefixCache::new(self.model, &first.header)?,
             ));
         }
         let (_, cache) = self.prefix.as_ref().expect("prefix cache was just set");
-        let all = tokens.all();
-        let (mut session, cached) = cache.start(self.model, &all)?;
-        let (output, verdict) = match self.opts.mode {
-            Mode::Free => {
-                let eos = self.tok.eos_id();
-                session.generate(self.opts.free_tokens, &|_| true, &mut |t| Some(t) == eos)?;
-                let mut ids = session.generated().to_vec();
-                if ids.last().copied() == eos && eos.is_some() {
-                    ids.pop();
+        let alls: Vec<Vec<u32>> = prepared.iter().map(|(_, _, t)| t.all()).collect();
+        let prompts: Vec<&[u32]> = alls.iter().map(Vec::as_slice).collect();
+        let sessions = cache.start_batch(self.model, &prompts)?;
+        let prefill_share = start.elapsed() / raws.len().max(1) as u32;
+        let mut out = Vec::with_capacity(raws.len());
+        for (((clean, input, _), all), (mut session, cached)) in
+            prepared.into_iter().zip(alls).zip(sessions)
+        {
+            let own = Instant::now();
+            let (output, verdict) = match self.opts.mode {
+                Mode::Free => {
+                    let eos = self.tok.eos_id();
+                    session.generate(self.opts.free_tokens, &|_| true, &mut |t| Some(t) == eos)?;
+                    let mut ids = session.generated().to_vec();
+                    if ids.last().copied() == eos && eos.is_some() {
+                        ids.pop();
+                    }
+                    (self.tok.decode(&ids)?, None)
                 }
-                (self.tok.decode(&ids)?, None)
-            }
-            Mode::Fast | Mode::Full => {
-                let v = self.constrained(&mut session, &clean, &input)?;
-                (v.to_block(), Some(v))
-            }
-        };
-        let parsed = ParsedVerdict::parse(&output);
-        let verdict = verdict.or_else(|| complete(&parsed, self.tax, &clean, &input));
-        Ok(Analysis {
-            valid: parsed.is_valid(),
-            output,
-            verdict,
-            parsed,
-            mode: self.opts.mode,
-            prompt_tokens: all.len(),
-            cached_tokens: cached,
-            generated_ids: session.generated().to_vec(),
-            prompt_ids: all,
-            input,
-            stats: session.stats(),
-            elapsed: start.elapsed(),
-        })
+                Mode::Fast | Mode::Full => {
+                    let v = self.constrained(&mut session, &clean, &input)?;
+                    (v.to_block(), Some(v))
+                }
+            };
+            let parsed = ParsedVerdict::parse(&output);
+            let verdict = verdict.or_else(|| complete(&parsed, self.tax, &clean, &input));
+            out.push(Analysis {
+                valid: parsed.is_valid(),
+                output,
+                verdict,
+                parsed,
+                mode: self.opts.mode,
+                prompt_tokens: all.len(),
+                cached_tokens: cached,
+                generated_ids: session.generated().to_vec(),
+                prompt_ids: all,
+                input,
+                stats: session.stats(),
+                elapsed: prefill_share + own.elapsed(),
+            });
+        }
+        Ok(out)
     }
 
     /// The prompt's tokens for `raw` under `instruction`, as [`Analyzer::analyze_with`] feeds

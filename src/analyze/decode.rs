@@ -264,32 +264,64 @@ impl<M: LanguageModel> PrefixCache<M> {
         model: &'m M,
         prompt: &[u32],
     ) -> Result<(Session<'m, M>, usize), ModelError> {
-        if prompt.len() > model.context_len() {
-            return Err(ModelError::ContextOverflow {
-                len: prompt.len(),
-                max: model.context_len(),
-            });
+        Ok(self
+            .start_batch(model, &[prompt])?
+            .pop()
+            .expect("one prompt in, one session out"))
+    }
+
+    /// A session over each of `prompts`, as [`PrefixCache::start`] gives, with every prompt's
+    /// tokens after the cached header run in one batched pass
+    /// ([`LanguageModel::forward_batch`]).
+    pub fn start_batch<'m>(
+        &self,
+        model: &'m M,
+        prompts: &[&[u32]],
+    ) -> Result<Vec<(Session<'m, M>, usize)>, ModelError> {
+        let mut caches = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            if prompt.len() > model.context_len() {
+                return Err(ModelError::ContextOverflow {
+                    len: prompt.len(),
+                    max: model.context_len(),
+                });
+            }
+            let reused = if prompt.len() > self.tokens.len() && prompt.starts_with(&self.tokens) {
+                self.tokens.len()
+            } else {
+                0
+            };
+            let mut cache = if reused > 0 {
+                self.cache.clone()
+            } else {
+                model.new_cache()
+            };
+            M::truncate(&mut cache, reused);
+            caches.push((reused, cache));
         }
-        let reused = if prompt.len() > self.tokens.len() && prompt.starts_with(&self.tokens) {
-            self.tokens.len()
-        } else {
-            0
-        };
-        let mut cache = if reused > 0 {
-            self.cache.clone()
-        } else {
-            model.new_cache()
-        };
-        M::truncate(&mut cache, reused);
-        let rest = &prompt[reused..];
-        let logits = if rest.is_empty() {
-            self.logits.clone()
-        } else {
-            model.forward(rest, &mut cache)?
-        };
-        let mut s = Session::new(model, cache, logits);
-        s.stats.forward_calls = usize::from(!rest.is_empty());
-        Ok((s, reused))
+        // The prompts with tokens past the header, run together.
+        let mut runs: Vec<(&[u32], &mut M::Cache)> = prompts
+            .iter()
+            .zip(caches.iter_mut())
+            .filter(|(p, (reused, _))| p.len() > *reused)
+            .map(|(p, (reused, cache))| (&p[*reused..], cache))
+            .collect();
+        let mut logits = model.forward_batch(&mut runs)?.into_iter();
+        Ok(prompts
+            .iter()
+            .zip(caches)
+            .map(|(p, (reused, cache))| {
+                let ran = p.len() > reused;
+                let l = if ran {
+                    logits.next().expect("one logits row per run")
+                } else {
+                    self.logits.clone()
+                };
+                let mut s = Session::new(model, cache, l);
+                s.stats.forward_calls = usize::from(ran);
+                (s, reused)
+            })
+            .collect())
     }
 }
 

@@ -23,6 +23,20 @@ pub trait LanguageModel {
     /// Runs `tokens` after `cache` and returns the logits at the last position.
     fn forward(&self, tokens: &[u32], cache: &mut Self::Cache) -> Result<Vec<f32>, ModelError>;
 
+    /// Runs each sequence's tokens after its own cache and returns each one's last logits,
+    /// in order, equal to [`LanguageModel::forward`] on each. A backend that can run several
+    /// sequences in one pass (the CPU Llama does) overrides this; the default runs them one
+    /// after another.
+    fn forward_batch(
+        &self,
+        batch: &mut [(&[u32], &mut Self::Cache)],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        batch
+            .iter_mut()
+            .map(|(tokens, cache)| self.forward(tokens, cache))
+            .collect()
+    }
+
     /// Context length in tokens.
     fn context_len(&self) -> usize;
 

@@ -252,6 +252,35 @@ impl Llama {
         }
     }
 
+    /// [`Llama::add_lora`] for each sequence's rows of a batch (`lens` rows each) on its own,
+    /// so that a sequence's delta is computed exactly as it is when the sequence runs alone
+    /// (the f32 products sum in an order that depends on their row count).
+    fn add_lora_each(
+        &self,
+        layer: usize,
+        target: Target,
+        x: &[f32],
+        y: &mut [f32],
+        lens: &[usize],
+    ) {
+        if self.adapter.is_none() {
+            return;
+        }
+        let total: usize = lens.iter().sum();
+        let (k, n) = (x.len() / total, y.len() / total);
+        let mut row = 0;
+        for &len in lens {
+            self.add_lora(
+                layer,
+                target,
+                &x[row * k..(row + len) * k],
+                len,
+                &mut y[row * n..(row + len) * n],
+            );
+            row += len;
+        }
+    }
+
     /// The model's hyper-parameters.
     pub fn config(&self) -> &LlamaConfig {
         &self.cfg
@@ -323,15 +352,40 @@ impl Llama {
 
     /// Runs `tokens` after what `cache` holds; returns the logits of the last position.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
-        let h = self.hidden_states(tokens, cache)?;
+        let mut one = [(tokens, cache)];
+        Ok(self
+            .forward_batch(&mut one)?
+            .pop()
+            .expect("one sequence in, one out"))
+    }
+
+    /// Runs each sequence's tokens after its own cache, all in one pass: the projections
+    /// and the MLP see every sequence's rows as one matrix (each weight is read once per
+    /// pass, not once per sequence), RoPE and attention run per sequence. Returns each
+    /// sequence's last logits, in order; the results equal [`Llama::forward`] on each.
+    pub fn forward_batch(
+        &self,
+        batch: &mut [(&[u32], &mut KvCache)],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        let h = self.hidden_states(batch)?;
         let d = self.cfg.n_embd;
-        Ok(self.output.weight().matmul(&h[h.len() - d..], 1))
+        let mut last = Vec::with_capacity(batch.len() * d);
+        let mut end = 0;
+        for (tokens, _) in batch.iter() {
+            end += tokens.len() * d;
+            last.extend_from_slice(&h[end - d..end]);
+        }
+        let logits = self.output.weight().matmul(&last, batch.len());
+        Ok(logits
+            .chunks_exact(self.cfg.vocab)
+            .map(<[f32]>::to_vec)
+            .collect())
     }
 
     /// Runs `tokens` after what `cache` holds; returns the final hidden states
     /// `[tokens.len(), n_embd]` after the output norm (the head's input) as a tensor.
     pub fn hidden(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor, ModelError> {
-        let h = self.hidden_states(tokens, cache)?;
+        let h = self.hidden_states(&mut [(tokens, cache)])?;
         Ok(Tensor::from_vec(
             h,
             (tokens.len(), self.cfg.n_embd),
@@ -339,23 +393,30 @@ impl Llama {
         )?)
     }
 
-    /// The forward pass proper: `tokens.len() × n_embd` hidden states after the output norm.
-    fn hidden_states(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
-        let (t, pos) = (tokens.len(), cache.len());
-        if t == 0 || pos + t > self.cfg.ctx_len {
-            return Err(ModelError::ContextOverflow {
-                len: pos + t,
-                max: self.cfg.ctx_len,
-            });
-        }
+    /// The forward pass proper over one or more sequences: their hidden states after the
+    /// output norm, `Σ tokens × n_embd`, the sequences' rows one after another.
+    fn hidden_states(&self, batch: &mut [(&[u32], &mut KvCache)]) -> Result<Vec<f32>, ModelError> {
         let cfg = &self.cfg;
+        for (tokens, cache) in batch.iter() {
+            let (t, pos) = (tokens.len(), cache.len());
+            if t == 0 || pos + t > cfg.ctx_len {
+                return Err(ModelError::ContextOverflow {
+                    len: pos + t,
+                    max: cfg.ctx_len,
+                });
+            }
+        }
         let (hd, eps) = (cfg.head_dim(), cfg.rms_eps);
         let heads = Heads {
             n_head: cfg.n_head,
             n_head_kv: cfg.n_head_kv,
             head_dim: hd,
         };
-        let mut x = self.embed(tokens)?;
+        let (q_dim, kv_dim) = (cfg.n_head * hd, cfg.n_head_kv * hd);
+        let all: Vec<u32> = batch.iter().flat_map(|(t, _)| t.iter().copied()).collect();
+        let lens: Vec<usize> = batch.iter().map(|(t, _)| t.len()).collect();
+        let t = all.len();
+        let mut x = self.embed(&all)?;
         let mut h = vec![0f32; x.len()];
         for (i, b) in self.blocks.iter().enumerate() {
             rms_norm(&x, &b.attn_norm, eps, &mut h);
@@ -363,28 +424,42 @@ impl Llama {
                 apply_all(&[&b.wq.w, &b.wk.w, &b.wv.w], &Input::new(&h, cfg.n_embd))
                     .try_into()
                     .expect("three products");
-            self.add_lora(i, Target::QProj, &h, t, &mut q);
-            self.add_lora(i, Target::KProj, &h, t, &mut k);
-            self.add_lora(i, Target::VProj, &h, t, &mut v);
-            rope(&mut q, cfg.n_head, hd, pos, &self.cos, &self.sin);
-            rope(&mut k, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
-            let a = attend(&q, &k, &v, cache, i, heads);
+            self.add_lora_each(i, Target::QProj, &h, &mut q, &lens);
+            self.add_lora_each(i, Target::KProj, &h, &mut k, &lens);
+            self.add_lora_each(i, Target::VProj, &h, &mut v, &lens);
+            // Positions and keys are each sequence's own.
+            let mut a = Vec::with_capacity(t * q_dim);
+            let mut row = 0;
+            for (tokens, cache) in batch.iter_mut() {
+                let (n, pos) = (tokens.len(), cache.len());
+                let (qs, ks, vs) = (
+                    &mut q[row * q_dim..(row + n) * q_dim],
+                    &mut k[row * kv_dim..(row + n) * kv_dim],
+                    &v[row * kv_dim..(row + n) * kv_dim],
+                );
+                rope(qs, cfg.n_head, hd, pos, &self.cos, &self.sin);
+                rope(ks, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
+                a.extend(attend(qs, ks, vs, cache, i, heads));
+                row += n;
+            }
             let mut o = b.wo.w.matmul(&a, t);
-            self.add_lora(i, Target::OProj, &a, t, &mut o);
+            self.add_lora_each(i, Target::OProj, &a, &mut o, &lens);
             add_assign(&mut x, &o);
             rms_norm(&x, &b.ffn_norm, eps, &mut h);
             let [mut g, mut u]: [Vec<f32>; 2] =
                 apply_all(&[&b.gate.w, &b.up.w], &Input::new(&h, cfg.n_embd))
                     .try_into()
                     .expect("two products");
-            self.add_lora(i, Target::GateProj, &h, t, &mut g);
-            self.add_lora(i, Target::UpProj, &h, t, &mut u);
+            self.add_lora_each(i, Target::GateProj, &h, &mut g, &lens);
+            self.add_lora_each(i, Target::UpProj, &h, &mut u, &lens);
             swiglu(&mut g, &u);
             let mut down = b.down.w.matmul(&g, t);
-            self.add_lora(i, Target::DownProj, &g, t, &mut down);
+            self.add_lora_each(i, Target::DownProj, &g, &mut down, &lens);
             add_assign(&mut x, &down);
         }
-        cache.advance(t);
+        for (tokens, cache) in batch.iter_mut() {
+            cache.advance(tokens.len());
+        }
         rms_norm(&x, &self.norm, eps, &mut h);
         Ok(h)
     }
@@ -438,6 +513,13 @@ impl LanguageModel for Llama {
 
     fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>, ModelError> {
         Llama::forward(self, tokens, cache)
+    }
+
+    fn forward_batch(
+        &self,
+        batch: &mut [(&[u32], &mut KvCache)],
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
+        Llama::forward_batch(self, batch)
     }
 
     fn context_len(&self) -> usize {

@@ -82,6 +82,11 @@ pub struct AgentArgs {
     /// the database grows with the findings rather than with the traffic.
     #[arg(long)]
     pub store_every_window: bool,
+    /// Windows that close together and each need the model are analysed in one batched
+    /// pass, at most this many (1: one at a time). The verdicts, and the order they are
+    /// stored in, are the same.
+    #[arg(long, default_value_t = opensoc_edge::ingest::DEFAULT_BATCH, value_name = "N")]
+    pub batch: usize,
     /// Delete stored verdicts older than this many days (0 keeps everything).
     #[arg(long, default_value_t = 90, value_name = "DAYS")]
     pub keep_days: u32,
@@ -137,8 +142,8 @@ impl AgentArgs {
 
     /// The pipeline's settings.
     pub fn ingest_config(&self) -> anyhow::Result<IngestConfig> {
-        if self.window_secs < 1 || self.idle_secs < 1 || self.max_lines < 1 {
-            anyhow::bail!("--window-secs, --idle-secs and --max-lines must be at least 1");
+        if self.window_secs < 1 || self.idle_secs < 1 || self.max_lines < 1 || self.batch < 1 {
+            anyhow::bail!("--window-secs, --idle-secs, --max-lines and --batch must be at least 1");
         }
         Ok(IngestConfig {
             window: WindowConfig {
@@ -150,6 +155,7 @@ impl AgentArgs {
             use_cache: !self.no_cache,
             exclude: self.database_files(),
             count_benign_copies: !self.store_every_window,
+            batch: self.batch,
             ..IngestConfig::default()
         })
     }
@@ -220,6 +226,22 @@ impl Judge for ModelJudge<'_> {
         a.verdict.ok_or_else(|| {
             "the model's text lacks a verdict field (use --mode fast or full)".into()
         })
+    }
+
+    fn judge_batch(
+        &mut self,
+        inputs: &[&str],
+    ) -> Result<Vec<Verdict>, Box<dyn std::error::Error + Send + Sync>> {
+        let raws: Vec<&[u8]> = inputs.iter().map(|i| i.as_bytes()).collect();
+        self.analyzer
+            .analyze_batch(&raws)?
+            .into_iter()
+            .map(|a| {
+                a.verdict.ok_or_else(|| {
+                    "the model's text lacks a verdict field (use --mode fast or full)".into()
+                })
+            })
+            .collect()
     }
 
     fn secondary(

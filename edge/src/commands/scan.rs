@@ -229,6 +229,7 @@ pub fn run(args: ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             "model_calls": stats.model_calls,
             "cache_hits": stats.cache_hits,
             "record_hits": stats.record_hits,
+            "batches": stats.batches,
             "benign_copies": stats.copies,
             "by_severity": severity_counts(&stats),
             "records_by_format": stats.records_by_format,

@@ -184,6 +184,7 @@ pub fn run(args: WatchArgs, global: &Global) -> anyhow::Result<ExitCode> {
         "model_calls": s.model_calls,
         "cache_hits": s.cache_hits,
         "record_hits": s.record_hits,
+        "batches": s.batches,
         "benign_copies": s.copies,
         "max_lag_bytes": max_lag,
         "open_lines_left_for_next_run": ingest.lag_bytes(),

@@ -150,6 +150,7 @@ impl BatchJob {
             "model_calls": stats.model_calls,
             "cache_hits": stats.cache_hits,
             "record_hits": stats.record_hits,
+            "batches": stats.batches,
             "findings": findings,
             "problems": problems,
             "elapsed_s": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,

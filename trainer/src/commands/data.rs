@@ -44,7 +44,9 @@ pub struct DataArgs {
     /// does not hold out, and prompt-injection carriers with the training phrasings: the
     /// shipped adapter's last step; build the suite with the same --seed), step7 (the same
     /// with twice as many attacking windows per real service: trained and not shipped, see
-    /// data/adapter/README.md). The held-out files are the same for all.
+    /// data/adapter/README.md), step8 (step 6's parts with twice as many Core Rule Set
+    /// windows and bursts of the real services' ordinary lines as benign). The held-out files
+    /// are the same for all.
     #[arg(long, value_enum, default_value = "step6")]
     recipe: Recipe,
     /// Training length cap used for the token counts.

@@ -112,6 +112,12 @@ pub enum Recipe {
     /// service's case (more of the Core Rule Set's command and code injections, more mail
     /// abuse). Trained and not shipped: it flagged far more benign windows.
     Step7,
+    /// Step 8: step 6's parts with twice as many attacking windows from each Core Rule Set
+    /// case only (single requests among ordinary visitors: the command and code injections
+    /// step 6 named SQL injection or scanning), and benign bursts: an ordinary line of a
+    /// fail2ban or Wazuh service repeated as an attacker's first line is in the suites, so
+    /// that a burst alone does not read as an attack (step 7's failure).
+    Step8,
 }
 
 impl Recipe {
@@ -130,13 +136,24 @@ impl Recipe {
         self >= Recipe::Step6
     }
 
-    /// Most attacking windows taken from one real service's case.
-    pub fn service_attack_windows(self) -> usize {
-        if self >= Recipe::Step7 {
+    /// Most attacking windows taken from one case of a real source (`fail2ban`, `wazuh`,
+    /// `crs`).
+    pub fn service_attack_windows(self, source: &str) -> usize {
+        let doubled = match self {
+            Recipe::Step7 => true,
+            Recipe::Step8 => source == suites::CRS,
+            _ => false,
+        };
+        if doubled {
             2 * services::ATTACK_WINDOWS_PER_CASE
         } else {
             services::ATTACK_WINDOWS_PER_CASE
         }
+    }
+
+    /// Whether ordinary lines of the real services join the training side as bursts.
+    pub fn benign_bursts(self) -> bool {
+        self >= Recipe::Step8
     }
 }
 

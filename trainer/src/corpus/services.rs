@@ -7,8 +7,9 @@
 //!
 //! A case yields many windows that differ only in addresses and stamps; a few per case teach
 //! its phrasing, more would crowd out the rest of the set, so each case gives at most
-//! [`ATTACK_WINDOWS_PER_CASE`] attacking windows (twice as many from step 7 on, see
-//! [`super::Recipe::service_attack_windows`]) and [`BENIGN_WINDOWS_PER_CASE`] benign ones.
+//! [`ATTACK_WINDOWS_PER_CASE`] attacking windows (twice as many in some recipes, see
+//! [`super::Recipe::service_attack_windows`]) and [`BENIGN_WINDOWS_PER_CASE`] benign ones,
+//! plus, from step 8 on, as many bursts of one ordinary line ([`benign_bursts`]).
 
 use std::collections::HashSet;
 
@@ -80,8 +81,11 @@ pub fn train_windows(cfg: &BuildConfig) -> Result<Vec<Sample>, BuildError> {
         .filter(|d| !holdout.is_heldout(d.source, &d.service))
     {
         let source = format!("suite:{}", d.source);
-        let cap = cfg.recipe.service_attack_windows();
+        let cap = cfg.recipe.service_attack_windows(d.source);
         out.extend(case_windows(d, &source, cap, &mut rng));
+        if cfg.recipe.benign_bursts() && d.source != suites::CRS {
+            out.extend(benign_bursts(d, &source, &mut rng));
+        }
     }
     for case in adversarial::training_cases(cfg.seed, ADVERSARIAL_ROUNDS) {
         for d in [&case.injected, &case.clean] {
@@ -160,6 +164,44 @@ fn firewall_line(rng: &mut Rng, style: usize, t: i64, src: &str, dst: &str, port
     }
 }
 
+/// Up to [`BENIGN_WINDOWS_PER_CASE`] windows of one ordinary line of the case, each repeated
+/// to a burst of [`suites::BURST`] as the suites repeat an attacker's first line, labelled
+/// benign: the line's words, not the burst, make an attack. Lines that report a failed or
+/// refused attempt, that an attacker owns, or whose burst reaches a floor are not used.
+fn benign_bursts(d: &Draft, source: &str, rng: &mut Rng) -> Vec<Sample> {
+    let group = d.file.rsplit('/').next().unwrap_or(&d.file);
+    let mut ordinary: Vec<&String> = d
+        .lines
+        .iter()
+        .filter(|l| {
+            opensoc::signals::words::attempt(l).is_none()
+                && owners(&d.attackers, None, l).is_empty()
+        })
+        .collect();
+    ordinary.sort();
+    ordinary.dedup();
+    rng.shuffle(&mut ordinary);
+    let floors = opensoc::analyze::floors::FloorConfig::default();
+    let mut out = Vec::new();
+    for line in ordinary {
+        if out.len() == BENIGN_WINDOWS_PER_CASE {
+            break;
+        }
+        let lines = vec![line.clone(); suites::BURST];
+        for w in render(group, &join_lines(&lines)) {
+            let input = w.input();
+            let facts = opensoc::analyze::facts::Facts::extract(&opensoc::task::prompt::log_lines(
+                input.as_bytes(),
+            ));
+            if opensoc::analyze::floors::floor(&facts, &floors).is_none() {
+                out.push(Sample::new(input, BENIGN, source));
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// One case's windows, labelled, at most a few of each kind, in log order.
 fn case_windows(d: &Draft, source: &str, attack_cap: usize, rng: &mut Rng) -> Vec<Sample> {
     let group = d.file.rsplit('/').next().unwrap_or(&d.file);
@@ -223,6 +265,42 @@ mod tests {
             Some("Mail Abuse — Spam or Relay Attempt")
         );
         assert_eq!(label_for("Not A Class", "x"), None);
+    }
+
+    #[test]
+    fn benign_bursts_repeat_only_ordinary_lines_no_attacker_owns() {
+        let draft = Draft {
+            source: suites::FAIL2BAN,
+            service: "sshd".into(),
+            name: "fail2ban/sshd".into(),
+            file: "fail2ban/sshd.log".into(),
+            lines: vec![
+                "Mar  5 10:00:00 host sshd[100]: Failed password for root from 203.0.113.5 port 4242 ssh2".into(),
+                "Mar  5 10:00:05 host sshd[101]: Accepted publickey for alice from 192.0.2.10 port 5555 ssh2: RSA SHA256:abc".into(),
+                "Mar  5 10:00:07 host sshd[103]: Received disconnect from 203.0.113.5 port 4242:11: disconnected by user".into(),
+                "Mar  5 10:00:09 host sshd[102]: Invalid user bob from 192.0.2.11 port 6000".into(),
+            ],
+            attackers: vec![opensoc::eval::suite::Attacker {
+                source: "203.0.113.5".into(),
+                classes: vec![class::SSH_BRUTE.into()],
+                any_finding: false,
+            }],
+        };
+        let bursts = benign_bursts(&draft, "suite:fail2ban", &mut Rng::new(3));
+        assert_eq!(bursts.len(), 1, "{bursts:#?}");
+        let b = &bursts[0];
+        assert_eq!(b.label, BENIGN);
+        assert!(
+            b.input.contains("Accepted publickey for alice"),
+            "{}",
+            b.input
+        );
+        assert!(
+            b.input.contains(&format!("[×{}]", suites::BURST)),
+            "{}",
+            b.input
+        );
+        assert!(!b.input.contains("203.0.113.5") && !b.input.contains("Invalid user"));
     }
 
     #[test]
