@@ -323,7 +323,8 @@ impl<J: Judge> Ingest<J> {
     }
 
     /// Makes `stop` the signal to stop: once it is set, the pipeline judges no further window
-    /// (the one with the model finishes and is stored), reads no further file, and writes
+    /// (the one with the model finishes and is stored; of a batch, the windows not stored yet
+    /// stay queued, to be held for the next run), reads no further file, and writes
     /// checkpoints that stop at the first line not stored, so a stop takes one model call
     /// rather than a whole chunk of lines, and the next run reads the rest once.
     pub fn set_stop(&mut self, stop: Arc<AtomicBool>) {
@@ -1097,9 +1098,10 @@ impl<J: Judge> Ingest<J> {
                 message: e.to_string(),
             })?;
         self.stats.batches += 1;
-        for (plan, verdict) in batch.into_iter().zip(verdicts) {
-            // Judged windows not stored yet stay queued: the next run (or pass) judges them.
-            if self.stopping() {
+        for (i, (plan, verdict)) in batch.into_iter().zip(verdicts).enumerate() {
+            // On a stop, the first window is stored as a window judged alone would be; the
+            // others stay queued, and the next run judges them.
+            if i > 0 && self.stopping() {
                 break;
             }
             let w = self

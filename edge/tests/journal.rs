@@ -18,6 +18,8 @@ use opensoc_edge::tail::journal::JournalQuery;
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/pump.rs"]
+mod pump;
 use cli::{opensoc, text};
 
 /// The attacker of the brute-force burst.
@@ -527,15 +529,8 @@ fn library_scan(journal: &Path, db: &Path, stop_at: usize, crash: bool) -> Vec<S
         ..JournalQuery::default()
     };
     ingest.add_journal(&query, None).unwrap();
-    loop {
-        // Small chunks: checkpoints and cursors are written between them.
-        let n = ingest.pump(Some(5)).unwrap();
-        ingest.close_idle_by_log_time().unwrap();
-        if stop.load(Ordering::SeqCst) || n == 0 {
-            break;
-        }
-    }
-    if !stop.load(Ordering::SeqCst) {
+    // Small chunks: checkpoints and cursors are written between them.
+    if !pump::pump_until_stopped(&mut ingest, &stop, 5) {
         ingest.flush().unwrap();
     } else if !crash {
         ingest.suspend().unwrap();

@@ -36,6 +36,8 @@ fn model_to_ourselves() -> std::sync::MutexGuard<'static, ()> {
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/pump.rs"]
+mod pump;
 use cli::{opensoc, stored, text};
 
 /// `n` in letters (`k` for 0 up to `t` for 9): templates keep words and mask numbers, so each
@@ -266,14 +268,7 @@ fn library_scan(log: &Path, db: &Path, stop_at: usize) -> usize {
     let mut ingest = Ingest::new(store, judge, config);
     ingest.set_stop(stop.clone());
     ingest.refresh(&[log.to_path_buf()]).unwrap();
-    loop {
-        let n = ingest.pump(Some(2_000)).unwrap();
-        ingest.close_idle_by_log_time().unwrap();
-        if stop.load(Ordering::SeqCst) || n == 0 {
-            break;
-        }
-    }
-    if !stop.load(Ordering::SeqCst) {
+    if !pump::pump_until_stopped(&mut ingest, &stop, 2_000) {
         ingest.flush().unwrap();
     }
     ingest.judge().calls
