@@ -1064,30 +1064,27 @@ impl<J: Judge> Ingest<J> {
     /// would have been alone. The windows stay queued until stored, so their lines hold the
     /// checkpoints back until then.
     fn store_front(&mut self) -> Result<(), IngestError> {
-        let first = self.plan(&self.ready[0])?;
-        if first.cached.is_some() || self.config.batch <= 1 {
-            let w = self.ready.pop_front().expect("the queue is not empty");
-            return self.store_window(w, first, None);
-        }
-        let mut sigs: HashSet<String> = HashSet::from([first.sig.clone()]);
-        let mut keys: HashSet<String> = first.record_keys.iter().cloned().collect();
-        let mut batch = vec![first];
-        while batch.len() < self.config.batch.min(self.ready.len()) {
-            let next = self.plan(&self.ready[batch.len()])?;
-            if next.cached.is_some()
-                || sigs.contains(&next.sig)
-                || next.record_keys.iter().any(|k| keys.contains(k))
-            {
-                break;
+        let mut batch = vec![self.plan(&self.ready[0])?];
+        if batch[0].cached.is_none() {
+            let mut sigs: HashSet<String> = HashSet::from([batch[0].sig.clone()]);
+            let mut keys: HashSet<String> = batch[0].record_keys.iter().cloned().collect();
+            while batch.len() < self.config.batch.min(self.ready.len()) {
+                let next = self.plan(&self.ready[batch.len()])?;
+                if next.cached.is_some()
+                    || sigs.contains(&next.sig)
+                    || next.record_keys.iter().any(|k| keys.contains(k))
+                {
+                    break;
+                }
+                sigs.insert(next.sig.clone());
+                keys.extend(next.record_keys.iter().cloned());
+                batch.push(next);
             }
-            sigs.insert(next.sig.clone());
-            keys.extend(next.record_keys.iter().cloned());
-            batch.push(next);
         }
         if batch.len() == 1 {
             let w = self.ready.pop_front().expect("the queue is not empty");
-            let first = batch.pop().expect("one plan");
-            return self.store_window(w, first, None);
+            let plan = batch.pop().expect("one plan");
+            return self.store_window(w, plan, None);
         }
         let inputs: Vec<&str> = batch.iter().map(|p| p.input.as_str()).collect();
         let verdicts = self

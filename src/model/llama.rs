@@ -367,6 +367,9 @@ impl Llama {
         &self,
         batch: &mut [(&[u32], &mut KvCache)],
     ) -> Result<Vec<Vec<f32>>, ModelError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let h = self.hidden_states(batch)?;
         let d = self.cfg.n_embd;
         let mut last = Vec::with_capacity(batch.len() * d);
@@ -376,6 +379,9 @@ impl Llama {
             last.extend_from_slice(&h[end - d..end]);
         }
         let logits = self.output.weight().matmul(&last, batch.len());
+        if batch.len() == 1 {
+            return Ok(vec![logits]);
+        }
         Ok(logits
             .chunks_exact(self.cfg.vocab)
             .map(<[f32]>::to_vec)
@@ -428,7 +434,7 @@ impl Llama {
             self.add_lora_each(i, Target::KProj, &h, &mut k, &lens);
             self.add_lora_each(i, Target::VProj, &h, &mut v, &lens);
             // Positions and keys are each sequence's own.
-            let mut a = Vec::with_capacity(t * q_dim);
+            let mut parts = Vec::with_capacity(batch.len());
             let mut row = 0;
             for (tokens, cache) in batch.iter_mut() {
                 let (n, pos) = (tokens.len(), cache.len());
@@ -439,9 +445,14 @@ impl Llama {
                 );
                 rope(qs, cfg.n_head, hd, pos, &self.cos, &self.sin);
                 rope(ks, cfg.n_head_kv, hd, pos, &self.cos, &self.sin);
-                a.extend(attend(qs, ks, vs, cache, i, heads));
+                parts.push(attend(qs, ks, vs, cache, i, heads));
                 row += n;
             }
+            let a = if parts.len() == 1 {
+                parts.pop().expect("one sequence")
+            } else {
+                parts.concat()
+            };
             let mut o = b.wo.w.matmul(&a, t);
             self.add_lora_each(i, Target::OProj, &a, &mut o, &lens);
             add_assign(&mut x, &o);

@@ -1160,14 +1160,10 @@ impl Store {
                 }
             }
         }
-        let Some(id) = first else {
-            return Ok(None);
-        };
-        let sql = format!("SELECT {VERDICT_COLUMNS} FROM verdicts v WHERE v.id = ?1");
-        self.conn
-            .query_row(&sql, params![id], verdict_from_row)
-            .optional()
-            .map_err(fail)
+        match first {
+            Some(id) => self.verdict(id),
+            None => Ok(None),
+        }
     }
 
     /// Stored verdicts matching `filter`, newest first.
