@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use opensoc::analyze::floors::INJECTION;
 use opensoc::eval::suite::{Case, SuiteError, VerdictRow};
 use opensoc::task::verdict::Severity;
 
@@ -77,6 +78,7 @@ impl From<&StoredVerdict> for VerdictRow {
             risk_score: v.risk_score,
             category: v.category.clone(),
             input: v.input.clone(),
+            names_injection: v.category == INJECTION || v.evidence.contains(INJECTION),
         }
     }
 }

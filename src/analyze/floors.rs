@@ -9,7 +9,7 @@
 //! the verdict, the evidence says which and why.
 
 use crate::analyze::facts::Facts;
-use crate::signals::words::Probe;
+use crate::signals::words::{self, Probe};
 use crate::task::taxonomy::{taxonomy, ThreatType, BENIGN_CATEGORY};
 use crate::task::verdict::{Severity, Verdict};
 
@@ -91,6 +91,9 @@ fn who(source: &str) -> String {
         format!(" from {source}")
     }
 }
+
+/// The class of a log field holding text addressed to the analyzer.
+pub const INJECTION: &str = "Log Injection / Prompt Injection Attempt";
 
 /// The highest floor the facts set, if any.
 pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
@@ -238,7 +241,7 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
 
     if let Some(text) = f.addressed.first().filter(|_| cfg.signatures) {
         add(
-            "Log Injection / Prompt Injection Attempt",
+            INJECTION,
             Severity::Medium,
             format!("log text addressed to the analyzer ({text})"),
         );
@@ -266,6 +269,12 @@ pub fn floor(f: &Facts, cfg: &FloorConfig) -> Option<Floor> {
     best.also = also;
     Some(best)
 }
+
+/// Distinct destination ports of one client below which a window shows no port scan
+/// (unless it reaches [`SCAN_HOSTS`] or a line reports a scan).
+const SCAN_PORTS: usize = 3;
+/// Distinct addresses below which a window shows no sweep of hosts.
+const SCAN_HOSTS: usize = 5;
 
 /// Categories of password guessing.
 const BRUTE_FORCE: [&str; 2] = ["Brute Force Attack", "SSH Brute Force Attack"];
@@ -302,6 +311,15 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     if let Some(why) = windows_class_unsupported(category, f) {
         return Some(why);
     }
+    // A port scan shows one client trying several ports, or several hosts, or a line that
+    // reports the scan; NetBIOS broadcasts on one port between two hosts are none.
+    if category == "Network Port Scan"
+        && f.ports.items().first().map_or(0, |(_, n)| *n) < SCAN_PORTS
+        && f.addresses.len() < SCAN_HOSTS
+        && !f.scan_reported
+    {
+        return Some("no client tried several ports or hosts, and no line reports a scan");
+    }
     if f.requests.is_empty() {
         // A system or application log: an injection shows its quotes, brackets or keywords
         // somewhere in the text (a Windows servicing log's repeated lines were read as SQL
@@ -311,13 +329,30 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
         }
         return None;
     }
+    let targets = || {
+        f.requests
+            .items()
+            .iter()
+            .map(|(r, _)| r.split_once(' ').map_or(r.as_str(), |x| x.1))
+            .collect::<Vec<_>>()
+    };
     if INJECTIONS.contains(&category)
         && !f.field_syntax
-        && !f.requests.items().iter().any(|(r, _)| {
-            crate::signals::words::injection_syntax(r.split_once(' ').map_or(r, |x| x.1))
-        })
+        && !targets().into_iter().any(words::injection_syntax)
     {
         return Some("no request carries injection syntax");
+    }
+    // A shell command in a request names its injection (the floor says which). Another
+    // injection class needs its own syntax beside it: `?x=ls /etc/passwd` is no SQL injection.
+    let own_syntax: Option<fn(&str) -> bool> = match category {
+        "SQL Injection" => Some(words::sql_syntax),
+        "Cross-Site Scripting (XSS) Attempt" => Some(words::script_syntax),
+        _ => None,
+    };
+    if let Some(own) = own_syntax.filter(|_| !f.shell_commands.is_empty() && !f.field_syntax) {
+        if !targets().into_iter().any(own) {
+            return Some("a request carries a shell command and none of this class's own syntax");
+        }
     }
     let errors = f
         .statuses
@@ -342,7 +377,7 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
 
 /// The Windows events each Windows class is about (Security, System, Sysmon, PowerShell and
 /// Task Scheduler ids), by category.
-const WINDOWS_CLASSES: [(&str, &[&str]); 6] = [
+const WINDOWS_CLASSES: [(&str, &[&str]); 7] = [
     (
         "Windows Threat: Failed Login",
         &[
@@ -366,6 +401,14 @@ const WINDOWS_CLASSES: [(&str, &[&str]); 6] = [
     (
         "Windows Threat: User Account Created",
         &["4720", "4741", "4722", "4728", "4732", "4756"],
+    ),
+    // Data leaves over the network or through a command: a connection, a DNS query, a
+    // share's files, a filtering-platform connection, a process's or script's command line.
+    (
+        "Potential Data Exfiltration",
+        &[
+            "3", "22", "5156", "5158", "5140", "5145", "1", "4688", "4103", "4104", "800",
+        ],
     ),
 ];
 
@@ -623,6 +666,67 @@ mod tests {
             unsupported("SQL Injection", &facts("sshd[1]: Failed password for root")),
             Some("no line carries injection syntax")
         );
+    }
+
+    #[test]
+    fn a_shell_command_is_not_another_injection_without_that_ones_syntax() {
+        let line = |target: &str| {
+            format!("192.0.2.62 - - [05/Mar/2025:10:01:26 +0000] \"GET {target} HTTP/1.1\" 403 2968 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"")
+        };
+        let command = facts(&line("/get?x=ls%20/etc/passwd"));
+        let why = Some("a request carries a shell command and none of this class's own syntax");
+        assert_eq!(unsupported("SQL Injection", &command), why);
+        assert_eq!(
+            unsupported("Cross-Site Scripting (XSS) Attempt", &command),
+            why
+        );
+        assert_eq!(unsupported("OS Command Injection Attempt", &command), None);
+        // The floor then names the command injection.
+        assert_eq!(
+            floor(&command, &FloorConfig::default()).map(|f| f.label),
+            Some("OS Command Injection Attempt")
+        );
+        // A command inside an SQL injection (or beside one) leaves the model's class alone.
+        for both in [
+            line("/item?id=1%27;cat%20/etc/passwd;--"),
+            format!(
+                "{}\n{}",
+                line("/get?x=ls%20/etc/passwd"),
+                line("/item?id=1%20UNION%20SELECT%20pass%20FROM%20users")
+            ),
+        ] {
+            assert_eq!(unsupported("SQL Injection", &facts(&both)), None, "{both}");
+        }
+    }
+
+    #[test]
+    fn a_port_scan_needs_several_ports_or_hosts_or_a_report() {
+        let scan = "Network Port Scan";
+        let netbios = "EventID: 3\nSource IP: 169.254.180.25\nDescription: Network connection detected\nDestination: 169.254.255.255\nDestination Port: 137";
+        assert!(unsupported(scan, &facts(&repeat(netbios, 4))).is_some());
+        let ufw = |port: u16| {
+            format!("kernel: [UFW BLOCK] IN=eth0 OUT= SRC=203.0.113.7 DST=192.0.2.10 PROTO=TCP SPT=40000 DPT={port} SYN")
+        };
+        let three: Vec<String> = [22, 23, 80].into_iter().map(ufw).collect();
+        assert_eq!(unsupported(scan, &facts(&three.join("\n"))), None);
+        assert!(unsupported(scan, &facts(&ufw(22))).is_some());
+        let report = "portsentry[1]: attackalert: SYN/Normal scan from host: 203.0.113.7/203.0.113.7 to TCP port: 22";
+        assert_eq!(unsupported(scan, &facts(report)), None);
+    }
+
+    #[test]
+    fn exfiltration_in_windows_events_needs_a_network_event_or_a_command() {
+        let exfil = "Potential Data Exfiltration";
+        let delete = "EventID: 23\nDescription: File delete archived\nTarget: C:\\Temp\\a.exe";
+        assert_eq!(
+            unsupported(exfil, &facts(delete)),
+            Some("none of the window's Windows events is one this class is about")
+        );
+        let connect = "EventID: 3\nDescription: Network connection detected\nDestination: 198.51.100.9\nDestination Port: 443";
+        assert_eq!(unsupported(exfil, &facts(connect)), None);
+        // Outside Windows events the bound says nothing: a large download is the seed's kind.
+        let download = "10.0.0.5 - - [16/Mar/2025:01:05:33] \"GET /backup?format=csv HTTP/1.1\" 200 50000000 \"-\" \"python-requests/2.28\"";
+        assert_eq!(unsupported(exfil, &facts(download)), None);
     }
 
     #[test]

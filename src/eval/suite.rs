@@ -230,6 +230,9 @@ pub struct VerdictRow {
     pub category: String,
     /// The window's text.
     pub input: String,
+    /// The verdict names a log or prompt injection (its class, or the evidence's "Also …"
+    /// when a higher floor took the class).
+    pub names_injection: bool,
 }
 
 /// How one attacker fared.
@@ -252,6 +255,9 @@ pub struct AttackerResult {
     pub got: Option<String>,
     /// That verdict's severity.
     pub severity: Option<Severity>,
+    /// Some attributed verdict names a log or prompt injection (the adversarial suite's
+    /// carriers).
+    pub injection_named: bool,
 }
 
 /// How one case fared.
@@ -389,6 +395,7 @@ pub fn owners(attackers: &[Attacker], entity: Option<&str>, input: &str) -> Vec<
         risk_score: 0,
         category: String::new(),
         input: input.to_string(),
+        names_injection: false,
     };
     let (owners, _) = attribute(&row, &addressed(attackers));
     if owners.is_empty() {
@@ -481,6 +488,7 @@ pub fn score_case(case: &Case, rows: &[VerdictRow], min: Severity) -> CaseResult
                 right_class,
                 got: best.map(|b| b.category.clone()),
                 severity: best.map(|b| b.severity),
+                injection_named: rows.iter().any(|r| r.names_injection),
             }
         })
         .collect();
@@ -761,6 +769,7 @@ mod tests {
             risk_score: 50,
             category: cat.to_string(),
             input: input.to_string(),
+            names_injection: false,
         }
     }
 

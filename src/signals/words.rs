@@ -549,6 +549,40 @@ pub fn shell_command(target: &str) -> Option<String> {
     })
 }
 
+static SCAN_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:port ?scan|scan(?:s|ned|ning|ner)?|nmap|masscan|zmap|syn flood|sweep)\b")
+        .expect("scan words pattern compiles")
+});
+
+/// Whether a line says that a scan was seen (`portscan detected`, scanlogd's reports, an
+/// IDS's `ET SCAN` alerts, `nmap`): a port scan can then be read from one line.
+pub fn reports_scan(line: &str) -> bool {
+    SCAN_WORDS.is_match(line)
+}
+
+static SQL_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r##"['"#]|--|/\*|@@|\b(?:select|union|insert|update|delete|drop|sleep|benchmark|waitfor|information_schema|pg_sleep|concat|char|having|order\s+by|group\s+by)\b|\b(?:or|and|xor)\b\s*[\w'"]+\s*(?:=|<|>|like\b)"##)
+        .expect("SQL syntax pattern compiles")
+});
+
+/// Whether a request target (decoded) carries what an SQL injection needs: a quote, a
+/// comment marker, SQL's keywords, or a tautology (`or 1=1`). A bare command line
+/// (`?x=ls /etc/passwd`) carries none.
+pub fn sql_syntax(target: &str) -> bool {
+    SQL_SYNTAX.is_match(&decode(target).to_ascii_lowercase())
+}
+
+static SCRIPT_SYNTAX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[<>]|&#|\b(?:javascript|vbscript|livescript):|\bon[a-z]+\s*=|\b(?:alert|prompt|confirm|eval|expression)\s*\(|\bdocument\.|\bscript\b")
+        .expect("script syntax pattern compiles")
+});
+
+/// Whether a request target (decoded) carries what cross-site scripting needs: markup,
+/// character references, a script scheme, an event handler or a script call.
+pub fn script_syntax(target: &str) -> bool {
+    SCRIPT_SYNTAX.is_match(&decode(target).to_ascii_lowercase())
+}
+
 /// The scanner a user agent names.
 pub fn scanner_agent(agent: &str) -> Option<String> {
     SCANNER_AGENT.find(agent).map(|m| m.as_str().to_string())
@@ -590,6 +624,41 @@ mod tests {
             "/search?q=ls+vs+dir",
         ] {
             assert_eq!(shell_command(ordinary), None, "{ordinary}");
+        }
+    }
+
+    #[test]
+    fn each_injection_class_has_its_own_syntax() {
+        for sql in [
+            "/item?id=1%27%20OR%20%271%27=%271",
+            "/item?id=1%20UNION%20SELECT%20pass%20FROM%20users",
+            "/item?id=1;waitfor%20delay%20%270:0:5%27",
+            "/item?id=1%20or%201=1",
+            "/item?id=admin%27--",
+        ] {
+            assert!(sql_syntax(sql), "{sql}");
+        }
+        for xss in [
+            "/q?s=%3Cscript%3Ealert(1)%3C/script%3E",
+            "/q?s=javascript:alert(document.cookie)",
+            "/q?s=x%22%20onmouseover=%22alert(1)",
+        ] {
+            assert!(script_syntax(xss), "{xss}");
+        }
+        for command in [
+            "/get?x=ls%20/etc/passwd",
+            "/get?x=ls%20-l%20/etc/passwd",
+            "/ping?host=127.0.0.1;id",
+            "/q?a=$(sleep%205)",
+        ] {
+            assert!(!script_syntax(command), "{command}");
+        }
+        for command in [
+            "/get?x=ls%20/etc/passwd",
+            "/ping?host=127.0.0.1;id",
+            "/q?a=x|cat%20/etc/hosts",
+        ] {
+            assert!(!sql_syntax(command), "{command}");
         }
     }
 

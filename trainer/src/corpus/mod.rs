@@ -118,6 +118,12 @@ pub enum Recipe {
     /// fail2ban or Wazuh service repeated as an attacker's first line is in the suites, so
     /// that a burst alone does not read as an attack (step 7's failure).
     Step8,
+    /// Step 10: step 8's parts with five times as many attacking windows from each Core Rule
+    /// Set case of command and PHP code injection (the `932` and `933` rule files; their
+    /// requests vary most: commands after separators, in headers, after encoded line breaks,
+    /// of mail protocols), whose single requests steps 6 to 9 most often left unflagged or
+    /// named otherwise. (Step 9 was step 8's set at half the learning rate.)
+    Step10,
 }
 
 impl Recipe {
@@ -138,17 +144,18 @@ impl Recipe {
 
     /// Most attacking windows taken from one case of a real source (`fail2ban`, `wazuh`,
     /// `crs`).
-    pub fn service_attack_windows(self, source: &str) -> usize {
-        let doubled = match self {
-            Recipe::Step7 => true,
-            Recipe::Step8 => source == suites::CRS,
-            _ => false,
+    /// `service` is the case's service (for the CRS, its rule file: `932160`).
+    pub fn service_attack_windows(self, source: &str, service: &str) -> usize {
+        let code_injection =
+            source == suites::CRS && (service.starts_with("932") || service.starts_with("933"));
+        let times = match self {
+            Recipe::Step7 => 2,
+            Recipe::Step8 if source == suites::CRS => 2,
+            Recipe::Step10 if code_injection => 5,
+            Recipe::Step10 if source == suites::CRS => 2,
+            _ => 1,
         };
-        if doubled {
-            2 * services::ATTACK_WINDOWS_PER_CASE
-        } else {
-            services::ATTACK_WINDOWS_PER_CASE
-        }
+        times * services::ATTACK_WINDOWS_PER_CASE
     }
 
     /// Whether ordinary lines of the real services join the training side as bursts.

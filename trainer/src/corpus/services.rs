@@ -81,7 +81,7 @@ pub fn train_windows(cfg: &BuildConfig) -> Result<Vec<Sample>, BuildError> {
         .filter(|d| !holdout.is_heldout(d.source, &d.service))
     {
         let source = format!("suite:{}", d.source);
-        let cap = cfg.recipe.service_attack_windows(d.source);
+        let cap = cfg.recipe.service_attack_windows(d.source, &d.service);
         out.extend(case_windows(d, &source, cap, &mut rng));
         if cfg.recipe.benign_bursts() && d.source != suites::CRS {
             out.extend(benign_bursts(d, &source, &mut rng));
