@@ -291,8 +291,10 @@ const INJECTIONS: [&str; 5] = [
 /// Why the facts rule out the category `category`, if they do: the other side of the bound.
 /// An injection needs injection syntax in some request of a web window (a plain search for
 /// `opening hours` is none, however the model reads it), or in some line of a window without
-/// requests; reconnaissance in a web window needs a sign of it (a 4xx or 5xx answer, a probe,
-/// a scanner, a burst faster than one request a second).
+/// requests; SQL injection and cross-site scripting beside a shell command need their own
+/// syntax too; reconnaissance in a web window needs a sign of it (a 4xx or 5xx answer, a probe,
+/// a scanner, a burst faster than one request a second); a port scan needs several ports or
+/// hosts or a line that reports one; and a class of Windows events needs one of its events.
 pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     if !f.exploits.is_empty() {
         return None;
@@ -375,8 +377,8 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     None
 }
 
-/// The Windows events each Windows class is about (Security, System, Sysmon, PowerShell and
-/// Task Scheduler ids), by category.
+/// The Windows events each class is about in a window of Windows events (Security, System,
+/// Sysmon, PowerShell and Task Scheduler ids), by category.
 const WINDOWS_CLASSES: [(&str, &[&str]); 7] = [
     (
         "Windows Threat: Failed Login",
@@ -412,9 +414,9 @@ const WINDOWS_CLASSES: [(&str, &[&str]); 7] = [
     ),
 ];
 
-/// Why a window of Windows events cannot be the Windows class `category`: none of its events
-/// is one the class is about (a DNS query is no failed logon, a permission change no service
-/// installation). Windows without event ids, and failed logins however they are written, are
+/// Why a window of Windows events cannot be the class `category`: none of its events is one
+/// the class is about (a DNS query is no failed logon, a permission change no service
+/// installation, a file deletion no exfiltration). Windows without event ids, and failed logins however they are written, are
 /// left to the model.
 fn windows_class_unsupported(category: &str, f: &Facts) -> Option<&'static str> {
     let (_, events) = WINDOWS_CLASSES.iter().find(|(c, _)| *c == category)?;
