@@ -449,12 +449,15 @@ impl Facts {
             let rest = &line[c.get(0).map_or(0, |m| m.end())..];
             // The status and size are digits; the quoted referer and agent follow. A field's
             // text addressed to the analyzer is the injection floor's, not injection syntax
-            // ("SYSTEM NOTE: …" is no call of `system`): each field is read up to it.
-            let fields: Vec<&str> = rest
-                .split('"')
-                .map(|field| addressed_start(field).map_or(field, |i| &field[..i]))
-                .collect();
-            if words::field_injection_syntax(fields.join(" ").trim()) {
+            // ("SYSTEM NOTE: …" is no call of `system`): where the line has both, each field
+            // is read up to that text (the rare case, so the common one stays one match).
+            if words::field_injection_syntax(rest.replace('"', " ").trim())
+                && (!addressed_to_analyzer(rest)
+                    || rest.split('"').any(|field| {
+                        let before = addressed_start(field).map_or(field, |i| &field[..i]);
+                        words::field_injection_syntax(before)
+                    }))
+            {
                 self.field_syntax = true;
             }
             if let Some(name) = words::scanner_agent(rest) {

@@ -336,11 +336,8 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
             .items()
             .iter()
             .map(|(r, _)| r.split_once(' ').map_or(r.as_str(), |x| x.1))
-            .collect::<Vec<_>>()
     };
-    if INJECTIONS.contains(&category)
-        && !f.field_syntax
-        && !targets().into_iter().any(words::injection_syntax)
+    if INJECTIONS.contains(&category) && !f.field_syntax && !targets().any(words::injection_syntax)
     {
         return Some("no request carries injection syntax");
     }
@@ -352,7 +349,7 @@ pub fn unsupported(category: &str, f: &Facts) -> Option<&'static str> {
         _ => None,
     };
     if let Some(own) = own_syntax.filter(|_| !f.shell_commands.is_empty() && !f.field_syntax) {
-        if !targets().into_iter().any(own) {
+        if !targets().any(own) {
             return Some("a request carries a shell command and none of this class's own syntax");
         }
     }
