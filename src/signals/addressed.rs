@@ -91,7 +91,7 @@ const WEAK_WORDS: &[&str] = &[
     r"ai|ki|ia|model|bot|assistant|asistente|assistente|assistent|prompt|soc|security team|sicherheitstest|pentest|security test|penetration test|rules? (?:changed|updated)|policy[ -]update|threat[ -]scor\w*",
     r"whitelist(?:ed)?|allowlist(?:ed)?|exempt|trusted|safe|legitimate|authori[sz]ed|approved|expected|routine|verdict|classif(?:y|ied)|escalat\w*|suppress\w*|exclude|skip|kindly|please|you must|ignore|instructions?|directives?|guidance|rules? (?:no longer|do not|don'?t) apply",
     r"no threats?|no action (?:required|needed)|severity\W{1,3}(?:low|info|none|0)|human|assistant",
-    r"leg[ií]tim\w*|l[ée]gitim\w*|legittim\w*|legitiem|autorizad\w*|autoris[ée]\w*|autorizzat\w*|geautoriseerd|genehmigt|freigegeben|aprobad\w*|aprovad\w*|approuv[ée]\w*|approvat\w*|goedgekeurd|seguro|s[ûu]r|sicher|sicuro|veilig|bezpieczn\w*|s[äa]ker",
+    r"leg[ií]tim\w*|l[ée]gitim\w*|legittim\w*|legitiem|autorizad\w*|autoris[ée]\w*|autorizzat\w*|geautoriseerd|genehmigt|freigegeben|aprobad\w*|aprovad\w*|approuv[ée]\w*|approvat\w*|goedgekeurd|seguro|sûr|sicher|sicuro|veilig|bezpieczn\w*|s[äa]ker",
     r"amenaza|menace|bedrohung|minaccia|amea[çc]a|dreiging|zagro[żz]enie|alerta|alerte|alarm|allarm[ei]|larm|schweregrad|gravedad|gravit[ée]|gravit[àa]|keinen? alarm|sin alertas?|aucune alerte|nessun allarme|geen alarm|sem alertas?",
     r"zignoruj|ignorera|yoksay|g[öo]rmezden|instrukcje|instruktioner|talimat\w*|g[üu]venli|validad[oa]|valid[ée]e?|validiert|zatwierdzon\w*|godk[äa]nd|onayl[ıi]|d[ée]tection|erkennung|detecci[óo]n|rilevamento|detectie|wykrywanie|d[ée]sactiv\w*|deaktiviert|desactivad[oa]|disattivat[oa]|ingen [åa]tg[äa]rd|aucune action|keine aktion|ninguna acci[óo]n|risikostufe|niveau de risque|nivel de riesgo|risknivå|risco|severidad|severidade|gravit[àa]|auto-?close|low risk",
     r"clasific\w*|classifi\w*|klassifizier\w*|bewerte\w*|beoordeel|considera\w*|consid[eéè]r\w*|trat[ae]\w*|tra[ií]te\w*|ignora|ignorez|ignoriere\w*|negeer|ignoruj|ignorera|instrucciones|consignes|anweisungen|istruzioni|instru[çc][õo]es|opdrachten|instrukcje|instruktioner|reglas|r[èe]gles|regeln|regole|regras|regels|zasady|regler",
@@ -181,10 +181,16 @@ fn words_start(text: &str, spaced: &str) -> Option<usize> {
         return None;
     }
     let all: Vec<&Hit> = hits.iter().collect();
-    let in_fields = FIELDS.find_iter(text).filter_map(|f| {
-        let inside: Vec<&Hit> = hits.iter().filter(|h| f.range().contains(&h.at)).collect();
-        span_start(&inside, FIELD_WEIGHT)
-    });
+    // A JSON record's strings hold what people write (comments, searches): prose about
+    // chatbots and approvals is theirs, so there only the line's weight counts.
+    let json = text.trim_start().starts_with('{');
+    let in_fields = FIELDS
+        .find_iter(text)
+        .filter(|f| !(json && f.as_str().starts_with('"')))
+        .filter_map(|f| {
+            let inside: Vec<&Hit> = hits.iter().filter(|h| f.range().contains(&h.at)).collect();
+            span_start(&inside, FIELD_WEIGHT)
+        });
     span_start(&all, WEIGHT).into_iter().chain(in_fields).min()
 }
 
@@ -344,6 +350,9 @@ mod tests {
             "postfix/smtpd[99]: connect from mail-eopbgr80.outbound.protection.outlook.com[40.107.8.1]",
             "Do not disturb mode enabled",
             "U.S.A. office: a b c d e f g test pattern printed",
+            // What people write in a JSON record's strings, about chatbots and approvals.
+            r#"{"event":"post.create","comment":"Tip: you can tell the assistant to ignore low-priority emails."}"#,
+            r#"{"event":"comment.create","comment":"Le chatbot ne comprend pas ma question sur le remboursement"}"#,
             // A system note alone is a ticketing system's, not a note to the analyzer.
             "[Ticket #48213] System note: status changed from Open to Resolved by jdoe",
             "[Ticket #9921] Nota del sistema: mantenimiento programado el domingo",
