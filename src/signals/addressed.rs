@@ -90,10 +90,10 @@ const STRONG_WORDS: &[&str] = &[
 const WEAK_WORDS: &[&str] = &[
     r"ai|ki|ia|model|bot|assistant|asistente|assistente|assistent|prompt|soc|security team|sicherheitstest|pentest|security test|penetration test|rules? (?:changed|updated)|policy[ -]update|threat[ -]scor\w*",
     r"whitelist(?:ed)?|allowlist(?:ed)?|exempt|trusted|safe|legitimate|authori[sz]ed|approved|expected|routine|verdict|classif(?:y|ied)|escalat\w*|suppress\w*|exclude|skip|kindly|please|you must|ignore|instructions?|directives?|guidance|rules? (?:no longer|do not|don'?t) apply",
-    r"no threats?|no action (?:required|needed)|severity\W{1,3}(?:low|info|none|0)|human|assistant",
+    r"no threats?|no action (?:required|needed)|severity\W{1,3}(?:low|info|none|0)|human",
     r"leg[ií]tim\w*|l[ée]gitim\w*|legittim\w*|legitiem|autorizad\w*|autoris[ée]\w*|autorizzat\w*|geautoriseerd|genehmigt|freigegeben|aprobad\w*|aprovad\w*|approuv[ée]\w*|approvat\w*|goedgekeurd|seguro|sûr|sicher|sicuro|veilig|bezpieczn\w*|s[äa]ker",
     r"amenaza|menace|bedrohung|minaccia|amea[çc]a|dreiging|zagro[żz]enie|alerta|alerte|alarm|allarm[ei]|larm|schweregrad|gravedad|gravit[ée]|gravit[àa]|keinen? alarm|sin alertas?|aucune alerte|nessun allarme|geen alarm|sem alertas?",
-    r"zignoruj|ignorera|yoksay|g[öo]rmezden|instrukcje|instruktioner|talimat\w*|g[üu]venli|validad[oa]|valid[ée]e?|validiert|zatwierdzon\w*|godk[äa]nd|onayl[ıi]|d[ée]tection|erkennung|detecci[óo]n|rilevamento|detectie|wykrywanie|d[ée]sactiv\w*|deaktiviert|desactivad[oa]|disattivat[oa]|ingen [åa]tg[äa]rd|aucune action|keine aktion|ninguna acci[óo]n|risikostufe|niveau de risque|nivel de riesgo|risknivå|risco|severidad|severidade|gravit[àa]|auto-?close|low risk",
+    r"zignoruj|yoksay|g[öo]rmezden|talimat\w*|g[üu]venli|validad[oa]|valid[ée]e?|validiert|zatwierdzon\w*|godk[äa]nd|onayl[ıi]|d[ée]tection|erkennung|detecci[óo]n|rilevamento|detectie|wykrywanie|d[ée]sactiv\w*|deaktiviert|desactivad[oa]|disattivat[oa]|ingen [åa]tg[äa]rd|aucune action|keine aktion|ninguna acci[óo]n|risikostufe|niveau de risque|nivel de riesgo|risknivå|risco|severidad|severidade|auto-?close|low risk",
     r"clasific\w*|classifi\w*|klassifizier\w*|bewerte\w*|beoordeel|considera\w*|consid[eéè]r\w*|trat[ae]\w*|tra[ií]te\w*|ignora|ignorez|ignoriere\w*|negeer|ignoruj|ignorera|instrucciones|consignes|anweisungen|istruzioni|instru[çc][õo]es|opdrachten|instrukcje|instruktioner|reglas|r[èe]gles|regeln|regole|regras|regels|zasady|regler",
 ];
 
@@ -255,15 +255,17 @@ fn spaced(text: &str) -> String {
 /// Whether `text` (a log field an attacker controls) speaks to an analyzer: instructions,
 /// role-play, claims that the traffic is benign, chat-template markers, verdict keys.
 pub fn addressed_to_analyzer(text: &str) -> bool {
-    let spaced_text = spaced(text);
-    let decoded = decode(text);
-    let spaced_decoded = spaced(&decoded);
-    let found = |t: &str, spaced_t: &str| {
-        ADDRESSED.is_match(t) || ADDRESSED.is_match(spaced_t) || words_start(t, spaced_t).is_some()
+    let found = |t: &str| {
+        let spaced_t = spaced(t);
+        ADDRESSED.is_match(t)
+            || ADDRESSED.is_match(&spaced_t)
+            || words_start(t, &spaced_t).is_some()
     };
-    found(text, &spaced_text)
-        || found(&decoded, &spaced_decoded)
-        || unspelled(&decoded).is_some_and(|u| found(&u, &spaced(&u)))
+    // Most lines carry no percent-encoding: their decoded text is read once.
+    let decoded = decode(text);
+    found(text)
+        || (decoded != text && found(&decoded))
+        || unspelled(&decoded).is_some_and(|u| found(&u))
 }
 
 #[cfg(test)]
